@@ -1,0 +1,1 @@
+//! gateway: filled in by its own issue.

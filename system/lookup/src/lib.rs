@@ -1,0 +1,1 @@
+//! lookup: filled in by its own issue.

@@ -1,0 +1,133 @@
+//! A pooled HTTP/1.1 client over rt's TCP: hyper-util's client with rt's executor, timer and
+//! connector, a request timeout (a partitioned peer never answers by itself) and a cap on the
+//! response body.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+
+use super::io::{RtExecutor, RtIo, RtTimer};
+use crate::net::TcpStream;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("request timed out")]
+    Timeout,
+    #[error("bad url: {0}")]
+    BadUrl(String),
+    #[error("request failed: {0}")]
+    Request(String),
+    #[error("response body: {0}")]
+    Body(String),
+}
+
+/// Connects to the URI's host:port through rt's TCP.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    connect_timeout: Duration,
+}
+
+impl tower::Service<Uri> for Connector {
+    type Response = RtIo<TcpStream>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<RtIo<TcpStream>>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let timeout = self.connect_timeout;
+        Box::pin(async move {
+            let host = uri.host().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no host"))?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let port = uri.port_u16().unwrap_or(80);
+            let addr: SocketAddr = match host.parse::<std::net::IpAddr>() {
+                Ok(ip) => SocketAddr::new(ip, port),
+                Err(_) => tokio::net::lookup_host((host, port))
+                    .await?
+                    .next()
+                    .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host not found"))?,
+            };
+            let stream = crate::net::connect_timeout(addr, timeout).await?;
+            Ok(RtIo::new(stream))
+        })
+    }
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_response_bytes: usize,
+    pub pool_idle_timeout: Duration,
+    pub pool_max_idle_per_host: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(10),
+            max_response_bytes: 16 * 1024 * 1024,
+            pool_idle_timeout: Duration::from_secs(30),
+            pool_max_idle_per_host: 8,
+        }
+    }
+}
+
+/// A keep-alive pooled client. Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Client<Connector, Full<Bytes>>,
+    config: ClientConfig,
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        HttpClient::new(ClientConfig::default())
+    }
+}
+
+impl HttpClient {
+    pub fn new(config: ClientConfig) -> Self {
+        let inner = Client::builder(RtExecutor)
+            .timer(RtTimer)
+            .pool_timer(RtTimer)
+            .pool_idle_timeout(config.pool_idle_timeout)
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
+            .build(Connector { connect_timeout: config.connect_timeout });
+        HttpClient { inner, config }
+    }
+
+    /// Sends a request and collects the response body (up to the configured cap).
+    pub async fn send(&self, req: Request<Full<Bytes>>) -> Result<Response<Bytes>, HttpError> {
+        let max = self.config.max_response_bytes;
+        let fut = async {
+            let resp = self.inner.request(req).await.map_err(|e| HttpError::Request(format!("{e:?}")))?;
+            let (parts, body) = resp.into_parts();
+            let body = Limited::new(body, max).collect().await.map_err(|e| HttpError::Body(e.to_string()))?;
+            Ok(Response::from_parts(parts, body.to_bytes()))
+        };
+        crate::time::timeout(self.config.request_timeout, fut).await.map_err(|_| HttpError::Timeout)?
+    }
+
+    pub async fn get(&self, url: &str) -> Result<Response<Bytes>, HttpError> {
+        let req = Request::get(url).body(Full::new(Bytes::new())).map_err(|e| HttpError::BadUrl(e.to_string()))?;
+        self.send(req).await
+    }
+
+    pub async fn post(&self, url: &str, body: impl Into<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let req = Request::post(url).body(Full::new(body.into())).map_err(|e| HttpError::BadUrl(e.to_string()))?;
+        self.send(req).await
+    }
+}
