@@ -12,13 +12,15 @@ impl FormatTime for NodeTime {
     fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
         #[cfg(madsim)]
         {
+            // madsim wraps every task in a `node{id name}` span, which the formatter prints; here
+            // only the simulated time is added. (The node's own skewed clock is not used: a log
+            // line's timestamp should order events truthfully.)
             if madsim::runtime::Handle::try_current().is_ok() {
                 let t = crate::sim::elapsed();
-                let name = crate::sim::current_node_name();
-                return write!(w, "{:>9.3}s [{}]", t.as_secs_f64(), if name.is_empty() { "-" } else { &name });
+                return write!(w, "{:>9.3}s", t.as_secs_f64());
             }
         }
-        let t = crate::clock::wall();
+        let t = std::time::SystemTime::now();
         let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         write!(w, "{}.{:06}", d.as_secs(), d.subsec_micros())
     }

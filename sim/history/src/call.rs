@@ -1,0 +1,66 @@
+//! Client operations, their outcomes, and things clients observe.
+//!
+//! One enum per family, grown by each service's issue. Serialised with a `"type"` tag so a run
+//! record reads naturally as JSON.
+
+use serde::{Deserialize, Serialize};
+
+/// An operation a client invokes against the system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Call {
+    /// Fixture key-value store: write `key=value` (durable once synced by the server).
+    KvPut { server: String, key: String, value: String },
+    /// Fixture: read `key`.
+    KvGet { server: String, key: String },
+    /// Fixture: ask the server for its wall clock.
+    KvTime { server: String },
+    /// Queue: publish a message (identified by the workload's own unique `key` in its body).
+    Publish { server: String, topic: String, key: String, defer_ms: u64 },
+}
+
+/// How an operation ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Acknowledged by the system, with an optional value.
+    Ok { value: Option<String> },
+    /// Definitely did not take effect (the system said no).
+    Failed { error: String },
+    /// Unknown: the client gave up (timeout, connection lost). It may or may not have taken effect.
+    Unknown { error: String },
+}
+
+impl Outcome {
+    pub fn ok() -> Outcome {
+        Outcome::Ok { value: None }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Outcome::Ok { .. })
+    }
+}
+
+/// Something a client saw that is not the answer to one of its calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Observation {
+    /// Queue: a message was delivered to a consumer.
+    Delivered {
+        server: String,
+        topic: String,
+        channel: String,
+        consumer: String,
+        key: String,
+        id: String,
+        attempts: u16,
+        /// The delivering node's wall clock when it sent the message, if known.
+        server_wall_ms: Option<i64>,
+    },
+    /// Queue: the consumer finished (FIN) a message; acknowledged by the absence of an error.
+    Finished { server: String, topic: String, channel: String, consumer: String, key: String, id: String },
+    /// Queue: the consumer requeued (REQ) a message.
+    Requeued { server: String, topic: String, channel: String, consumer: String, key: String, id: String, delay_ms: u64 },
+    /// Free-form note from a workload (kept out of property logic).
+    Note { text: String },
+}

@@ -1,0 +1,35 @@
+//! The record of one run: enough to replay it (scenario, seed, plan) and to judge it again
+//! (history, verdicts).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::History;
+use crate::fault::TimedFault;
+use crate::verdict::Verdict;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub scenario: String,
+    pub seed: u64,
+    /// The fault plan that ran (generated from the seed, or read from a file).
+    pub plan: Vec<TimedFault>,
+    /// True when the plan came from a file rather than the seed.
+    pub plan_from_file: bool,
+    pub digest: String,
+    pub verdicts: Vec<Verdict>,
+    /// buggify sites that fired, with counts.
+    pub buggify_fired: BTreeMap<String, u64>,
+    /// Simulated time the run took.
+    pub sim_ms: u64,
+    /// Wall-clock time the run took on this machine.
+    pub wall_ms: u64,
+    pub history: History,
+}
+
+impl RunRecord {
+    pub fn passed(&self) -> bool {
+        self.verdicts.iter().all(|v| v.passed)
+    }
+}

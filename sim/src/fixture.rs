@@ -1,0 +1,284 @@
+//! The harness's own fixture: a tiny key-value server over rt's TCP and disk, its client, and
+//! the `fixture` scenario. It exists to prove the harness — that partitions stall, kills lose
+//! unsynced bytes, clocks skew per node, disk errors surface, and runs replay — before any real
+//! service lands.
+//!
+//! Protocol, one line each way: `PUT k v` → `OK` | `ERR msg`; `GET k` → `VAL v` | `NONE`;
+//! `SYNC` → `OK`; `TIME` → `TIME <unix ms>`; `RAND` → `RAND <u64>`.
+//! Storage: an append-only log `kv.log` of `k=v` lines, replayed at start.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use history::{Call, Observation, Outcome};
+use properties::fixture::{AckedWritesSurvive, AnswersAfterHeal, NoNodeIsKilled};
+use properties::Property;
+use rand::Rng;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::profile::{FaultProfile, Rule};
+use crate::scenario::Scenario;
+use crate::world::{NodeCtx, World};
+
+pub const PORT: u16 = 7000;
+
+/// Knobs, including deliberately broken variants that sim's tests use to show properties fail.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerOptions {
+    /// Acknowledge a PUT before syncing it (broken: acked writes die with a kill).
+    pub ack_before_sync: bool,
+    /// Answer RAND from the OS generator (broken: the run does not replay).
+    pub os_random: bool,
+}
+
+/// Runs the fixture server until shutdown.
+pub async fn server(ctx: NodeCtx, opts: ServerOptions) {
+    let (_trigger, mut shutdown) = rt::shutdown::on_signal();
+    let disk = rt::disk::Disk::new("/data/kv");
+    let _ = disk.create_dir_all("").await;
+    let mut map = BTreeMap::new();
+    if let Ok(bytes) = disk.read("kv.log").await {
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            if let Some((k, v)) = line.split_once('=') {
+                map.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+    let log = match disk.open_or_create("kv.log").await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!("cannot open log: {e}");
+            return;
+        }
+    };
+    let state = Arc::new(tokio::sync::Mutex::new((map, log)));
+    let listener = match rt::net::TcpListener::bind(SocketAddr::new(ctx.ip, PORT)).await {
+        Ok(l) => l,
+        Err(e) => panic!("fixture cannot bind: {e}"),
+    };
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = shutdown.wait() => break,
+            a = listener.accept() => match a { Ok(x) => x, Err(_) => continue },
+        };
+        let (state, ctx) = (state.clone(), ctx.clone());
+        rt::task::spawn(async move {
+            let (r, mut w) = rt::net::split(stream);
+            let mut lines = BufReader::new(r).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                ctx.recorder.observe(&ctx.name, &ctx.name, Observation::Note { text: format!("recv {line}") });
+                if rt::buggify!() {
+                    rt::time::sleep(Duration::from_millis(200)).await;
+                }
+                let reply = handle(&line, &state, opts).await;
+                // madsim's TCP (like a buffered writer) sends on flush.
+                if w.write_all(format!("{reply}\n").as_bytes()).await.is_err() || w.flush().await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    // Clean stop: make the log durable.
+    let mut g = state.lock().await;
+    let _ = g.1.sync().await;
+}
+
+type State = Arc<tokio::sync::Mutex<(BTreeMap<String, String>, rt::disk::File)>>;
+
+async fn handle(line: &str, state: &State, opts: ServerOptions) -> String {
+    let mut parts = line.splitn(3, ' ');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("PUT"), Some(k), Some(v)) => {
+            let mut g = state.lock().await;
+            if let Err(e) = g.1.append(format!("{k}={v}\n").as_bytes()).await {
+                return format!("ERR {e}");
+            }
+            if !opts.ack_before_sync {
+                if let Err(e) = g.1.sync().await {
+                    return format!("ERR {e}");
+                }
+            }
+            g.0.insert(k.to_string(), v.to_string());
+            "OK".into()
+        }
+        (Some("GET"), Some(k), None) => match state.lock().await.0.get(k) {
+            Some(v) => format!("VAL {v}"),
+            None => "NONE".into(),
+        },
+        (Some("SYNC"), None, None) => match state.lock().await.1.sync().await {
+            Ok(()) => "OK".into(),
+            Err(e) => format!("ERR {e}"),
+        },
+        (Some("TIME"), None, None) => format!("TIME {}", rt::clock::unix_ns() / 1_000_000),
+        (Some("RAND"), None, None) => {
+            let n: u64 = if opts.os_random { rand::thread_rng().gen() } else { rt::rand::u64() };
+            format!("RAND {n}")
+        }
+        _ => "ERR bad command".into(),
+    }
+}
+
+/// A client holding one connection, reconnecting after any failure.
+pub struct Client {
+    addr: SocketAddr,
+    conn: Option<(tokio::io::Lines<BufReader<tokio::io::ReadHalf<rt::net::TcpStream>>>, tokio::io::WriteHalf<rt::net::TcpStream>)>,
+    pub timeout: Duration,
+}
+
+impl Client {
+    pub fn new(ip: IpAddr) -> Client {
+        Client { addr: SocketAddr::new(ip, PORT), conn: None, timeout: Duration::from_secs(1) }
+    }
+
+    /// Sends one command line and returns the reply line.
+    pub async fn call(&mut self, line: &str) -> Result<String, String> {
+        let timeout = self.timeout;
+        let r = rt::time::timeout(timeout, self.call_inner(line)).await.unwrap_or_else(|_| Err("timeout".into()));
+        if r.is_err() {
+            self.conn = None;
+        }
+        r
+    }
+
+    async fn call_inner(&mut self, line: &str) -> Result<String, String> {
+        if self.conn.is_none() {
+            let s = rt::net::connect_timeout(self.addr, self.timeout).await.map_err(|e| e.to_string())?;
+            let (r, w) = rt::net::split(s);
+            self.conn = Some((BufReader::new(r).lines(), w));
+        }
+        let (lines, w) = self.conn.as_mut().ok_or("no connection")?;
+        w.write_all(format!("{line}\n").as_bytes()).await.map_err(|e| e.to_string())?;
+        w.flush().await.map_err(|e| e.to_string())?;
+        match lines.next_line().await {
+            Ok(Some(l)) => Ok(l),
+            Ok(None) => Err("connection closed".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// Records a call and its outcome in the history.
+pub async fn recorded(ctx: &NodeCtx, client: &mut Client, call: Call) -> Result<String, String> {
+    let line = match &call {
+        Call::KvPut { key, value, .. } => format!("PUT {key} {value}"),
+        Call::KvGet { key, .. } => format!("GET {key}"),
+        Call::KvTime { .. } => "TIME".to_string(),
+        other => panic!("not a fixture call: {other:?}"),
+    };
+    let op = ctx.recorder.invoke(&ctx.name, &ctx.name, call);
+    let r = client.call(&line).await;
+    let outcome = match &r {
+        Ok(reply) if reply.starts_with("ERR") => Outcome::Failed { error: reply.clone() },
+        Ok(reply) => Outcome::Ok { value: reply.strip_prefix("VAL ").map(String::from).or_else(|| reply.strip_prefix("TIME ").map(String::from)) },
+        Err(e) => Outcome::Unknown { error: e.clone() },
+    };
+    ctx.recorder.complete(&ctx.name, op, outcome);
+    r
+}
+
+/// The fixture workload: write unique keys to every server, read back earlier acknowledged ones.
+pub async fn workload(ctx: NodeCtx, servers: Vec<(String, IpAddr)>) {
+    let mut clients: Vec<(String, Client)> = servers.iter().map(|(n, ip)| (n.clone(), Client::new(*ip))).collect();
+    let mut acked: Vec<(usize, String)> = Vec::new();
+    for i in 0u64.. {
+        let s = rt::rand::range(0..clients.len());
+        let server = clients[s].0.clone();
+        if !acked.is_empty() && rt::rand::chance(0.4) {
+            let (s, key) = acked[rt::rand::range(0..acked.len())].clone();
+            let server = clients[s].0.clone();
+            let _ = recorded(&ctx, &mut clients[s].1, Call::KvGet { server, key }).await;
+        } else {
+            let key = format!("{}-{i}", ctx.name);
+            let call = Call::KvPut { server, key: key.clone(), value: format!("v{i}") };
+            if let Ok(r) = recorded(&ctx, &mut clients[s].1, call).await {
+                if r == "OK" {
+                    acked.push((s, key));
+                }
+            }
+        }
+        rt::time::sleep(Duration::from_millis(rt::rand::range(20..120))).await;
+    }
+}
+
+/// The fixture scenario: two servers, two clients, every kind of fault.
+pub struct FixtureScenario {
+    pub name: &'static str,
+    pub opts: ServerOptions,
+    /// Add the deliberately failing property (fails on any kill).
+    pub deliberately_failing: bool,
+}
+
+impl Default for FixtureScenario {
+    fn default() -> Self {
+        FixtureScenario { name: "fixture", opts: ServerOptions::default(), deliberately_failing: false }
+    }
+}
+
+impl Scenario for FixtureScenario {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn about(&self) -> &'static str {
+        "the harness's fixture: a durable key-value server under every fault kind"
+    }
+
+    fn profile(&self) -> FaultProfile {
+        FaultProfile {
+            name: "fixture-all-faults",
+            mean_gap_ms: 1500,
+            rules: vec![
+                (3, Rule::KillRestart { role: "server", down_ms: (200, 3000), tear: true }),
+                (2, Rule::StopRestart { role: "server", down_ms: (200, 3000) }),
+                (2, Rule::Partition { roles: vec!["server", "client"], dur_ms: (500, 4000) }),
+                (1, Rule::Isolate { role: "server", dur_ms: (500, 3000) }),
+                (1, Rule::Cut { from: "client", to: "server", dur_ms: (500, 3000) }),
+                (1, Rule::Pause { role: "server", dur_ms: (200, 2000) }),
+                (1, Rule::Clock { role: "server", max_ms: 10_000 }),
+                (1, Rule::Drift { role: "server", max_ppm: 100_000 }),
+                (2, Rule::DiskErrors { role: "server", dur_ms: (200, 2000) }),
+                (1, Rule::Latency { max_ms: 200, dur_ms: (500, 3000) }),
+                (1, Rule::Loss { max_rate: 0.05, dur_ms: (500, 2000) }),
+                (1, Rule::Buggify),
+            ],
+        }
+    }
+
+    fn fault_window(&self) -> Duration {
+        Duration::from_secs(20)
+    }
+
+    fn quiesce(&self) -> Duration {
+        Duration::from_secs(6)
+    }
+
+    fn build(&self, world: &mut World) {
+        let opts = self.opts;
+        let mut servers = Vec::new();
+        for name in ["kv1", "kv2"] {
+            let ip = world.add_node(name, "server", move |ctx| server(ctx, opts));
+            servers.push((name.to_string(), ip));
+        }
+        for name in ["c1", "c2"] {
+            let servers = servers.clone();
+            world.add_node(name, "client", move |ctx| {
+                let servers = servers.clone();
+                async move {
+                    // Give servers a moment to bind.
+                    rt::time::sleep(Duration::from_millis(50)).await;
+                    workload(ctx, servers).await
+                }
+            });
+        }
+    }
+
+    fn properties(&self) -> Vec<Box<dyn Property>> {
+        let mut p: Vec<Box<dyn Property>> = vec![Box::new(AckedWritesSurvive), Box::new(AnswersAfterHeal { grace_ms: 3000, op_timeout_ms: 1500 })];
+        if self.deliberately_failing {
+            p.push(Box::new(NoNodeIsKilled));
+        }
+        p
+    }
+}
