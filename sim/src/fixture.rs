@@ -72,6 +72,10 @@ pub async fn server(ctx: NodeCtx, opts: ServerOptions) {
                 if rt::buggify!() {
                     rt::time::sleep(Duration::from_millis(200)).await;
                 }
+                // A little service-time jitter. The broken variant draws it from the OS generator,
+                // which the simulator does not control: the run then does not replay.
+                let jitter_us: u64 = if opts.os_random { rand::thread_rng().gen_range(0..3000) } else { rt::rand::range(0..3000) };
+                rt::time::sleep(Duration::from_micros(jitter_us)).await;
                 let reply = handle(&line, &state, opts).await;
                 // madsim's TCP (like a buffered writer) sends on flush.
                 if w.write_all(format!("{reply}\n").as_bytes()).await.is_err() || w.flush().await.is_err() {
