@@ -1,1 +1,3 @@
 //! queue: filled in by its own issue.
+
+pub mod core;
