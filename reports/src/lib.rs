@@ -1,0 +1,20 @@
+//! Reports of simulator runs: the JSON record of each run, the summary of a runner invocation
+//! (`latest.json` and a self-contained `latest.html`), and the corpus of once-failing seeds and
+//! plans that must stay fixed.
+//!
+//! Plain std I/O on purpose: this is tooling around the simulator, never part of a simulated
+//! service, so it does not go through the runtime seam.
+
+pub mod corpus;
+pub mod html;
+pub mod plan_file;
+pub mod record;
+pub mod replay;
+pub mod summary;
+pub mod text;
+
+pub use corpus::{load_corpus, save_corpus_entry, CorpusEntry};
+pub use plan_file::{load_plan_file, PlanFile};
+pub use record::{read_record, record_path, write_record};
+pub use replay::replay_command;
+pub use summary::{write_summary, Failure, PropertyRow, Summary};

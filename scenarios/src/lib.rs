@@ -1,17 +1,38 @@
 //! Every scenario the runner knows, one file each. A scenario is a topology, a workload and a
 //! fault profile, plus the properties its history must satisfy.
+//!
+//! `all()` is what `cargo xtask sim` runs by default. `broken()` holds deliberately broken
+//! variants that exist to show a property failing (and replaying); they run only by name.
 
 #[cfg(madsim)]
 use std::sync::Arc;
 
+#[cfg(madsim)]
+use sim::fixture::{FixtureScenario, ServerOptions};
+
 /// All scenarios, in the order the runner runs them.
 #[cfg(madsim)]
 pub fn all() -> Vec<Arc<dyn sim::Scenario>> {
-    vec![Arc::new(sim::fixture::FixtureScenario::default())]
+    vec![Arc::new(FixtureScenario::default())]
 }
 
-/// Finds a scenario by name.
+/// Deliberately broken variants: each must fail one of its properties on some seeds.
+#[cfg(madsim)]
+pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
+    vec![
+        // Fails `deliberately_failing_no_kills` on every seed whose plan kills a node.
+        Arc::new(FixtureScenario { name: "fixture-failing", opts: ServerOptions::default(), deliberately_failing: true }),
+        // Acknowledges writes before syncing them: `acked_writes_survive` fails after a kill.
+        Arc::new(FixtureScenario {
+            name: "fixture-ack-before-sync",
+            opts: ServerOptions { ack_before_sync: true, ..Default::default() },
+            deliberately_failing: false,
+        }),
+    ]
+}
+
+/// Finds a scenario by name, including the broken variants.
 #[cfg(madsim)]
 pub fn by_name(name: &str) -> Option<Arc<dyn sim::Scenario>> {
-    all().into_iter().find(|s| s.name() == name)
+    all().into_iter().chain(broken()).find(|s| s.name() == name)
 }

@@ -1,1 +1,49 @@
-fn main() {}
+//! `cargo xtask sim | test | bench`: the project's two build modes behind one entry point.
+//!
+//! The simulator build differs from the normal one only by `--cfg madsim` in RUSTFLAGS, which
+//! swaps tokio for madsim under every crate; that is easy to get subtly wrong by hand (a forgotten
+//! flag silently rebuilds the world in the other mode, or mixes both in one target dir), so the
+//! commands live here. std + anyhow only, so `cargo xtask` itself builds in a second or two.
+
+mod bench;
+mod cargo;
+mod counts;
+mod sim;
+mod test;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [args...]
+
+  sim [weir-sim args...]   build the simulator (--cfg madsim, profile sim) and run weir-sim;
+                           try `cargo xtask sim --help` or `cargo xtask sim --list`
+  test                     run every test suite (tokio build, simulator build, extra suites)
+                           and print `N passed, M failed`
+  bench [package]          run a package's benchmarks";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let cmd = args.next();
+    let rest: Vec<String> = args.collect();
+    let result = match cmd.as_deref() {
+        Some("sim") => sim::run(&rest),
+        Some("test") if rest.is_empty() => test::run(),
+        Some("bench") if rest.len() <= 1 => bench::run(rest.first().map(String::as_str)),
+        Some("help" | "--help" | "-h") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! `cargo xtask bench [package]`: a placeholder until there are benchmarks. Runs `cargo bench` for
+//! the named package, or for every workspace package with a `benches/` directory.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::cargo;
+
+pub fn run(package: Option<&str>) -> anyhow::Result<u8> {
+    let packages = match package {
+        Some(name) if exists(name)? => vec![name.to_string()],
+        Some(name) => {
+            println!("no benchmarks yet: no package named {name} in the workspace");
+            return Ok(0);
+        }
+        None => with_benches(),
+    };
+    if packages.is_empty() {
+        println!("no benchmarks yet");
+        return Ok(0);
+    }
+    let mut worst = 0;
+    for p in packages {
+        let mut cmd = cargo::cargo("bench");
+        cmd.args(["-p", &p]);
+        cargo::echo(&cmd);
+        worst = worst.max(cargo::code(cmd.status().context("cannot run cargo")?));
+    }
+    Ok(worst)
+}
+
+fn exists(name: &str) -> anyhow::Result<bool> {
+    let out = cargo::cargo("pkgid").arg(name).output().context("cannot run cargo")?;
+    Ok(out.status.success())
+}
+
+/// Packages (by the `name = ` in their manifest) that have a `benches/` directory, found by
+/// walking two levels below the root; good enough for this workspace's layout.
+fn with_benches() -> Vec<String> {
+    let mut found = vec![];
+    let mut visit = |dir: &Path| {
+        if dir.join("benches").is_dir() {
+            if let Some(name) = package_name(&dir.join("Cargo.toml")) {
+                found.push(name);
+            }
+        }
+    };
+    let root = cargo::root();
+    for a in subdirs(&root) {
+        visit(&a);
+        subdirs(&a).iter().for_each(|b| visit(b));
+    }
+    found.sort();
+    found
+}
+
+fn subdirs(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(read) = std::fs::read_dir(dir) else { return vec![] };
+    read.filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() && !p.ends_with("target") && !p.ends_with(".git"))
+        .collect()
+}
+
+fn package_name(manifest: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(manifest).ok()?;
+    let line = text.lines().find(|l| l.trim_start().starts_with("name"))?;
+    Some(line.split('"').nth(1)?.to_string())
+}
