@@ -3,61 +3,26 @@
 //! An id is 16 lowercase hex ASCII characters, unique per topic and shared by every channel copy
 //! of a message. Clients treat it as 16 opaque bytes, so FIN/REQ/TOUCH carry it verbatim.
 
-use std::fmt;
-
 use bytes::Bytes;
 
 use super::CoreError;
 
 /// Length of a message id on the wire.
-pub const MESSAGE_ID_LEN: usize = 16;
+pub use wire::message::MESSAGE_ID_LEN;
 /// Largest `--node-id` (nsqd's limit: 10 bits).
 pub const NODE_ID_MAX: u16 = 1023;
 /// Bits of an id's sequence part; the top 10 of 64 bits hold the node id.
 const SEQUENCE_BITS: u32 = 54;
 const SEQUENCE_MASK: u64 = (1 << SEQUENCE_BITS) - 1;
 
-/// A message id: 16 bytes, lowercase hex for ids this node generates.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MessageId(pub [u8; MESSAGE_ID_LEN]);
+/// A message id: the wire crate's type, so the id a consumer sends in FIN/REQ/TOUCH is the very
+/// value the channel keys its in-flight table by.
+pub use wire::MessageId;
 
-impl MessageId {
-    /// Parses an id as it arrives in FIN/REQ/TOUCH: any 16 bytes (nsqd only checks the length;
-    /// an id we never issued simply is not in flight).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CoreError> {
-        let arr: [u8; MESSAGE_ID_LEN] =
-            bytes.try_into().map_err(|_| CoreError::InvalidMessageId)?;
-        Ok(Self(arr))
-    }
-
-    /// The id whose text is `value` as 16 lowercase hex digits.
-    pub fn from_u64(value: u64) -> Self {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = [0u8; MESSAGE_ID_LEN];
-        for (i, slot) in out.iter_mut().enumerate() {
-            let shift = 60 - 4 * i as u32;
-            *slot = HEX[((value >> shift) & 0xf) as usize];
-        }
-        Self(out)
-    }
-
-    /// The 16 bytes as sent on the wire.
-    pub fn as_bytes(&self) -> &[u8; MESSAGE_ID_LEN] {
-        &self.0
-    }
-}
-
-impl fmt::Display for MessageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Ids from peers may be arbitrary bytes; show them lossily rather than fail.
-        f.write_str(&String::from_utf8_lossy(&self.0))
-    }
-}
-
-impl fmt::Debug for MessageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MessageId({self})")
-    }
+/// Parses an id as it arrives in FIN/REQ/TOUCH: any 16 bytes (nsqd only checks the length; an id
+/// we never issued simply is not in flight).
+pub fn parse_message_id(bytes: &[u8]) -> Result<MessageId, CoreError> {
+    MessageId::from_slice(bytes).ok_or(CoreError::InvalidMessageId)
 }
 
 /// One message as a channel holds it.
@@ -146,18 +111,18 @@ mod tests {
     #[test]
     fn from_bytes_checks_length_only() {
         assert_eq!(
-            MessageId::from_bytes(b"0123456789abcdef"),
+            parse_message_id(b"0123456789abcdef"),
             Ok(MessageId(*b"0123456789abcdef"))
         );
         assert_eq!(
-            MessageId::from_bytes(b"short"),
+            parse_message_id(b"short"),
             Err(CoreError::InvalidMessageId)
         );
         assert_eq!(
-            MessageId::from_bytes(b"0123456789abcdef0"),
+            parse_message_id(b"0123456789abcdef0"),
             Err(CoreError::InvalidMessageId)
         );
-        assert!(MessageId::from_bytes(&[0xff; 16]).is_ok());
+        assert!(parse_message_id(&[0xff; 16]).is_ok());
         // Non-UTF-8 ids still display without panicking.
         let _ = MessageId([0xff; 16]).to_string();
     }

@@ -32,7 +32,7 @@ pub use channel::{
     Channel, ChannelConfig, ClientRemoved, ConsumerStats, Drained, Emptied, Refused, Requeued,
     TickReport,
 };
-pub use message::{IdGenerator, Message, MessageId, MESSAGE_ID_LEN, NODE_ID_MAX};
+pub use message::{parse_message_id, IdGenerator, Message, MessageId, MESSAGE_ID_LEN, NODE_ID_MAX};
 pub use quantiles::{Percentile, QuantileReport, Quantiles};
 pub use topic::{PublishOutcome, Spill, Topic, TopicConfig, TopicDrain, TopicEvent};
 
