@@ -105,27 +105,17 @@ pub enum CoreError {
     InvalidQuantiles(&'static str),
 }
 
-/// The suffix that makes a topic or channel ephemeral.
-pub const EPHEMERAL_SUFFIX: &str = "#ephemeral";
-/// Longest valid topic/channel name, suffix included.
-pub const NAME_LEN_MAX: usize = 64;
+/// Topic and channel names: one rule for TCP, HTTP and lookup, kept in `wire::names`.
+pub use wire::names::{EPHEMERAL_SUFFIX, MAX_NAME_LEN as NAME_LEN_MAX};
 
-/// Whether `name` is a valid topic or channel name: `^[.a-zA-Z0-9_-]+(#ephemeral)?$`, 1–64
-/// characters including the suffix (the same rule in TCP, HTTP and lookup).
+/// Whether `name` is a valid topic or channel name (`^[.a-zA-Z0-9_-]+(#ephemeral)?$`, 1–64).
 pub fn is_valid_name(name: &str) -> bool {
-    if name.is_empty() || name.len() > NAME_LEN_MAX {
-        return false;
-    }
-    let base = name.strip_suffix(EPHEMERAL_SUFFIX).unwrap_or(name);
-    !base.is_empty()
-        && base
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    wire::names::is_valid_name(name.as_bytes())
 }
 
 /// Whether a name carries the `#ephemeral` suffix.
 pub fn is_ephemeral_name(name: &str) -> bool {
-    name.ends_with(EPHEMERAL_SUFFIX)
+    wire::names::is_ephemeral(name)
 }
 
 /// Whether a client with `sample_rate` (0..=99, 0 = off) receives a message, given a uniform
