@@ -6,4 +6,4 @@
 pub mod core;
 pub mod options;
 
-pub use options::Options;
+pub use options::{Options, Testing};

@@ -114,6 +114,29 @@ pub struct Options {
     // --- logging ---
     /// `--log-level`: debug, info, warn, error, fatal.
     pub log_level: String,
+
+    /// Deliberately broken behaviours for the simulator's self-test (never a flag).
+    pub testing: Testing,
+}
+
+/// Deliberately broken variants of the queue, one switch each. The simulator runs the `queue`
+/// scenario with one switched on to show that the property guarding against it fails (a property
+/// that cannot fail proves nothing). All are off by default and none is reachable from the
+/// command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Testing {
+    /// In-flight timeouts never requeue: a message whose consumer vanished is stuck.
+    pub no_timeout_requeue: bool,
+    /// Disk queues never fsync: a kill loses acknowledged messages even with `--sync-every=1`.
+    pub skip_fsync: bool,
+    /// DPUB / defer / REQ delays are ignored: deferred messages are delivered at once.
+    pub ignore_defer: bool,
+    /// A published message is copied to the first channel only.
+    pub first_channel_only: bool,
+    /// Redeliveries keep the attempts count of the first delivery.
+    pub frozen_attempts: bool,
+    /// A clean stop discards in-flight and deferred messages instead of writing them to disk.
+    pub drop_in_flight_on_stop: bool,
 }
 
 impl Default for Options {
@@ -162,6 +185,7 @@ impl Default for Options {
             tls_required: 0,
             tls_min_version: "tls1.2".into(),
             log_level: "info".into(),
+            testing: Testing::default(),
         }
     }
 }
