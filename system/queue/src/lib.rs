@@ -3,7 +3,10 @@
 //! - [`core`]: the sans-I/O core (topics, channels, in-flight, deferred), driven by explicit time.
 //! - [`options`]: one field per nsqd flag.
 
+pub mod auth;
+pub mod compress;
 pub mod core;
 pub mod options;
+pub mod tls;
 
 pub use options::{Options, Testing};
