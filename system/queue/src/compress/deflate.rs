@@ -191,31 +191,31 @@ impl ReadState {
             return Poll::Ready(Ok(()));
         }
         loop {
-            if self.pos < self.len {
-                let (in_before, out_before) = (self.decompress.total_in(), self.decompress.total_out());
-                let out = buf.initialize_unfilled();
-                let status = self.decompress.decompress(&self.input[self.pos..self.len], out, FlushDecompress::None);
-                let consumed = (self.decompress.total_in() - in_before) as usize;
-                let produced = (self.decompress.total_out() - out_before) as usize;
-                self.pos += consumed;
-                match status {
-                    Ok(Status::StreamEnd) => self.finished = true,
-                    Ok(_) => {}
-                    Err(e) => {
-                        self.failed = true;
-                        return Poll::Ready(Err(codec_error(e)));
-                    }
+            // Always try the decoder first, even with no new input: it may hold decoded bytes
+            // that did not fit the caller's buffer last time.
+            let (in_before, out_before) = (self.decompress.total_in(), self.decompress.total_out());
+            let out = buf.initialize_unfilled();
+            let status = self.decompress.decompress(&self.input[self.pos..self.len], out, FlushDecompress::None);
+            let consumed = (self.decompress.total_in() - in_before) as usize;
+            let produced = (self.decompress.total_out() - out_before) as usize;
+            self.pos += consumed;
+            match status {
+                Ok(Status::StreamEnd) => self.finished = true,
+                Ok(_) => {}
+                Err(e) => {
+                    self.failed = true;
+                    return Poll::Ready(Err(codec_error(e)));
                 }
-                if produced > 0 {
-                    buf.advance(produced);
-                    return Poll::Ready(Ok(()));
-                }
-                if self.finished {
-                    return Poll::Ready(Ok(()));
-                }
-                if consumed > 0 {
-                    continue;
-                }
+            }
+            if produced > 0 {
+                buf.advance(produced);
+                return Poll::Ready(Ok(()));
+            }
+            if self.finished {
+                return Poll::Ready(Ok(()));
+            }
+            if consumed > 0 {
+                continue;
             }
             // Everything buffered was consumed (or cannot progress alone): read more.
             if self.pos == self.len {
