@@ -20,8 +20,8 @@ fn err_text(e: ProtocolError) -> String {
     e.to_string()
 }
 
-#[test]
-fn golden_authorizations_match_like_nsqd() {
+#[tokio::test]
+async fn golden_authorizations_match_like_nsqd() {
     let s = state(golden_reply()).unwrap();
     assert_eq!((s.identity(), s.identity_url(), s.permission_count()), ("alice", "http://x/alice", 1));
     assert!(s.is_allowed("authx", Some("ok")));
@@ -33,8 +33,8 @@ fn golden_authorizations_match_like_nsqd() {
     assert_eq!(String::from_utf8(s.response().to_json()).unwrap(), r#"{"identity":"alice","identity_url":"http://x/alice","permission_count":1}"#);
 }
 
-#[test]
-fn regexps_are_unanchored_searches_and_permissions_gate_actions() {
+#[tokio::test]
+async fn regexps_are_unanchored_searches_and_permissions_gate_actions() {
     let s = state(serde_json::json!({"ttl":1,"authorizations":[
         {"topic":"auth","channels":[".*"],"permissions":["publish"]},
         {"topic":"^sub$","channels":["c"],"permissions":["subscribe"]}]}))
@@ -46,8 +46,8 @@ fn regexps_are_unanchored_searches_and_permissions_gate_actions() {
     assert!(!s.is_allowed("sub", None), "subscribe-only authorization");
 }
 
-#[test]
-fn ttl_sets_the_expiry() {
+#[tokio::test]
+async fn ttl_sets_the_expiry() {
     let now = rt::time::now();
     let s = AuthState::from_reply("t", br#"{"ttl":2,"authorizations":[]}"#, now).unwrap();
     assert!(!s.expired(now));
@@ -55,8 +55,8 @@ fn ttl_sets_the_expiry() {
     assert!(s.expired(now + Duration::from_millis(2001)));
 }
 
-#[test]
-fn invalid_replies_are_refused() {
+#[tokio::test]
+async fn invalid_replies_are_refused() {
     let bad = |v: serde_json::Value| matches!(state(v), Err(AuthError::BadReply { .. }));
     assert!(bad(serde_json::json!({"ttl":0,"authorizations":[]})), "ttl must be > 0");
     assert!(bad(serde_json::json!({"authorizations":[]})), "missing ttl");
@@ -82,9 +82,8 @@ fn method_parses_nsqd_flag_values() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Against a served auth server (real TCP; tokio build).
+// Against a served auth server (rt TCP: real under tokio, simulated under madsim).
 
-#[cfg(not(madsim))]
 mod served {
     use axum::extract::{Query, State};
     use axum::http::{HeaderMap, Method, StatusCode};

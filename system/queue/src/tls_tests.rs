@@ -165,3 +165,30 @@ async fn server_config_reads_pem_files_through_rt_disk() {
     let _ = disk.remove("cert.pem").await;
     let _ = disk.remove("key.pem").await;
 }
+
+/// The handshake over rt's TCP (simulated sockets in the madsim build).
+#[tokio::test]
+async fn handshake_over_rt_tcp() {
+    let pem = self_signed();
+    let cfg = server_config_from_pem(pem.cert.as_bytes(), pem.key.as_bytes(), "").unwrap();
+    let listener = rt::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = rt::task::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut s = accept(&cfg, tcp).await.unwrap();
+        let mut line = [0u8; 4];
+        s.read_exact(&mut line).await.unwrap();
+        s.write_all(&line).await.unwrap();
+        s.flush().await.unwrap();
+        info(&s).version
+    });
+    let tcp = rt::net::connect_timeout(addr, std::time::Duration::from_secs(5)).await.unwrap();
+    let connector = TlsConnector::from(client_config(&pem, &[&rustls::version::TLS13]));
+    let mut c = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    c.write_all(b"NOP\n").await.unwrap();
+    c.flush().await.unwrap();
+    let mut echo = [0u8; 4];
+    c.read_exact(&mut echo).await.unwrap();
+    assert_eq!(&echo, b"NOP\n");
+    assert_eq!(server.await.unwrap(), "TLS1.3");
+}
