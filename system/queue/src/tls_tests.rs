@@ -192,3 +192,43 @@ async fn handshake_over_rt_tcp() {
     assert_eq!(&echo, b"NOP\n");
     assert_eq!(server.await.unwrap(), "TLS1.3");
 }
+
+#[tokio::test]
+async fn upgrade_tls_then_deflate_in_nsqds_order() {
+    use crate::compress::{upgrade, DeflateStream, Plan};
+    let pem = self_signed();
+    let cfg = server_config_from_pem(pem.cert.as_bytes(), pem.key.as_bytes(), "").unwrap();
+    let plan = Plan { tls: Some(cfg), tls_handshake_timeout: std::time::Duration::from_secs(10), snappy: false, deflate_level: Some(2) };
+    let (server_io, client_io) = tokio::io::duplex(4096);
+    let connector = TlsConnector::from(client_config(&pem, &[&rustls::version::TLS13]));
+    let server = async { upgrade(server_io, bytes::Bytes::new(), &plan).await.unwrap() };
+    let client = async {
+        let mut c = connector.connect(ServerName::try_from("localhost").unwrap(), client_io).await.unwrap();
+        let mut ok = [0u8; 10];
+        c.read_exact(&mut ok).await.unwrap(); // plain OK over TLS
+        assert_eq!(&ok[8..], b"OK");
+        let mut d = DeflateStream::new(c, 6);
+        d.read_exact(&mut ok).await.unwrap(); // then the compressed OK
+        assert_eq!(&ok[8..], b"OK");
+        d.write_all(b"NOP\n").await.unwrap();
+        d.flush().await.unwrap();
+        d
+    };
+    let (up, _client) = futures::join!(server, client);
+    assert_eq!(up.tls.as_ref().unwrap().version, "TLS1.3");
+    let mut s = up.stream;
+    let mut cmd = [0u8; 4];
+    s.read_exact(&mut cmd).await.unwrap();
+    assert_eq!(&cmd, b"NOP\n");
+}
+
+#[tokio::test]
+async fn upgrade_tls_handshake_times_out() {
+    use crate::compress::{upgrade, Plan};
+    let pem = self_signed();
+    let cfg = server_config_from_pem(pem.cert.as_bytes(), pem.key.as_bytes(), "").unwrap();
+    let plan = Plan { tls: Some(cfg), tls_handshake_timeout: std::time::Duration::from_millis(100), ..Plan::default() };
+    let (server_io, _silent_client) = tokio::io::duplex(4096);
+    let err = upgrade(server_io, bytes::Bytes::new(), &plan).await.err().unwrap();
+    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+}

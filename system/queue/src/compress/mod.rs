@@ -13,10 +13,12 @@ pub mod crc32c;
 pub mod deflate;
 pub mod rewind;
 pub mod snappy;
+pub mod upgrade;
 
 pub use deflate::DeflateStream;
 pub use rewind::Rewind;
 pub use snappy::SnappyStream;
+pub use upgrade::{upgrade, BoxStream, ByteStream, Plan, Upgraded};
 
 #[cfg(test)]
 mod tests;

@@ -370,3 +370,60 @@ proptest! {
         prop_assert_eq!(deflate_decode(&deflate_encode(level, &refs)).unwrap(), parts.concat());
     }
 }
+
+#[test]
+fn deflate_ok_frame_shape() {
+    // Go writes `62606060 63606060 f0f70600 0000ffff` (+ an empty sync block); the exact
+    // compressed bits may differ between deflate implementations, but the stream must end on a
+    // sync marker and inflate to the same frame with Go-compatible raw inflate.
+    let wire = deflate_encode(3, &[&ok_frame()]);
+    assert!(wire.ends_with(&[0x00, 0x00, 0x00, 0xff, 0xff]), "{wire:02x?}");
+    assert!(wire.len() <= 24, "{wire:02x?}");
+    assert_eq!(deflate_decode(&wire).unwrap(), ok_frame());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The upgrade sequence.
+
+#[tokio::test]
+async fn upgrade_to_deflate_sends_a_compressed_ok_and_keeps_pipelined_bytes() {
+    let (server_io, client_io) = tokio::io::duplex(4096);
+    // The client pipelined a compressed `NOP\n` that the server's command reader already buffered.
+    let pipelined = deflate_encode(6, &[b"NOP\n"]);
+    let plan = Plan { deflate_level: Some(3), ..Plan::default() };
+    let up = upgrade(server_io, bytes::Bytes::from(pipelined), &plan).await.unwrap();
+    assert!(up.tls.is_none());
+    let mut server = up.stream;
+    let mut client = DeflateStream::new(client_io, 6);
+    let mut ok = [0u8; 10];
+    client.read_exact(&mut ok).await.unwrap();
+    assert_eq!(ok.to_vec(), ok_frame());
+    let mut cmd = [0u8; 4];
+    server.read_exact(&mut cmd).await.unwrap();
+    assert_eq!(&cmd, b"NOP\n");
+}
+
+#[tokio::test]
+async fn upgrade_to_snappy_sends_nsqds_golden_bytes() {
+    let (server_io, mut client_io) = tokio::io::duplex(4096);
+    let plan = Plan { snappy: true, deflate_level: Some(6), ..Plan::default() }; // snappy wins
+    let _up = upgrade(server_io, bytes::Bytes::new(), &plan).await.unwrap();
+    let mut got = [0u8; 28];
+    client_io.read_exact(&mut got).await.unwrap();
+    assert_eq!(got.to_vec(), hex("ff060000734e61507059010e000026982bcf00000006000000004f4b"));
+}
+
+#[tokio::test]
+async fn no_upgrade_returns_the_stream_with_its_prefix() {
+    let (server_io, mut client_io) = tokio::io::duplex(64);
+    let up = upgrade(server_io, bytes::Bytes::from_static(b"NOP\n"), &Plan::default()).await.unwrap();
+    let mut server = up.stream;
+    let mut cmd = [0u8; 4];
+    server.read_exact(&mut cmd).await.unwrap();
+    assert_eq!(&cmd, b"NOP\n");
+    server.write_all(b"x").await.unwrap();
+    server.flush().await.unwrap();
+    let mut x = [0u8; 1];
+    client_io.read_exact(&mut x).await.unwrap();
+    assert_eq!(&x, b"x");
+}
