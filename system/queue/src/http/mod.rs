@@ -2,14 +2,28 @@
 //! `/config/:opt`) as an axum `Router` served by `rt::http::serve`.
 //!
 //! - [`api`]: the [`QueueApi`] trait the daemon implements, and its data types.
-//! - [`stats`]: the `/stats` structs (nsqd's JSON field order) and filtering.
+//! - [`router`]: the routes and nsqd's order of checks; [`params`], [`body`], [`reply`] are the
+//!   query string, the capped body read and nsqd's response conventions.
+//! - [`stats`] / [`stats_text`]: the `/stats` structs (nsqd's JSON field order), filtering, and
+//!   the text rendering; [`config`]: option names and values for `/config/:opt`.
 
 pub mod api;
+pub mod body;
+pub mod config;
+pub mod gofmt;
 pub mod limits;
+pub mod params;
+pub mod reply;
+pub mod router;
 pub mod stats;
+pub mod stats_text;
 
-pub use limits::HttpLimits;
+#[cfg(test)]
+mod tests;
+
 pub use api::{Action, ApiError, ConfigChange, Health, Info, QueueApi};
+pub use limits::HttpLimits;
+pub use router::router;
 pub use stats::{
     ChannelStats, ClientStats, MemoryStats, PubCount, StatsDocument, StatsFilter, StatsSnapshot,
     TopicStats,
