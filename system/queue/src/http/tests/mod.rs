@@ -4,6 +4,8 @@
 mod edge;
 mod fake;
 mod golden;
+#[cfg(not(madsim))]
+mod loopback;
 mod stats;
 
 use std::sync::Arc;
