@@ -213,5 +213,6 @@ pub trait QueueApi: Send + Sync + 'static {
 
     /// Applies a `PUT /config/:opt` change; the router then answers with the new value read back
     /// through [`QueueApi::options`], so the node must store it there.
-    fn put_config(&self, change: ConfigChange) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn put_config(&self, change: ConfigChange)
+        -> impl Future<Output = Result<(), ApiError>> + Send;
 }

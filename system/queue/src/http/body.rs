@@ -16,7 +16,9 @@ pub async fn read_capped(body: Body, cap_bytes: u64) -> Result<Bytes, HttpError>
     let mut body = body;
     let mut buf = BytesMut::new();
     while buf.len() < cap {
-        let Some(frame) = body.frame().await else { break };
+        let Some(frame) = body.frame().await else {
+            break;
+        };
         let frame = frame.map_err(|_| codes::INTERNAL_ERROR)?;
         if let Ok(data) = frame.into_data() {
             let take = data.len().min(cap - buf.len());

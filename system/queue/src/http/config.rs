@@ -133,8 +133,10 @@ mod tests {
 
     #[test]
     fn renders_as_nsqd() {
-        let mut o = Options::default();
-        o.lookupd_tcp_addresses = vec!["127.0.0.1:4160".into()];
+        let o = Options {
+            lookupd_tcp_addresses: vec!["127.0.0.1:4160".into()],
+            ..Options::default()
+        };
         let j = |n| match get(&o, n) {
             Some(ConfigValue::Json(v)) => v.to_string(),
             other => panic!("{n}: {other:?}"),
@@ -153,11 +155,23 @@ mod tests {
     fn parses_puts() {
         assert_eq!(
             parse_put("nsqlookupd_tcp_addresses", br#"["a:1","b:2"]"#),
-            Ok(ConfigChange::LookupdTcpAddresses(vec!["a:1".into(), "b:2".into()]))
+            Ok(ConfigChange::LookupdTcpAddresses(vec![
+                "a:1".into(),
+                "b:2".into()
+            ]))
         );
-        assert_eq!(parse_put("nsqlookupd_tcp_addresses", b"a:1"), Err(codes::INVALID_VALUE));
-        assert_eq!(parse_put("log_level", b"DEBUG"), Ok(ConfigChange::LogLevel("debug".into())));
+        assert_eq!(
+            parse_put("nsqlookupd_tcp_addresses", b"a:1"),
+            Err(codes::INVALID_VALUE)
+        );
+        assert_eq!(
+            parse_put("log_level", b"DEBUG"),
+            Ok(ConfigChange::LogLevel("debug".into()))
+        );
         assert_eq!(parse_put("log_level", b"loud"), Err(codes::INVALID_VALUE));
-        assert_eq!(parse_put("mem_queue_size", b"1"), Err(codes::INVALID_OPTION));
+        assert_eq!(
+            parse_put("mem_queue_size", b"1"),
+            Err(codes::INVALID_OPTION)
+        );
     }
 }

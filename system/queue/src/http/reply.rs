@@ -107,7 +107,8 @@ pub fn options(allow: &str) -> Response {
 pub fn ping(status: u16, body: String) -> Response {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status_code(status);
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(TEXT));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT));
     r
 }
 
@@ -118,7 +119,10 @@ fn build(status: u16, content_type: Option<&'static str>, body: Vec<u8>) -> Resp
     if let Some(ct) = content_type {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
     }
-    headers.insert(NSQ_CONTENT_TYPE, HeaderValue::from_static(NSQ_CONTENT_TYPE_V1));
+    headers.insert(
+        NSQ_CONTENT_TYPE,
+        HeaderValue::from_static(NSQ_CONTENT_TYPE_V1),
+    );
     r
 }
 

@@ -47,14 +47,14 @@ pub fn router<A: QueueApi>(api: Arc<A>, limits: HttpLimits) -> Router {
 }
 
 /// The method check nsqd's router does: `OPTIONS` answers with `Allow`, any other method not
-/// routed is 405 with `Allow`.
-fn check_method(method: &Method, (allowed, allow): (&[Method], &str)) -> Result<(), Response> {
+/// routed is 405 with `Allow`. `None` when the method is routed.
+fn check_method(method: &Method, (allowed, allow): (&[Method], &str)) -> Option<Response> {
     if allowed.contains(method) {
-        Ok(())
+        None
     } else if method == Method::OPTIONS {
-        Err(reply::options(allow))
+        Some(reply::options(allow))
     } else {
-        Err(reply::method_not_allowed(allow))
+        Some(reply::method_not_allowed(allow))
     }
 }
 
@@ -67,7 +67,7 @@ fn params(req: &Request) -> Result<Params, HttpError> {
 }
 
 async fn ping<A: QueueApi>(State(s): St<A>, req: Request) -> Response {
-    if let Err(r) = check_method(req.method(), GET) {
+    if let Some(r) = check_method(req.method(), GET) {
         return r;
     }
     match s.api.health() {
@@ -77,7 +77,7 @@ async fn ping<A: QueueApi>(State(s): St<A>, req: Request) -> Response {
 }
 
 async fn info<A: QueueApi>(State(s): St<A>, req: Request) -> Response {
-    if let Err(r) = check_method(req.method(), GET) {
+    if let Some(r) = check_method(req.method(), GET) {
         return r;
     }
     reply::json(&s.api.info())
@@ -85,7 +85,7 @@ async fn info<A: QueueApi>(State(s): St<A>, req: Request) -> Response {
 
 /// `/pub`: body checks first (413 `MSG_TOO_BIG`, 400 `MSG_EMPTY`), then the topic, then `defer`.
 async fn publish<A: QueueApi>(State(s): St<A>, req: Request) -> Response {
-    if let Err(r) = check_method(req.method(), POST) {
+    if let Some(r) = check_method(req.method(), POST) {
         return r;
     }
     respond(publish_inner(&s, req).await)
@@ -122,13 +122,16 @@ async fn create_then<A: QueueApi>(s: &Shared<A>, topic: &str, e: HttpError) -> H
 
 /// `/mpub`: declared size (413 `BODY_TOO_BIG`), topic, then the body in text or binary mode.
 async fn publish_many<A: QueueApi>(State(s): St<A>, req: Request) -> Response {
-    if let Err(r) = check_method(req.method(), POST) {
+    if let Some(r) = check_method(req.method(), POST) {
         return r;
     }
     respond(publish_many_inner(&s, req).await)
 }
 
-async fn publish_many_inner<A: QueueApi>(s: &Shared<A>, req: Request) -> Result<Response, HttpError> {
+async fn publish_many_inner<A: QueueApi>(
+    s: &Shared<A>,
+    req: Request,
+) -> Result<Response, HttpError> {
     let (max_msg, max_body) = (s.limits.max_msg_size_bytes, s.limits.max_body_size_bytes);
     if content_length(req.headers()).is_some_and(|n| n > max_body) {
         return Err(codes::BODY_TOO_BIG);
@@ -168,7 +171,7 @@ async fn topic_action<A: QueueApi>(
     let Some(action) = Action::from_segment(&segment) else {
         return codes::NOT_FOUND.response();
     };
-    if let Err(r) = check_method(req.method(), POST) {
+    if let Some(r) = check_method(req.method(), POST) {
         return r;
     }
     let parsed = params(&req);
@@ -196,7 +199,7 @@ async fn channel_action<A: QueueApi>(
     let Some(action) = Action::from_segment(&segment) else {
         return codes::NOT_FOUND.response();
     };
-    if let Err(r) = check_method(req.method(), POST) {
+    if let Some(r) = check_method(req.method(), POST) {
         return r;
     }
     let parsed = params(&req);
@@ -214,7 +217,7 @@ async fn channel_action<A: QueueApi>(
 
 /// `/stats`: JSON with `format=json`, nsqd's text otherwise.
 async fn stats_handler<A: QueueApi>(State(s): St<A>, req: Request) -> Response {
-    if let Err(r) = check_method(req.method(), GET) {
+    if let Some(r) = check_method(req.method(), GET) {
         return r;
     }
     let parsed = params(&req);
@@ -223,8 +226,14 @@ async fn stats_handler<A: QueueApi>(State(s): St<A>, req: Request) -> Response {
         async {
             let params = parsed?;
             let filter = StatsFilter {
-                topic: params.get("topic").filter(|t| !t.is_empty()).map(str::to_string),
-                channel: params.get("channel").filter(|c| !c.is_empty()).map(str::to_string),
+                topic: params
+                    .get("topic")
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string),
+                channel: params
+                    .get("channel")
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string),
                 include_clients: params.flag("include_clients", true),
             };
             let include_mem = params.flag("include_mem", true);
@@ -255,7 +264,7 @@ async fn config_handler<A: QueueApi>(
     Path(opt): Path<String>,
     req: Request,
 ) -> Response {
-    if let Err(r) = check_method(req.method(), GET_PUT) {
+    if let Some(r) = check_method(req.method(), GET_PUT) {
         return r;
     }
     respond(

@@ -174,7 +174,11 @@ fn serialize_e2e<S: Serializer>(report: &QuantileReport, s: S) -> Result<S::Ok, 
         count: u64,
         percentiles: Option<Vec<serde_json::Value>>,
     }
-    E2e { count: report.count, percentiles }.serialize(s)
+    E2e {
+        count: report.count,
+        percentiles,
+    }
+    .serialize(s)
 }
 
 /// Applies nsqd's selection to a snapshot: `None` when `topic=` names no topic; topics lacking
@@ -202,7 +206,9 @@ pub fn select(
                 continue;
             }
         }
-        topic.channels.sort_by(|a, b| a.channel_name.cmp(&b.channel_name));
+        topic
+            .channels
+            .sort_by(|a, b| a.channel_name.cmp(&b.channel_name));
         for channel in &mut topic.channels {
             if filter.include_clients {
                 let clients = channel.clients.get_or_insert_with(Vec::new);

@@ -15,7 +15,9 @@ pub fn version_line() -> String {
 /// Renders `doc`; `uptime_ns` is the time since start, which also dates client connections.
 pub fn render(doc: &StatsDocument, uptime_ns: u64) -> String {
     let mut w = String::new();
-    let now_secs = doc.start_time.saturating_add((uptime_ns / 1_000_000_000) as i64);
+    let now_secs = doc
+        .start_time
+        .saturating_add((uptime_ns / 1_000_000_000) as i64);
     let _ = writeln!(w, "{}", version_line());
     let _ = writeln!(w, "start_time {}", gofmt::rfc3339_utc(doc.start_time));
     let _ = writeln!(w, "uptime {}", gofmt::duration(uptime_ns));

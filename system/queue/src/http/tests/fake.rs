@@ -9,8 +9,8 @@ use bytes::Bytes;
 
 use crate::core::{Percentile, QuantileReport};
 use crate::http::{
-    Action, ApiError, ChannelStats, ClientStats, ConfigChange, Health, Info, MemoryStats,
-    QueueApi, StatsFilter, StatsSnapshot, TopicStats,
+    Action, ApiError, ChannelStats, ClientStats, ConfigChange, Health, Info, MemoryStats, QueueApi,
+    StatsFilter, StatsSnapshot, TopicStats,
 };
 use crate::Options;
 
@@ -54,10 +54,12 @@ pub const START_TIME: i64 = 1_795_249_920;
 
 impl FakeNode {
     pub fn new() -> FakeNode {
-        let mut options = Options::default();
-        options.lookupd_tcp_addresses = vec!["127.0.0.1:4160".into()];
-        options.broadcast_address = "127.0.0.1".into();
-        options.hostname = "vm".into();
+        let options = Options {
+            lookupd_tcp_addresses: vec!["127.0.0.1:4160".into()],
+            broadcast_address: "127.0.0.1".into(),
+            hostname: "vm".into(),
+            ..Options::default()
+        };
         FakeNode {
             state: Mutex::new(State {
                 topics: BTreeMap::new(),
@@ -113,14 +115,21 @@ fn e2e(percentiles: &Option<Vec<f64>>) -> QuantileReport {
         None => QuantileReport::disabled(),
         Some(ps) => QuantileReport {
             count: 0,
-            percentiles: Some(ps.iter().map(|&quantile| Percentile { quantile, value: 0 }).collect()),
+            percentiles: Some(
+                ps.iter()
+                    .map(|&quantile| Percentile { quantile, value: 0 })
+                    .collect(),
+            ),
         },
     }
 }
 
 impl QueueApi for FakeNode {
     async fn publish(&self, topic: &str, body: Bytes, defer_ms: u64) -> Result<(), ApiError> {
-        self.with(|s| s.calls.push(format!("publish {topic} {:?} {defer_ms}", body)));
+        self.with(|s| {
+            s.calls
+                .push(format!("publish {topic} {:?} {defer_ms}", body))
+        });
         self.put(topic, vec![body], defer_ms)
     }
 
@@ -150,15 +159,24 @@ impl QueueApi for FakeNode {
         })
     }
 
-    async fn channel_action(&self, topic: &str, channel: &str, action: Action) -> Result<(), ApiError> {
+    async fn channel_action(
+        &self,
+        topic: &str,
+        channel: &str,
+        action: Action,
+    ) -> Result<(), ApiError> {
         self.with(|s| {
-            s.calls.push(format!("channel {action:?} {topic} {channel}"));
+            s.calls
+                .push(format!("channel {action:?} {topic} {channel}"));
             let t = s.topics.get_mut(topic).ok_or(ApiError::TopicNotFound)?;
             if action == Action::Create {
                 t.channels.entry(channel.to_string()).or_default();
                 return Ok(());
             }
-            let c = t.channels.get_mut(channel).ok_or(ApiError::ChannelNotFound)?;
+            let c = t
+                .channels
+                .get_mut(channel)
+                .ok_or(ApiError::ChannelNotFound)?;
             match action {
                 Action::Create => {}
                 Action::Delete => {

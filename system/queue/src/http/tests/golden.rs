@@ -36,14 +36,26 @@ fn parse_transcript() -> Vec<Recorded> {
         let (label, rest) = section.split_once('\n').unwrap();
         let (head, body) = rest.split_once("\r\n\r\n").unwrap();
         let mut lines = head.split("\r\n");
-        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
         let headers: Vec<(String, String)> = lines
             .map(|l| {
                 let (k, v) = l.split_once(": ").unwrap();
                 (k.to_string(), v.to_string())
             })
             .collect();
-        let mut r = Recorded { label: label.to_string(), status, headers, body: String::new() };
+        let mut r = Recorded {
+            label: label.to_string(),
+            status,
+            headers,
+            body: String::new(),
+        };
         let len: usize = r.header("Content-Length").unwrap().parse().unwrap();
         r.body = body[..len].to_string();
         out.push(r);
@@ -59,7 +71,9 @@ fn request(label: &str) -> (&'static str, &'static str, &'static [u8]) {
         "GET /info" => ("GET", "/info", b""),
         "GET /stats?format=json (empty)" => ("GET", "/stats?format=json&include_mem=false", b""),
         "POST /topic/create?topic=t1" => ("POST", "/topic/create?topic=t1", b""),
-        "POST /channel/create?topic=t1&channel=c1" => ("POST", "/channel/create?topic=t1&channel=c1", b""),
+        "POST /channel/create?topic=t1&channel=c1" => {
+            ("POST", "/channel/create?topic=t1&channel=c1", b"")
+        }
         "POST /pub?topic=t1" => ("POST", "/pub?topic=t1", b"hello"),
         "POST /pub?topic=t1&defer=60000" => ("POST", "/pub?topic=t1&defer=60000", b"hi"),
         "POST /mpub?topic=t1 (text)" => ("POST", "/mpub?topic=t1", b"a\nbb\n\nccc"),
@@ -70,9 +84,15 @@ fn request(label: &str) -> (&'static str, &'static str, &'static [u8]) {
         "GET /pub (method not allowed)" => ("GET", "/pub", b""),
         "GET /nope" => ("GET", "/nope", b""),
         "POST /topic/delete?topic=nonexist" => ("POST", "/topic/delete?topic=nonexist", b""),
-        "POST /channel/create?topic=nonexist&channel=c" => ("POST", "/channel/create?topic=nonexist&channel=c", b""),
-        "POST /channel/delete?topic=t1&channel=nonexist" => ("POST", "/channel/delete?topic=t1&channel=nonexist", b""),
-        "POST /channel/create?topic=t1 (missing channel)" => ("POST", "/channel/create?topic=t1", b""),
+        "POST /channel/create?topic=nonexist&channel=c" => {
+            ("POST", "/channel/create?topic=nonexist&channel=c", b"")
+        }
+        "POST /channel/delete?topic=t1&channel=nonexist" => {
+            ("POST", "/channel/delete?topic=t1&channel=nonexist", b"")
+        }
+        "POST /channel/create?topic=t1 (missing channel)" => {
+            ("POST", "/channel/create?topic=t1", b"")
+        }
         "POST /topic/pause?topic=t1" => ("POST", "/topic/pause?topic=t1", b""),
         "GET /config/nsqlookupd_tcp_addresses" => ("GET", "/config/nsqlookupd_tcp_addresses", b""),
         "GET /config/mem_queue_size" => ("GET", "/config/mem_queue_size", b""),
@@ -135,12 +155,25 @@ fn every_endpoint_answers_as_real_nsqd() {
         for h in ["Content-Type", "X-Nsq-Content-Type", "Allow"] {
             assert_eq!(got.header(h), r.header(h), "{label}: header {h}");
         }
-        assert_eq!(normalise(label, &got.body), normalise(label, &r.body), "{label}: body");
+        assert_eq!(
+            normalise(label, &got.body),
+            normalise(label, &r.body),
+            "{label}: body"
+        );
     }
     // The transcript's side effects reached the node, and nothing else did.
     let calls = node.calls();
-    assert!(calls.contains(&r#"publish t1 b"hello" 0"#.to_string()), "{calls:?}");
-    assert!(calls.contains(&r#"publish t1 b"hi" 60000"#.to_string()), "{calls:?}");
-    assert!(calls.contains(&r#"publish_many t1 [b"a", b"bb", b"ccc"]"#.to_string()), "{calls:?}");
+    assert!(
+        calls.contains(&r#"publish t1 b"hello" 0"#.to_string()),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&r#"publish t1 b"hi" 60000"#.to_string()),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&r#"publish_many t1 [b"a", b"bb", b"ccc"]"#.to_string()),
+        "{calls:?}"
+    );
     assert!(!calls.iter().any(|c| c.contains("bad!name")), "{calls:?}");
 }

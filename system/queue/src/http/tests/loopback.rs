@@ -12,14 +12,24 @@ async fn serves_over_loopback() {
     let addr = listener.local_addr().unwrap();
     let (trigger, shutdown) = rt::shutdown::channel();
     let node = Arc::new(FakeNode::new());
-    let server = rt::task::spawn(rt::http::serve(listener, router(node.clone(), HttpLimits::default()), shutdown));
+    let server = rt::task::spawn(rt::http::serve(
+        listener,
+        router(node.clone(), HttpLimits::default()),
+        shutdown,
+    ));
     let client = rt::http::HttpClient::default();
 
-    let r = client.post(&format!("http://{addr}/pub?topic=t"), "hello").await.unwrap();
+    let r = client
+        .post(&format!("http://{addr}/pub?topic=t"), "hello")
+        .await
+        .unwrap();
     assert_eq!((r.status().as_u16(), &r.body()[..]), (200, &b"OK"[..]));
     assert_eq!(r.headers()["x-nsq-content-type"], "nsq; version=1.0");
     let r = client.get(&format!("http://{addr}/nope")).await.unwrap();
-    assert_eq!((r.status().as_u16(), &r.body()[..]), (404, &br#"{"message":"NOT_FOUND"}"#[..]));
+    assert_eq!(
+        (r.status().as_u16(), &r.body()[..]),
+        (404, &br#"{"message":"NOT_FOUND"}"#[..])
+    );
     assert_eq!(r.headers()["content-length"], "23");
     let r = client.get(&format!("http://{addr}/ping")).await.unwrap();
     assert_eq!((r.status().as_u16(), &r.body()[..]), (200, &b"OK"[..]));

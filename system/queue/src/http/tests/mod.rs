@@ -46,7 +46,9 @@ pub fn send_with(
     body: &[u8],
     content_length: bool,
 ) -> Answer {
-    let mut req = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(uri);
+    let mut req = Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).unwrap())
+        .uri(uri);
     if content_length {
         req = req.header("content-length", body.len());
     }
@@ -56,6 +58,10 @@ pub fn send_with(
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        Answer { status, headers, body: String::from_utf8(bytes.to_vec()).unwrap() }
+        Answer {
+            status,
+            headers,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
     })
 }
