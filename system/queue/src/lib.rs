@@ -4,6 +4,11 @@
 //! - [`options`]: one field per nsqd flag.
 
 pub mod core;
+pub mod daemon;
+pub mod node;
 pub mod options;
+mod ping;
+pub mod tcp;
 
+pub use daemon::Daemon;
 pub use options::{Options, Testing};
