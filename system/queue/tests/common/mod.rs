@@ -30,6 +30,7 @@ pub fn data_dir(name: &str) -> String {
 }
 
 pub struct Running {
+    pub node: std::sync::Arc<queue::node::Node>,
     pub tcp: SocketAddr,
     pub http: SocketAddr,
     pub stop: rt::shutdown::Trigger,
@@ -39,9 +40,10 @@ pub struct Running {
 pub async fn start(opts: Options) -> Running {
     let d = Daemon::start(opts).await.expect("daemon starts");
     let (tcp, http) = (d.tcp_addr(), d.http_addr());
+    let node = d.node().clone();
     let (stop, shutdown) = rt::shutdown::channel();
     let done = rt::task::spawn(d.run_until(shutdown));
-    Running { tcp, http, stop, done }
+    Running { node, tcp, http, stop, done }
 }
 
 impl Running {
@@ -190,5 +192,15 @@ impl Client {
 
     pub async fn req(&mut self, id: MessageId, timeout_ms: u64) {
         self.send(Command::Req { id, timeout_ms }).await;
+    }
+}
+
+/// Polls `f` until it holds (the daemon acts asynchronously on a disconnect), panicking after
+/// [`WAIT`].
+pub async fn eventually(mut f: impl FnMut() -> bool) {
+    let until = rt::time::now() + WAIT;
+    while !f() {
+        assert!(rt::time::now() < until, "condition not reached within the wait");
+        rt::time::sleep(Duration::from_millis(10)).await;
     }
 }
