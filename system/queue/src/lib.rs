@@ -5,6 +5,11 @@
 
 pub mod core;
 pub mod http;
+pub mod daemon;
+pub mod node;
 pub mod options;
+mod ping;
+pub mod tcp;
 
+pub use daemon::Daemon;
 pub use options::{Options, Testing};
