@@ -4,6 +4,8 @@
 //! - [`options`]: one field per nsqd flag.
 
 pub mod core;
+pub mod diskqueue;
+pub mod metadata;
 pub mod options;
 
 pub use options::{Options, Testing};
