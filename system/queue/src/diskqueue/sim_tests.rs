@@ -26,22 +26,25 @@ fn assert_prefix(got: &[Vec<u8>], from: u32, to_range: std::ops::RangeInclusive<
 async fn a_crash_keeps_every_synced_record_and_may_drop_unsynced_ones() {
     sim::reset();
     let mut lost_some = false;
-    for round in 0..16u32 {
+    for round in 0..24u32 {
         let disk = scratch(&format!("crash{round}"));
         let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
-        for i in 0..10 {
+        // Files hold 6 records: 0..6 in file 0, the synced 6 and 7 at the start of file 1.
+        for i in 0..8 {
             q.put(&rec(i)).await.unwrap();
         }
         q.sync().await.unwrap();
-        for i in 10..25 {
-            q.put(&rec(i)).await.unwrap(); // two rolls (which sync the finished files) on the way
+        // Then 1..=12 unsynced ones: some rounds stay in file 1, others roll (which fsyncs it).
+        let end = 8 + 1 + round % 12;
+        for i in 8..end {
+            q.put(&rec(i)).await.unwrap();
         }
         drop(q);
         crash(round % 2 == 0);
         let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
         let got = drain(&mut q).await;
-        let to = assert_prefix(&got, 0, 18..=25);
-        lost_some |= to < 25;
+        let to = assert_prefix(&got, 0, 8..=end);
+        lost_some |= to < end;
         // The recovered queue takes writes again.
         q.put(&rec(100)).await.unwrap();
         assert_eq!(q.pop().await.unwrap().unwrap(), rec(100));
