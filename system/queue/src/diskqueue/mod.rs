@@ -150,7 +150,9 @@ impl DiskQueue {
 
     /// Appends one record. Returns an error (and stores nothing new) for a size outside
     /// `[min_msg_size_bytes, max_msg_size_bytes]` or an I/O failure. With `sync_every = 1` the
-    /// record is durable when this returns `Ok`.
+    /// record is durable when this returns `Ok`. If the append succeeded but the sync it triggered
+    /// failed, the error is returned and the record stays queued (it may be delivered: at least
+    /// once, never silently dropped).
     pub async fn put(&mut self, data: &[u8]) -> io::Result<()> {
         let size = data.len();
         let c = &self.config;
