@@ -7,6 +7,8 @@ pub mod core;
 pub mod http;
 pub mod daemon;
 pub mod node;
+pub mod diskqueue;
+pub mod metadata;
 pub mod options;
 mod ping;
 pub mod tcp;
