@@ -4,6 +4,7 @@
 //! - [`options`]: one field per nsqd flag.
 
 pub mod core;
+pub mod lookup_peer;
 pub mod options;
 
 pub use options::{Options, Testing};
