@@ -1,1 +1,2 @@
+mod goflags;
 fn main() {}
