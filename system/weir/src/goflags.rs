@@ -96,10 +96,6 @@ impl FlagSet {
         assert!(self.flags.insert(name, flag).is_none(), "flag redefined: {name}");
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// Parses `args` (without the program name) as Go's `FlagSet.Parse`.
     pub fn parse(&self, args: &[String]) -> Result<Parsed, ParseError> {
         let mut set: BTreeMap<String, Vec<String>> = BTreeMap::new();
