@@ -21,6 +21,7 @@ pub struct Host {
 /// What the command line asks for.
 #[derive(Debug, Clone)]
 pub struct QueueCommand {
+    #[cfg_attr(madsim, allow(dead_code))]
     pub options: Options,
     /// `--version`: print the version and exit.
     pub version: bool,

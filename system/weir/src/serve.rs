@@ -5,6 +5,7 @@ use crate::logline;
 use crate::nsqd_flags::QueueCommand;
 
 /// nsqd's log levels onto tracing filters (tracing has no "fatal").
+#[cfg_attr(madsim, allow(dead_code))]
 fn tracing_filter(level: &str) -> &'static str {
     match level {
         "debug" => "debug",
