@@ -14,11 +14,13 @@ fn command(args: &[&str]) -> Result<QueueCommand, String> {
 #[test]
 fn no_flags_give_nsqds_defaults_and_the_host_facts() {
     let c = command(&[]).unwrap();
-    let mut want = Options::default();
-    want.broadcast_address = "box1".into();
-    want.hostname = "box1".into();
-    want.node_id = 77;
-    want.data_path = "/srv/q".into();
+    let want = Options {
+        broadcast_address: "box1".into(),
+        hostname: "box1".into(),
+        node_id: 77,
+        data_path: "/srv/q".into(),
+        ..Options::default()
+    };
     assert_eq!(c.options, want);
     assert!(!c.version);
     assert_eq!(c.log_prefix, "[nsqd] ");
