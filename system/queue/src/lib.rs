@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod node;
 pub mod diskqueue;
 pub mod metadata;
+pub mod lookup_peer;
 pub mod options;
 mod ping;
 pub mod tcp;
