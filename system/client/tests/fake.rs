@@ -279,3 +279,45 @@ fn backoff_pauses_probes_and_resumes() {
         eventually("RDY 4 restored", || fake.with(|s| s.rdy.values().copied().collect::<Vec<_>>() == vec![4])).await;
     });
 }
+
+/// A lookup HTTP fixture answering `/lookup?topic=` from a shared list of `host:port` producers.
+async fn fake_lookup(ip: std::net::IpAddr, producers: std::sync::Arc<std::sync::Mutex<Vec<std::net::SocketAddr>>>) -> std::net::SocketAddr {
+    use axum::routing::get;
+    let router = axum::Router::new().route(
+        "/lookup",
+        get(move || {
+            let list = producers.lock().unwrap().clone();
+            async move {
+                let ps: Vec<String> = list
+                    .iter()
+                    .map(|a| format!(r#"{{"remote_address":"{a}","hostname":"h","broadcast_address":"{}","tcp_port":{},"http_port":1,"version":"1.3.0"}}"#, a.ip(), a.port()))
+                    .collect();
+                format!(r#"{{"channels":["c"],"producers":[{}]}}"#, ps.join(","))
+            }
+        }),
+    );
+    let listener = rt::net::TcpListener::bind(any_port(ip)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt::task::spawn(rt::http::serve(listener, router, rt::shutdown::Shutdown::never()));
+    addr
+}
+
+#[test]
+fn lookup_discovery_connects_new_queues_and_drops_vanished_ones() {
+    run(|ip| async move {
+        let a = Fake::start(any_port(ip)).await;
+        let b = Fake::start(any_port(ip)).await;
+        let listed = std::sync::Arc::new(std::sync::Mutex::new(vec![a.addr]));
+        let lookup = fake_lookup(ip, listed.clone()).await;
+        let config = ConsumerConfig { lookup_poll_interval_ms: 100, ..consumer_config(2) };
+        let (consumer, mut deliveries) = Consumer::start("t", "c", config, None).unwrap();
+        consumer.connect_to_lookupd(lookup.to_string());
+        a.enqueue("t", "from-a");
+        assert_eq!(&deliveries.recv().await.unwrap().body()[..], b"from-a");
+        *listed.lock().unwrap() = vec![b.addr];
+        eventually("a dropped, b connected", || a.with(|s| s.connections == 0) && b.with(|s| s.connections == 1)).await;
+        b.enqueue("t", "from-b");
+        assert_eq!(&deliveries.recv().await.unwrap().body()[..], b"from-b");
+        assert_eq!(b.with(|s| s.rdy.values().copied().collect::<Vec<_>>()), vec![2]);
+    });
+}
