@@ -6,7 +6,16 @@
 pub mod auth;
 pub mod compress;
 pub mod core;
+pub mod daemon;
+pub mod diskqueue;
+pub mod http;
+pub mod lookup_peer;
+pub mod metadata;
+pub mod node;
 pub mod options;
+mod ping;
+pub mod tcp;
 pub mod tls;
 
+pub use daemon::Daemon;
 pub use options::{Options, Testing};
