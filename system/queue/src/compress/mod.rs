@@ -9,6 +9,12 @@
 //! `std::io` adapters. These drive the raw codecs from `poll_read`/`poll_write` with fixed-size
 //! buffers, so a peer can neither block a task nor make the server allocate more than one chunk.
 
+//! How the connection plugs in: after writing and flushing the IDENTIFY reply, call
+//! [`upgrade`] with the stream, the bytes already read past the IDENTIFY body, and a [`Plan`]
+//! (TLS config when `tls_v1` was negotiated, `snappy`, or the deflate level); it runs nsqd's
+//! sequence (TLS handshake, `OK` over TLS, then the compressed `OK`) and returns the new stream
+//! plus the TLS session facts for `/stats`.
+
 pub mod crc32c;
 pub mod deflate;
 pub mod rewind;
