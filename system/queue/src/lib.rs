@@ -11,7 +11,6 @@ pub mod diskqueue;
 pub mod metadata;
 pub mod lookup_peer;
 pub mod options;
-mod ping;
 pub mod tcp;
 
 pub use daemon::Daemon;
