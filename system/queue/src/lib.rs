@@ -4,12 +4,12 @@
 //! - [`options`]: one field per nsqd flag.
 
 pub mod core;
-pub mod http;
 pub mod daemon;
-pub mod node;
 pub mod diskqueue;
-pub mod metadata;
+pub mod http;
 pub mod lookup_peer;
+pub mod metadata;
+pub mod node;
 pub mod options;
 pub mod tcp;
 
