@@ -13,7 +13,6 @@ pub mod lookup_peer;
 pub mod metadata;
 pub mod node;
 pub mod options;
-mod ping;
 pub mod tcp;
 pub mod tls;
 
