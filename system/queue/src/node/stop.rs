@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::core::Message;
+use crate::core::{Drained, Message};
 use crate::metadata::{self, ChannelMetadata, Metadata, TopicMetadata};
 
 use super::backend::BackendHandle;
@@ -20,7 +20,7 @@ impl Node {
         let writes = {
             let mut state = self.lock();
             state.exiting = true;
-            let mut writes: Vec<(BackendHandle, Vec<(Message, Option<u64>)>)> = Vec::new();
+            let mut writes: Vec<(BackendHandle, Drained)> = Vec::new();
             for t in state.topics.values_mut() {
                 if self.opts.testing.drop_in_flight_on_stop {
                     // Testing::drop_in_flight_on_stop — BROKEN VARIANT: in-flight and deferred
