@@ -5,6 +5,9 @@
 //! variants that exist to show a property failing (and replaying); they run only by name.
 
 #[cfg(madsim)]
+pub mod queue;
+
+#[cfg(madsim)]
 use std::sync::Arc;
 
 #[cfg(madsim)]
@@ -13,13 +16,13 @@ use sim::fixture::{FixtureScenario, ServerOptions};
 /// All scenarios, in the order the runner runs them.
 #[cfg(madsim)]
 pub fn all() -> Vec<Arc<dyn sim::Scenario>> {
-    vec![Arc::new(FixtureScenario::default())]
+    vec![Arc::new(FixtureScenario::default()), Arc::new(queue::QueueScenario::healthy())]
 }
 
 /// Deliberately broken variants: each must fail one of its properties on some seeds.
 #[cfg(madsim)]
 pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
-    vec![
+    let mut v: Vec<Arc<dyn sim::Scenario>> = vec![
         // Fails `deliberately_failing_no_kills` on every seed whose plan kills a node.
         Arc::new(FixtureScenario { name: "fixture-failing", opts: ServerOptions::default(), deliberately_failing: true }),
         // Acknowledges writes before syncing them: `acked_writes_survive` fails after a kill.
@@ -28,7 +31,10 @@ pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
             opts: ServerOptions { ack_before_sync: true, ..Default::default() },
             deliberately_failing: false,
         }),
-    ]
+    ];
+    // One per `queue::Testing` switch; each fails the property guarding against it.
+    v.extend(queue::QueueScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
+    v
 }
 
 /// Finds a scenario by name, including the broken variants.
