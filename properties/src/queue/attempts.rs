@@ -40,6 +40,9 @@ impl Property for AttemptsGrow {
                 }
                 // Compare with every earlier delivery since the node's last unclean down.
                 for e in ds[..i].iter().rev() {
+                    if e.id != d.id {
+                        continue; // another copy of the key (a publish that was repeated)
+                    }
                     if e.server != d.server || m.downs_between(&d.server, e.at_ns, d.at_ns).any(|x| x.unclean) {
                         break;
                     }
@@ -94,7 +97,7 @@ impl Property for OneConsumerInFlight {
                     if d2.at_ns >= d1.at_ns + window {
                         break;
                     }
-                    if d2.consumer == d1.consumer || d2.server != d1.server {
+                    if d2.consumer == d1.consumer || d2.server != d1.server || d2.id != d1.id {
                         continue;
                     }
                     judged += 1;

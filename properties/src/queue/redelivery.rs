@@ -64,7 +64,7 @@ impl Property for UnfinishedRedelivered {
                     continue;
                 }
                 judged += 1;
-                match ds.get(i + 1) {
+                match ds[i + 1..].iter().find(|n| n.id == d.id) {
                     Some(next) if next.at_ns <= due => {}
                     next => violations.push(format!(
                         "message {key} on {} channel {channel}: delivered to {} at {} (attempts {}) and never answered; due again by {} but {}",
