@@ -3,7 +3,8 @@
 //!
 //! `queue_attempts_grow`: between two unclean downs of its node, the deliveries of a message on a
 //! channel carry distinct attempts counts, each at least 1: every delivery adds one, so no count
-//! can repeat. Gaps are allowed (a delivery to a consumer that died or was cut off before its
+//! can repeat. A delivery is dated by the last start of its node before it was seen (one seen
+//! while its node was down, or just after a kill, was sent before). Gaps are allowed (a delivery to a consumer that died or was cut off before its
 //! handler saw it is not observed), and so is a count observed out of order (a delivery stalled
 //! in a partitioned TCP connection arrives after the heal, behind its redelivery). An unclean
 //! down resets the rule, since the disk copy of an in-flight message may hold an older count.
@@ -43,7 +44,10 @@ impl Property for AttemptsGrow {
                     if e.id != d.id {
                         continue; // another copy of the key (a publish that was repeated)
                     }
-                    if e.server != d.server || m.downs_between(&d.server, e.at_ns, d.at_ns).any(|x| x.unclean) {
+                    // A delivery seen while its node was down was sent before the down: date
+                    // each one by the node's last start before it was seen.
+                    let (from, to) = (m.last_start(&e.server, e.at_ns), m.last_start(&d.server, d.at_ns));
+                    if e.server != d.server || m.downs_between(&d.server, from, to).any(|x| x.unclean) {
                         break;
                     }
                     judged += 1;
@@ -138,6 +142,21 @@ mod tests {
             .deliver(4300, "q1", "a", "c1", "k", 4)
             .end(5000);
         assert!(AttemptsGrow.check(&h).passed);
+    }
+
+    #[test]
+    fn a_delivery_seen_while_its_node_is_down_belongs_before_the_kill() {
+        let h = H::new()
+            .restart(0, "q1")
+            .deliver(100, "q1", "a", "c1", "k", 1)
+            .kill(200, "q1")
+            .deliver(201, "q1", "a", "c2", "k", 2)
+            .restart(300, "q1")
+            .deliver(400, "q1", "a", "c1", "k", 1)
+            .end(5000);
+        assert!(AttemptsGrow.check(&h).passed, "{}", AttemptsGrow.check(&h).detail);
+        let same_life = H::new().restart(0, "q1").deliver(100, "q1", "a", "c1", "k", 1).kill(200, "q1").deliver(201, "q1", "a", "c2", "k", 1).end(5000);
+        assert!(!AttemptsGrow.check(&same_life).passed);
     }
 
     #[test]

@@ -246,6 +246,11 @@ impl QueueModel {
             .map(|d| d.at_ns)
     }
 
+    /// The node's last start at or before `t` (0 if none was recorded).
+    pub fn last_start(&self, node: &str, t: u64) -> u64 {
+        self.starts.get(node).and_then(|s| s.iter().rev().find(|&&s| s <= t)).copied().unwrap_or(0)
+    }
+
     /// Downs of the node in `(from, to]`.
     pub fn downs_between(&self, node: &str, from: u64, to: u64) -> impl Iterator<Item = &Down> {
         self.downs.get(node).into_iter().flatten().filter(move |d| d.at_ns > from && d.at_ns <= to)
