@@ -45,14 +45,17 @@ impl Property for AckedMessagesSurvive {
                 judged += 1;
                 let again = m.deliveries.get(&(p.key.clone(), c.clone())).into_iter().flatten().any(|d| d.at_ns > down.at_ns);
                 if !again {
+                    let downs: Vec<String> = m
+                        .downs_between(&p.server, p.invoke_ns, fin.min(m.end_ns))
+                        .map(|d| format!("{} at {}", if d.unclean { "killed" } else { "clean stop" }, secs(d.at_ns)))
+                        .collect();
                     violations.push(format!(
-                        "message {} acked by {} at {} was unfinished on channel {c} when {} went down ({}) at {} and was never delivered on {c} after it",
+                        "message {} acked by {} at {} was unfinished on channel {c} when {} went down ({}) and was never delivered on {c} after it",
                         p.key,
                         p.server,
                         secs(p.ack_ns.unwrap_or(0)),
                         p.server,
-                        if down.unclean { "killed" } else { "clean stop" },
-                        secs(down.at_ns)
+                        downs.join(", ")
                     ));
                 }
             }
@@ -82,7 +85,7 @@ mod tests {
         let h = base(&mut H::new(), false).stop(200, "q1").restart(300, "q1").end(5000);
         let v = AckedMessagesSurvive { settle_ms: 1000 }.check(&h);
         assert!(!v.passed);
-        assert!(v.detail.contains("message k acked by q1") && v.detail.contains("clean stop"), "{}", v.detail);
+        assert!(v.detail.contains("message k acked by q1") && v.detail.contains("(clean stop at 0.200s)"), "{}", v.detail);
     }
 
     #[test]
