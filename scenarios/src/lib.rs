@@ -37,8 +37,17 @@ pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
     v
 }
 
-/// Finds a scenario by name, including the broken variants.
+/// Healthy scenarios that currently fail because of a known, reported bug in the system: they run
+/// only by name, and move to `all()` once the bug is fixed.
+#[cfg(madsim)]
+pub fn pending() -> Vec<Arc<dyn sim::Scenario>> {
+    // The durable promise (--sync-every=1 --mem-queue-size=0: no acknowledged message lost): the
+    // daemon holds delivered and deferred messages only in memory after reading them from disk.
+    vec![Arc::new(queue::QueueScenario::durable())]
+}
+
+/// Finds a scenario by name, including the broken variants and the pending ones.
 #[cfg(madsim)]
 pub fn by_name(name: &str) -> Option<Arc<dyn sim::Scenario>> {
-    all().into_iter().chain(broken()).find(|s| s.name() == name)
+    all().into_iter().chain(broken()).chain(pending()).find(|s| s.name() == name)
 }

@@ -7,7 +7,8 @@
 //! while its node was down, or just after a kill, was sent before). Gaps are allowed (a delivery to a consumer that died or was cut off before its
 //! handler saw it is not observed), and so is a count observed out of order (a delivery stalled
 //! in a partitioned TCP connection arrives after the heal, behind its redelivery). An unclean
-//! down resets the rule, since the disk copy of an in-flight message may hold an older count.
+//! down — or a clean stop while the node's disk had injected faults, which cannot persist its
+//! read positions — resets the rule, since the disk copy of a message may hold an older count.
 //!
 //! `queue_one_consumer_in_flight`: judged in the healed tail only (from `grace_ms` after the heal),
 //! where delivery latency is below `latency_ms` and no TCP segment is stalled by a partition. If
@@ -47,7 +48,7 @@ impl Property for AttemptsGrow {
                     // A delivery seen while its node was down was sent before the down: date
                     // each one by the node's last start before it was seen.
                     let (from, to) = (m.last_start(&e.server, e.at_ns), m.last_start(&d.server, d.at_ns));
-                    if e.server != d.server || m.downs_between(&d.server, from, to).any(|x| x.unclean) {
+                    if e.server != d.server || m.downs_between(&d.server, from, to).any(|x| x.unclean || x.disk_faulted) {
                         break;
                     }
                     judged += 1;

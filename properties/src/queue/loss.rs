@@ -35,8 +35,8 @@ impl Property for AckedMessagesSurvive {
                 continue;
             }
             for c in m.channels_at_publish(p) {
-                let fin = m.first_fin(&p.key, &c).unwrap_or(u64::MAX);
-                let Some(down) = m.downs_between(&p.server, p.invoke_ns, fin.min(m.end_ns)).last() else { continue };
+                let unfinished_downs = || m.downs_between(&p.server, p.invoke_ns, m.end_ns).filter(|d| !m.finished_at(&p.key, &c, d.at_ns));
+                let Some(down) = unfinished_downs().last() else { continue };
                 let back = m.starts.get(&p.server).into_iter().flatten().find(|&&s| s >= down.at_ns).copied();
                 let due = back.map(|b| b.max(p.invoke_ns + p.defer_ms * MS) + self.settle_ms * MS);
                 if due.map(|d| d > m.end_ns).unwrap_or(true) {
@@ -45,8 +45,7 @@ impl Property for AckedMessagesSurvive {
                 judged += 1;
                 let again = m.deliveries.get(&(p.key.clone(), c.clone())).into_iter().flatten().any(|d| d.at_ns > down.at_ns);
                 if !again {
-                    let downs: Vec<String> = m
-                        .downs_between(&p.server, p.invoke_ns, fin.min(m.end_ns))
+                    let downs: Vec<String> = unfinished_downs()
                         .map(|d| format!("{} at {}", if d.unclean { "killed" } else { "clean stop" }, secs(d.at_ns)))
                         .collect();
                     violations.push(format!(
