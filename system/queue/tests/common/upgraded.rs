@@ -50,11 +50,11 @@ pub fn connector(cert: &Cert) -> TlsConnector {
 enum Codec {
     Plain,
     Snappy {
-        enc: snap::write::FrameEncoder<Vec<u8>>,
+        enc: Box<snap::write::FrameEncoder<Vec<u8>>>,
     },
     Deflate {
-        comp: flate2::Compress,
-        decomp: flate2::Decompress,
+        comp: Box<flate2::Compress>,
+        decomp: Box<flate2::Decompress>,
     },
 }
 
@@ -130,13 +130,13 @@ impl UpClient {
     }
 
     pub fn start_snappy(&mut self) {
-        self.codec = Codec::Snappy { enc: snap::write::FrameEncoder::new(Vec::new()) };
+        self.codec = Codec::Snappy { enc: Box::new(snap::write::FrameEncoder::new(Vec::new())) };
     }
 
     pub fn start_deflate(&mut self, level: u32) {
         self.codec = Codec::Deflate {
-            comp: flate2::Compress::new(flate2::Compression::new(level), false),
-            decomp: flate2::Decompress::new(false),
+            comp: Box::new(flate2::Compress::new(flate2::Compression::new(level), false)),
+            decomp: Box::new(flate2::Decompress::new(false)),
         };
     }
 
