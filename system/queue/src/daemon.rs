@@ -33,6 +33,7 @@ impl Daemon {
     /// Binds TCP and HTTP, loads metadata and disk queues, starts everything.
     pub async fn start(opts: Options) -> anyhow::Result<Daemon> {
         let node = Arc::new(Node::new(opts.clone())?);
+        let features = Arc::new(tcp::Features::load(&opts).await?);
         node.load().await.context("loading data")?;
         let tcp = rt::net::TcpListener::bind(opts.tcp_address)
             .await
@@ -43,8 +44,10 @@ impl Daemon {
         let tcp_addr = tcp.local_addr()?;
         let http_addr = http.local_addr()?;
         node.set_ports(tcp_addr.port(), http_addr.port());
-        tracing::info!("TCP: listening on {tcp_addr}");
-        tracing::info!("HTTP: listening on {http_addr}");
+        // Not nsqd's "TCP: listening on" text: the `weir` binary prints those lines in nsqd's
+        // format, and scripts waiting for them must see each exactly once.
+        tracing::info!(%tcp_addr, "tcp listener bound");
+        tracing::info!(%http_addr, "http listener bound");
 
         let (stop, stopped) = rt::shutdown::channel();
         node.start_lookups(stopped.clone());
@@ -52,6 +55,7 @@ impl Daemon {
         let mut tasks = Vec::new();
         tasks.push(rt::task::spawn(tcp::accept_loop(
             node.clone(),
+            features,
             tcp,
             conns.clone(),
             stopped.clone(),

@@ -121,13 +121,15 @@ async fn identify_validation_and_negotiation() {
 
     let mut c = Client::connect(d.tcp).await;
     let f = c
-        .identify(r#"{"feature_negotiation":true,"snappy":true,"tls_v1":true}"#)
+        .identify(r#"{"feature_negotiation":true,"tls_v1":true}"#)
         .await;
+    // No certificate: tls_v1 is refused and the reply is nsqd's default one.
     assert_eq!(
         String::from_utf8_lossy(&f.data),
         r#"{"max_rdy_count":2500,"version":"1.3.0","max_msg_timeout":900000,"msg_timeout":60000,"tls_v1":false,"deflate":false,"deflate_level":6,"max_deflate_level":6,"snappy":false,"sample_rate":0,"auth_required":false,"output_buffer_size":16384,"output_buffer_timeout":250}"#
     );
-    // Still usable after the negotiation (no upgrade was agreed).
+    // Still usable after the negotiation (no upgrade was agreed). Compressions are on by
+    // default (see tcp_upgrades.rs).
     c.publish("t", b"x").await;
 
     let mut c = Client::connect(d.tcp).await;

@@ -133,6 +133,10 @@ fn client_stats(entry: &ClientEntry, consumer: Option<&crate::core::ConsumerStat
             .map(|(topic, &count)| PubCount { topic: topic.clone(), count })
             .collect(),
         tls: i.tls,
+        tls_cipher_suite: i.tls_info.as_ref().map(|t| t.cipher_suite.clone()).unwrap_or_default(),
+        tls_version: i.tls_info.as_ref().map(|t| t.version.clone()).unwrap_or_default(),
+        tls_negotiated_protocol: i.tls_info.as_ref().map(|t| t.negotiated_protocol.clone()).unwrap_or_default(),
+        tls_negotiated_protocol_is_mutual: i.tls_info.as_ref().is_some_and(|t| t.negotiated_protocol_is_mutual),
         ..ClientStats::default()
     }
 }

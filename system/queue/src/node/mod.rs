@@ -110,6 +110,8 @@ pub struct ClientInfo {
     pub deflate: bool,
     pub snappy: bool,
     pub tls: bool,
+    /// The TLS session facts for `/stats` (set with `tls`).
+    pub tls_info: Option<crate::tls::TlsInfo>,
     pub connect_ts_secs: i64,
     /// Messages published by this client, per topic.
     pub pub_counts: BTreeMap<String, u64>,

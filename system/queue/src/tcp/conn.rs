@@ -3,7 +3,12 @@
 //!
 //! One task owns the whole stream, so there is no write lock and frames never interleave. The
 //! stream is a boxed `AsyncRead + AsyncWrite`, so IDENTIFY can replace it with a TLS or
-//! compressed stream wrapping the old one.
+//! compressed stream wrapping the old one ([`crate::compress::upgrade`]); bytes already read
+//! past the IDENTIFY body are handed to the new layer, so the command decoder simply continues
+//! on the decoded stream.
+//!
+//! AUTH: with `--auth-http-address`, PUB/DPUB (after their body, as nsqd), MPUB (before its
+//! body, as nsqd) and SUB are checked against the connection's [`AuthSession`].
 //!
 //! Output: responses and errors are flushed at once; message frames are buffered up to the
 //! client's output buffer size and flushed when the client's window closes (it can take no more)
@@ -15,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use rt::time::Instant;
@@ -23,17 +28,23 @@ use wire::errors::{self, InFlightError};
 use wire::frame::{encode_error, encode_message_frame, encode_response, CLOSE_WAIT, HEARTBEAT, OK};
 use wire::{ClientState, Command, CommandDecoder, CommandError, IdentifyBody, ProtocolError, ServerEvent, SessionView};
 
+use crate::auth::AuthSession;
+use crate::compress;
 use crate::core::{ClientId, CoreError, Message, MessageId};
 use crate::node::{ConsumeError, Node, PublishError, Subscription};
 
-use super::settings::{server_limits, Settings};
+use super::features::Features;
+use super::settings::Settings;
 
 /// A duplex byte stream: plain TCP, or TLS/compression wrapped around it after IDENTIFY.
-pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+pub use crate::compress::ByteStream as Io;
 
 /// The boxed stream a connection owns.
-pub type BoxIo = Box<dyn Io>;
+pub type BoxIo = compress::BoxStream;
+
+/// The TLS handshake deadline when heartbeats are off (otherwise 2× the heartbeat interval,
+/// the same silence that closes a connection).
+const TLS_HANDSHAKE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(60);
 
 /// Messages pumped per wake-up before the connection looks at its socket again.
 const PUMP_BATCH_MAX: usize = 256;
@@ -41,9 +52,16 @@ const PUMP_BATCH_MAX: usize = 256;
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 /// Serves one accepted connection until it closes; always unregisters the client.
-pub(crate) async fn serve(node: Arc<Node>, io: BoxIo, peer: SocketAddr, shutdown: rt::shutdown::Shutdown) {
+pub(crate) async fn serve(
+    node: Arc<Node>,
+    features: Arc<Features>,
+    io: BoxIo,
+    peer: SocketAddr,
+    shutdown: rt::shutdown::Shutdown,
+) {
     let (client, notify) = node.register_client(peer.to_string());
-    let mut conn = Conn::new(node.clone(), io, client, notify);
+    let auth = AuthSession::new(peer.ip().to_string());
+    let mut conn = Conn::new(node.clone(), features, auth, io, client, notify);
     if let Err(e) = conn.run(shutdown).await {
         tracing::debug!(%peer, "connection ended: {e}");
     }
@@ -68,6 +86,8 @@ enum Wake {
 
 struct Conn {
     node: Arc<Node>,
+    features: Arc<Features>,
+    auth: AuthSession,
     io: BoxIo,
     client: ClientId,
     notify: Arc<Notify>,
@@ -91,7 +111,14 @@ async fn sleep_until_opt(at: Option<Instant>) {
 }
 
 impl Conn {
-    fn new(node: Arc<Node>, io: BoxIo, client: ClientId, notify: Arc<Notify>) -> Self {
+    fn new(
+        node: Arc<Node>,
+        features: Arc<Features>,
+        auth: AuthSession,
+        io: BoxIo,
+        client: ClientId,
+        notify: Arc<Notify>,
+    ) -> Self {
         let settings = Settings::defaults(node.options());
         let limits = wire::Limits {
             max_msg_size: i64::try_from(node.options().max_msg_size_bytes).unwrap_or(i64::MAX),
@@ -103,6 +130,8 @@ impl Conn {
         let now = rt::time::now();
         Self {
             node,
+            features,
+            auth,
             io,
             client,
             notify,
@@ -205,10 +234,14 @@ impl Conn {
             };
             let result = match event {
                 ServerEvent::MpubHeader { topic } => {
-                    // nsqd creates the topic before it reads (and validates) the MPUB body.
-                    match self.node.ensure_topic(&topic).await {
-                        Ok(_) => Ok(()),
-                        Err(e) => Err(errors::publish_failed("MPUB", &e.to_string())),
+                    // nsqd checks AUTH and creates the topic before it reads (and validates)
+                    // the MPUB body.
+                    match self.auth.check(self.features.auth.as_ref(), "MPUB", &topic, None).await {
+                        Err(e) => Err(e),
+                        Ok(()) => match self.node.ensure_topic(&topic).await {
+                            Ok(_) => Ok(()),
+                            Err(e) => Err(errors::publish_failed("MPUB", &e.to_string())),
+                        },
                     }
                 }
                 ServerEvent::Command(cmd) => self.execute(cmd).await?,
@@ -227,8 +260,17 @@ impl Conn {
         Ok(match cmd {
             Command::Nop => Ok(()),
             Command::Identify(body) => return self.identify(body).await,
-            Command::Auth(_) => Err(errors::auth_disabled()),
+            Command::Auth(secret) => match self.auth.auth(self.features.auth.as_ref(), &secret).await {
+                    Ok(reply) => {
+                        self.respond(&reply.to_json()).await?;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                },
             Command::Sub { topic, channel } => {
+                if let Err(e) = self.auth.check(self.features.auth.as_ref(), "SUB", &topic, Some(&channel)).await {
+                    return Ok(Err(e));
+                }
                 let sample_rate = self.settings.sample_rate;
                 match self.node.subscribe(self.client, &topic, &channel, sample_rate).await {
                     Ok(()) => {
@@ -279,6 +321,7 @@ impl Conn {
                 Ok(())
             }
             Command::Pub { topic, body } => return self.publish("PUB", topic, vec![body], 0).await,
+            // MPUB was checked at its header (before its body, as nsqd).
             Command::Mpub { topic, bodies } => return self.publish("MPUB", topic, bodies, 0).await,
             Command::Dpub { topic, defer_ms, body } => {
                 let defer = self.decoder.limits().dpub_defer(defer_ms);
@@ -315,6 +358,11 @@ impl Conn {
         bodies: Vec<Bytes>,
         defer_ms: u64,
     ) -> io::Result<Result<(), ProtocolError>> {
+        if verb != "MPUB" {
+            if let Err(e) = self.auth.check(self.features.auth.as_ref(), verb, &topic, None).await {
+                return Ok(Err(e));
+            }
+        }
         let n = bodies.len() as u64;
         match self.node.publish(&topic, bodies, defer_ms).await {
             Ok(()) => {
@@ -335,8 +383,7 @@ impl Conn {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
-        let limits = server_limits(self.node.options());
-        let negotiated = match wire::negotiate(&parsed, &limits) {
+        let negotiated = match wire::negotiate(&parsed, &self.features.limits) {
             Ok(n) => n,
             Err(e) => return Ok(Err(e)),
         };
@@ -354,9 +401,48 @@ impl Conn {
             i.sample_rate = s.sample_rate;
         });
         self.respond(&negotiated.reply_body()).await?;
-        // Upgrades (TLS, snappy, deflate) are negotiated as unavailable until their modules
-        // land, so `negotiated` never asks for one here.
+        if negotiated.tls_v1 || negotiated.snappy || negotiated.deflate {
+            self.upgrade(&negotiated).await?;
+        }
         Ok(Ok(()))
+    }
+
+    /// Swaps the stream for the TLS and/or compressed one IDENTIFY negotiated (the reply was
+    /// flushed in clear). A failed handshake ends the connection: there is no channel left to
+    /// send an error on.
+    async fn upgrade(&mut self, negotiated: &wire::Negotiated) -> io::Result<()> {
+        let tls_handshake_timeout = if self.settings.heartbeat_ms > 0 {
+            self.settings.heartbeat() * 2
+        } else {
+            TLS_HANDSHAKE_TIMEOUT_DEFAULT
+        };
+        let plan = compress::Plan {
+            tls: if negotiated.tls_v1 { self.features.tls.clone() } else { None },
+            tls_handshake_timeout,
+            snappy: negotiated.snappy,
+            deflate_level: negotiated
+                .deflate
+                .then(|| u32::try_from(negotiated.deflate_level.clamp(0, 9)).unwrap_or(6)),
+        };
+        // Everything buffered past the IDENTIFY body belongs to the new layer.
+        let already_read = self.inbuf.split().freeze();
+        let plain = std::mem::replace(&mut self.io, Box::new(tokio::io::empty()));
+        let upgraded = compress::upgrade(plain, already_read, &plan).await?;
+        self.io = upgraded.stream;
+        self.last_read = rt::time::now();
+        let tls = upgraded.tls.is_some();
+        if tls {
+            self.tls_done = true;
+            self.auth.set_tls(true, "");
+        }
+        let (snappy, deflate) = (plan.snappy, !plan.snappy && plan.deflate_level.is_some());
+        self.node.update_client_info(self.client, |i| {
+            i.tls = tls;
+            i.tls_info = upgraded.tls;
+            i.snappy = snappy;
+            i.deflate = deflate;
+        });
+        Ok(())
     }
 
     /// Pulls messages for a subscribed client while its window is open.

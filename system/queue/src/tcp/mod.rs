@@ -2,7 +2,10 @@
 //! [`conn`] task per connection.
 
 pub mod conn;
+pub(crate) mod features;
 pub(crate) mod settings;
+
+pub(crate) use features::Features;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +36,7 @@ impl Connections {
 /// Accepts until `shutdown`; each connection gets the same shutdown so it closes with the node.
 pub(crate) async fn accept_loop(
     node: Arc<Node>,
+    features: Arc<Features>,
     listener: rt::net::TcpListener,
     conns: Arc<Connections>,
     mut shutdown: rt::shutdown::Shutdown,
@@ -59,12 +63,13 @@ pub(crate) async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let id = conns.next.fetch_add(1, Ordering::Relaxed);
         let node = node.clone();
+        let features = features.clone();
         let conns2 = conns.clone();
         let shutdown = shutdown.clone();
         // Hold the registry lock across spawn + insert so the task cannot remove itself first.
         let mut live = conns.live.lock().unwrap_or_else(|p| p.into_inner());
         let handle = rt::task::spawn(async move {
-            conn::serve(node, Box::new(stream), peer, shutdown).await;
+            conn::serve(node, features, Box::new(stream), peer, shutdown).await;
             conns2
                 .live
                 .lock()

@@ -52,9 +52,10 @@ impl Settings {
     }
 }
 
-/// What IDENTIFY negotiates against. TLS, snappy, deflate and auth are reported unavailable
-/// until their modules are wired in.
-pub(crate) fn server_limits(opts: &Options) -> ServerLimits {
+/// What IDENTIFY negotiates against. TLS is available iff the daemon loaded a certificate
+/// (`tls_available`); snappy and deflate per `--snappy`/`--deflate`; auth is required iff
+/// `--auth-http-address` is set (nsqd's `IsAuthEnabled`).
+pub(crate) fn server_limits(opts: &Options, tls_available: bool) -> ServerLimits {
     let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     ServerLimits {
         version: "1.3.0".to_owned(),
@@ -69,9 +70,9 @@ pub(crate) fn server_limits(opts: &Options) -> ServerLimits {
         min_output_buffer_timeout_ms: i(opts.min_output_buffer_timeout_ms),
         max_output_buffer_timeout_ms: i(opts.max_output_buffer_timeout_ms),
         max_deflate_level: i64::from(opts.max_deflate_level),
-        tls_available: false,
-        deflate_enabled: false,
-        snappy_enabled: false,
-        auth_required: false,
+        tls_available,
+        deflate_enabled: opts.deflate,
+        snappy_enabled: opts.snappy,
+        auth_required: !opts.auth_http_addresses.is_empty(),
     }
 }

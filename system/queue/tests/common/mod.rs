@@ -1,6 +1,9 @@
 //! A raw-frame V2 test client and a daemon fixture, shared by the end-to-end tests.
 #![allow(dead_code)]
 
+#[cfg(not(madsim))]
+pub mod upgraded;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
