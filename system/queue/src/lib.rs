@@ -4,6 +4,15 @@
 //! - [`options`]: one field per nsqd flag.
 
 pub mod core;
+pub mod daemon;
+pub mod diskqueue;
+pub mod http;
+pub mod lookup_peer;
+pub mod metadata;
+pub mod node;
 pub mod options;
+mod ping;
+pub mod tcp;
 
+pub use daemon::Daemon;
 pub use options::{Options, Testing};

@@ -1,0 +1,562 @@
+//! A disk-backed FIFO of byte records, modelled on nsqd's go-diskqueue.
+//!
+//! Layout under the data directory, for a queue named `name` (a topic, or `topic:channel`):
+//! - `<name>.diskqueue.NNNNNN.dat`: segment files of records `[i32 BE size][size bytes]`; a file
+//!   rolls over when the next record would take it past `max_bytes_per_file`;
+//! - `<name>.diskqueue.meta.dat`: depth and read/write positions (see [`meta`]), replaced
+//!   atomically at every sync.
+//!
+//! Durability: a record is durable once a sync has run after its `put` (with `sync_every = 1`,
+//! when `put` returns). A sync fsyncs the write file and then replaces the meta file, so the meta
+//! never claims data that is not durable. After a crash, [`DiskQueue::open`] starts from the meta
+//! and scans the files past its write position for complete records written after that sync
+//! (they count again), cutting off a torn tail. Reads are at-least-once: a record popped after the
+//! last sync is read again after a crash, a synced record is never lost.
+//!
+//! Unlike nsqd this is not a goroutine: the owner calls the async methods in turn and drives the
+//! timed sync with [`DiskQueue::maybe_sync`] / [`DiskQueue::next_sync_due_ms`].
+//!
+//! Errors: every I/O error is returned. A record that cannot be valid (size out of bounds, or
+//! running past the end of its file) is corruption: like nsqd, the reader renames the file to
+//! `.bad` and continues with the next one.
+
+pub mod config;
+pub mod meta;
+mod reader;
+pub mod record;
+
+#[cfg(test)]
+mod tests;
+#[cfg(all(test, madsim))]
+mod sim_tests;
+
+use std::io;
+
+use bytes::Bytes;
+use rt::disk::{Disk, File};
+
+pub use config::DiskQueueConfig;
+use meta::{Meta, Position};
+use reader::ReadBuffer;
+
+/// Length of a record's size prefix.
+const SIZE_PREFIX_LEN: u64 = 4;
+
+/// The open segment being read.
+struct ReadCursor {
+    file_num: u64,
+    file: File,
+    /// The file's length when opened; used for files before the write file, which no longer grow.
+    len: u64,
+    buf: ReadBuffer,
+}
+
+/// One disk queue. See the module documentation.
+pub struct DiskQueue {
+    disk: Disk,
+    name: String,
+    config: DiskQueueConfig,
+    depth: u64,
+    read: Position,
+    write: Position,
+    write_file: Option<File>,
+    /// Bytes were appended to the write file since it was last fsynced (possibly through a handle
+    /// since dropped after an error).
+    write_file_dirty: bool,
+    reader: Option<ReadCursor>,
+    /// Puts and pops since the last sync.
+    unsynced_ops: u64,
+    /// The positions changed in a way the meta file must learn (file roll, skip, empty).
+    needs_sync: bool,
+    /// Fully read segments, removed after the next successful sync (so that the meta never
+    /// points into a removed file).
+    pending_removals: Vec<u64>,
+    last_sync_ms: u64,
+    last_now_ms: u64,
+}
+
+/// What a scan of a segment found.
+struct Scan {
+    /// Just past the last complete, plausible record.
+    end: u64,
+    records: u64,
+}
+
+impl DiskQueue {
+    /// Opens (or creates) the queue `name` in `disk`, recovering from a crash if there was one.
+    pub async fn open(disk: Disk, name: &str, config: DiskQueueConfig) -> io::Result<DiskQueue> {
+        disk.create_dir_all("").await?;
+        let mut q = DiskQueue {
+            disk,
+            name: name.to_string(),
+            config,
+            depth: 0,
+            read: Position::default(),
+            write: Position::default(),
+            write_file: None,
+            write_file_dirty: false,
+            reader: None,
+            unsynced_ops: 0,
+            needs_sync: false,
+            pending_removals: Vec::new(),
+            last_sync_ms: 0,
+            last_now_ms: 0,
+        };
+        let segments = q.segments().await?;
+        let meta = match q.disk.read(&q.meta_name()).await {
+            Ok(bytes) => match Meta::parse(&bytes) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    tracing::warn!(queue = %q.name, error = %e, "unreadable diskqueue meta; rebuilding from segments");
+                    None
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        match meta {
+            Some(m) => {
+                q.depth = m.depth;
+                q.read = m.read;
+                q.write = m.write;
+                q.recover_tail(&segments).await?;
+            }
+            None => {
+                let first = segments.first().copied().unwrap_or(0);
+                q.read = Position { file: first, pos: 0 };
+                q.write = q.read;
+                q.recount(&segments).await?;
+            }
+        }
+        // Segments entirely before the read position were read before the crash; their removal
+        // was pending.
+        for &n in segments.iter().filter(|&&n| n < q.read.file) {
+            q.remove_segment(n).await;
+        }
+        // A depth that contradicts the positions (a damaged meta) would hide records from an owner
+        // that trusts `depth()`, or report phantom ones.
+        if q.read == q.write {
+            q.depth = 0;
+        } else if q.depth == 0 {
+            q.depth = q.count_between(q.read, q.write).await?;
+            q.needs_sync = true;
+        }
+        q.check_invariants();
+        if q.needs_sync {
+            q.sync().await?;
+        }
+        Ok(q)
+    }
+
+    /// Appends one record. Returns an error (and stores nothing new) for a size outside
+    /// `[min_msg_size_bytes, max_msg_size_bytes]` or an I/O failure. With `sync_every = 1` the
+    /// record is durable when this returns `Ok`. If the append succeeded but the sync it triggered
+    /// failed, the error is returned and the record stays queued (it may be delivered: at least
+    /// once, never silently dropped).
+    pub async fn put(&mut self, data: &[u8]) -> io::Result<()> {
+        let size = data.len();
+        let c = &self.config;
+        if size < c.min_msg_size_bytes as usize || size > c.max_msg_size_bytes as usize {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "invalid message write size ({size}) minMsgSize={} maxMsgSize={}",
+                    c.min_msg_size_bytes, c.max_msg_size_bytes
+                ),
+            ));
+        }
+        let total = SIZE_PREFIX_LEN + size as u64;
+        if self.write.pos > 0 && self.write.pos + total > self.config.max_bytes_per_file {
+            self.roll_write_file().await?;
+        }
+        let mut record = Vec::with_capacity(total as usize);
+        record.extend_from_slice(&(size as i32).to_be_bytes());
+        record.extend_from_slice(data);
+        self.ensure_write_file().await?;
+        let file = self.write_file.as_mut().expect("ensure_write_file opened it");
+        self.write_file_dirty = true;
+        if let Err(e) = file.append(&record).await {
+            // The append may have left part of the record behind: reopen (and cut) next time.
+            self.write_file = None;
+            return Err(e);
+        }
+        self.write.pos += total;
+        self.depth += 1;
+        self.unsynced_ops += 1;
+        if self.unsynced_ops >= self.config.sync_every.max(1) {
+            self.sync().await?;
+        }
+        Ok(())
+    }
+
+    /// Takes the oldest record, or `None` when the queue is empty. A corrupt record makes the
+    /// reader skip to the next file (the bad one is renamed `.bad`); an I/O error is returned and
+    /// the position stays, so the next call retries.
+    pub async fn pop(&mut self) -> io::Result<Option<Bytes>> {
+        loop {
+            if self.read == self.write {
+                // nsqd's checkTailCorruption: an empty queue has depth 0 whatever was counted.
+                if self.depth != 0 {
+                    tracing::warn!(queue = %self.name, depth = self.depth, "diskqueue empty but depth was not 0; reset");
+                    self.depth = 0;
+                }
+                return Ok(None);
+            }
+            if self.reader.is_none() {
+                match self.disk.open(&self.segment_name(self.read.file)).await {
+                    Ok(file) => {
+                        let len = file.len().await?;
+                        self.reader = Some(ReadCursor { file_num: self.read.file, file, len, buf: ReadBuffer::default() });
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        tracing::warn!(queue = %self.name, file = self.read.file, "diskqueue segment missing; skipping it");
+                        self.skip_read_file(false).await?;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let reader = self.reader.as_mut().expect("opened above");
+            debug_assert_eq!(reader.file_num, self.read.file);
+            let end = if self.read.file == self.write.file { self.write.pos } else { reader.len };
+            if self.read.pos >= end {
+                self.finish_read_file().await;
+                continue;
+            }
+            let header = reader.buf.read(&reader.file, self.read.pos, SIZE_PREFIX_LEN as usize).await?;
+            let size = match <[u8; 4]>::try_from(header) {
+                Ok(b) => i64::from(i32::from_be_bytes(b)),
+                Err(_) => -1,
+            };
+            let fits = size >= i64::from(self.config.min_msg_size_bytes)
+                && size <= i64::from(self.config.max_msg_size_bytes)
+                && self.read.pos + SIZE_PREFIX_LEN + size as u64 <= end;
+            if !fits {
+                tracing::error!(queue = %self.name, file = self.read.file, pos = self.read.pos, size, "corrupt diskqueue record; skipping to the next file");
+                self.skip_read_file(true).await?;
+                continue;
+            }
+            let body_at = self.read.pos + SIZE_PREFIX_LEN;
+            let body = reader.buf.read(&reader.file, body_at, size as usize).await?;
+            if body.len() != size as usize {
+                tracing::error!(queue = %self.name, file = self.read.file, pos = self.read.pos, "short diskqueue read; skipping to the next file");
+                self.skip_read_file(true).await?;
+                continue;
+            }
+            let body = Bytes::copy_from_slice(body);
+            self.read.pos = body_at + size as u64;
+            self.depth = self.depth.saturating_sub(1);
+            self.unsynced_ops += 1;
+            if self.read.file < self.write.file && self.read.pos >= end {
+                self.finish_read_file().await;
+            } else if self.unsynced_ops >= self.config.sync_every.max(1) {
+                self.sync_after_read().await;
+            }
+            self.check_invariants();
+            return Ok(Some(body));
+        }
+    }
+
+    /// Records in the queue (put and not yet popped).
+    pub fn depth(&self) -> u64 {
+        self.depth
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Makes every put so far durable and records the read position.
+    pub async fn sync(&mut self) -> io::Result<()> {
+        if self.write_file_dirty && !self.config.skip_fsync {
+            self.ensure_write_file().await?;
+            self.write_file.as_mut().expect("opened").sync().await?;
+        }
+        self.write_file_dirty = false;
+        let meta = Meta { depth: self.depth, read: self.read, write: self.write };
+        self.disk.write_atomic(&self.meta_name(), &meta.encode()).await?;
+        self.unsynced_ops = 0;
+        self.needs_sync = false;
+        self.last_sync_ms = self.last_now_ms;
+        for n in std::mem::take(&mut self.pending_removals) {
+            self.remove_segment(n).await;
+        }
+        Ok(())
+    }
+
+    /// The timed sync: syncs if there is anything unsynced and `sync_timeout_ms` has passed since
+    /// the last timed sync. `now_ms` is the caller's monotonic clock.
+    pub async fn maybe_sync(&mut self, now_ms: u64) -> io::Result<()> {
+        self.last_now_ms = self.last_now_ms.max(now_ms);
+        match self.next_sync_due_ms() {
+            Some(due) if now_ms >= due => self.sync().await,
+            _ => Ok(()),
+        }
+    }
+
+    /// When [`DiskQueue::maybe_sync`] will next have work (`None`: nothing unsynced).
+    pub fn next_sync_due_ms(&self) -> Option<u64> {
+        self.dirty().then(|| self.last_sync_ms.saturating_add(self.config.sync_timeout_ms))
+    }
+
+    /// Drops every record (nsqd's `Empty`): removes the segments and starts a fresh one.
+    pub async fn empty(&mut self) -> io::Result<()> {
+        self.reader = None;
+        self.write_file = None;
+        self.write_file_dirty = false;
+        let segments = self.segments().await?;
+        for n in segments.into_iter().filter(|&n| n <= self.write.file) {
+            self.remove_segment(n).await;
+        }
+        self.write = Position { file: self.write.file + 1, pos: 0 };
+        self.read = self.write;
+        self.depth = 0;
+        self.pending_removals.clear();
+        self.sync().await
+    }
+
+    /// Removes the queue from disk: every segment and the meta file (topic/channel deletion).
+    pub async fn delete(mut self) -> io::Result<()> {
+        self.reader = None;
+        self.write_file = None;
+        for n in self.segments().await? {
+            self.disk.remove(&self.segment_name(n)).await.or_else(ignore_not_found)?;
+        }
+        self.disk.remove(&self.meta_name()).await.or_else(ignore_not_found)
+    }
+
+    /// Syncs and closes (a clean stop).
+    pub async fn close(mut self) -> io::Result<()> {
+        self.sync().await
+    }
+
+    // ---- internals ------------------------------------------------------------------------
+
+    fn dirty(&self) -> bool {
+        self.unsynced_ops > 0 || self.needs_sync || self.write_file_dirty
+    }
+
+    fn segment_name(&self, n: u64) -> String {
+        format!("{}.diskqueue.{n:06}.dat", self.name)
+    }
+
+    fn meta_name(&self) -> String {
+        format!("{}.diskqueue.meta.dat", self.name)
+    }
+
+    /// Numbers of this queue's segment files, ascending.
+    async fn segments(&self) -> io::Result<Vec<u64>> {
+        let prefix = format!("{}.diskqueue.", self.name);
+        let mut nums: Vec<u64> = self
+            .disk
+            .list("")
+            .await?
+            .iter()
+            .filter_map(|f| f.strip_prefix(&prefix)?.strip_suffix(".dat"))
+            .filter(|n| n.len() >= 6 && n.bytes().all(|b| b.is_ascii_digit()))
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        nums.sort_unstable();
+        Ok(nums)
+    }
+
+    async fn remove_segment(&self, n: u64) {
+        if let Err(e) = self.disk.remove(&self.segment_name(n)).await {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(queue = %self.name, file = n, error = %e, "cannot remove finished diskqueue segment");
+            }
+        }
+    }
+
+    /// Opens the write file if needed, cutting anything past the write position (the remains of
+    /// a failed append, or a torn tail found by recovery).
+    async fn ensure_write_file(&mut self) -> io::Result<()> {
+        if self.write_file.is_some() {
+            return Ok(());
+        }
+        let mut file = self.disk.open_or_create(&self.segment_name(self.write.file)).await?;
+        if file.len().await? != self.write.pos {
+            file.set_len(self.write.pos).await?;
+            if let Some(r) = self.reader.as_mut().filter(|r| r.file_num == self.write.file) {
+                r.buf.clear();
+            }
+        }
+        self.write_file = Some(file);
+        Ok(())
+    }
+
+    async fn roll_write_file(&mut self) -> io::Result<()> {
+        if self.write_file_dirty && !self.config.skip_fsync {
+            self.ensure_write_file().await?;
+            self.write_file.as_mut().expect("opened").sync().await?;
+        }
+        self.write_file_dirty = false;
+        self.write_file = None;
+        // A reader on this file took its length when the file was still growing.
+        if let Some(r) = self.reader.as_mut().filter(|r| r.file_num == self.write.file) {
+            r.len = self.write.pos;
+        }
+        self.write = Position { file: self.write.file + 1, pos: 0 };
+        self.needs_sync = true;
+        Ok(())
+    }
+
+    /// The reader reached the end of a finished segment: move on; the segment goes once the meta
+    /// has recorded the move.
+    async fn finish_read_file(&mut self) {
+        debug_assert!(self.read.file < self.write.file);
+        self.pending_removals.push(self.read.file);
+        self.reader = None;
+        self.read = Position { file: self.read.file + 1, pos: 0 };
+        self.needs_sync = true;
+        self.sync_after_read().await;
+    }
+
+    /// A sync triggered by a read. Its failure does not undo the read (the record was taken;
+    /// at worst it is read again after a crash), so it is logged and retried by the next sync.
+    async fn sync_after_read(&mut self) {
+        if let Err(e) = self.sync().await {
+            tracing::warn!(queue = %self.name, error = %e, "diskqueue sync after read failed");
+        }
+    }
+
+    /// Skips the rest of the read file (nsqd's handleReadError). A corrupt file is renamed
+    /// `<file>.bad`; if it is the write file, writing moves on to a fresh file too. The depth is
+    /// then recounted, since the records lost with the file cannot be known otherwise.
+    async fn skip_read_file(&mut self, corrupt: bool) -> io::Result<()> {
+        let name = self.segment_name(self.read.file);
+        if corrupt {
+            self.disk.rename(&name, &format!("{name}.bad")).await.or_else(ignore_not_found)?;
+        }
+        self.reader = None;
+        if self.read.file == self.write.file {
+            self.write_file = None;
+            self.write_file_dirty = false;
+            self.write = Position { file: self.write.file + 1, pos: 0 };
+        }
+        self.read = Position { file: self.read.file + 1, pos: 0 };
+        let counted = self.count_between(self.read, self.write).await?;
+        self.depth = counted;
+        self.needs_sync = true;
+        self.sync().await
+    }
+
+    /// Scans a segment from `pos` for complete records of plausible size.
+    async fn scan(&self, file: &File, mut pos: u64, len: u64) -> io::Result<Scan> {
+        let mut buf = ReadBuffer::default();
+        let mut records = 0;
+        while pos + SIZE_PREFIX_LEN <= len {
+            let header = buf.read(file, pos, SIZE_PREFIX_LEN as usize).await?;
+            let Ok(b) = <[u8; 4]>::try_from(header) else { break };
+            let size = i64::from(i32::from_be_bytes(b));
+            let plausible = size >= i64::from(self.config.min_msg_size_bytes)
+                && size <= i64::from(self.config.max_msg_size_bytes)
+                && pos + SIZE_PREFIX_LEN + size as u64 <= len;
+            if !plausible {
+                break;
+            }
+            pos += SIZE_PREFIX_LEN + size as u64;
+            records += 1;
+        }
+        Ok(Scan { end: pos, records })
+    }
+
+    /// Records between two positions (the reader's view: a bad record ends its file).
+    async fn count_between(&self, from: Position, to: Position) -> io::Result<u64> {
+        let mut total = 0;
+        for n in from.file..=to.file {
+            let file = match self.disk.open(&self.segment_name(n)).await {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let start = if n == from.file { from.pos } else { 0 };
+            let len = if n == to.file { to.pos.min(file.len().await?) } else { file.len().await? };
+            total += self.scan(&file, start, len).await?.records;
+        }
+        Ok(total)
+    }
+
+    /// Recovery with a meta file: the files may hold complete records past the meta's write
+    /// position (written after the last sync and kept by the crash); count them in and cut any
+    /// torn tail. If a file is shorter than the meta says (the meta was ahead of the data, which
+    /// only a lost fsync can cause), fall back to a full recount from the read position.
+    async fn recover_tail(&mut self, segments: &[u64]) -> io::Result<()> {
+        let last = segments.last().copied().unwrap_or(0).max(self.write.file);
+        let mut extra = 0;
+        loop {
+            let name = self.segment_name(self.write.file);
+            let len = match self.disk.open(&name).await {
+                Ok(f) => f.len().await?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(e),
+            };
+            if len < self.write.pos {
+                tracing::warn!(queue = %self.name, file = self.write.file, len, meta_pos = self.write.pos, "diskqueue segment shorter than its meta; recounting");
+                return self.recount(segments).await;
+            }
+            if len > self.write.pos {
+                let file = self.disk.open(&name).await?;
+                let scan = self.scan(&file, self.write.pos, len).await?;
+                extra += scan.records;
+                self.write.pos = scan.end;
+                self.needs_sync = true;
+            }
+            if self.write.file >= last {
+                break;
+            }
+            self.write = Position { file: self.write.file + 1, pos: 0 };
+        }
+        if extra > 0 {
+            tracing::info!(queue = %self.name, records = extra, "diskqueue recovered records written after the last sync");
+        }
+        self.depth += extra;
+        Ok(())
+    }
+
+    /// Recovery without a usable meta: count every plausible record from the read position (its
+    /// file's start if the file is shorter than the position) to the end of the last segment.
+    async fn recount(&mut self, segments: &[u64]) -> io::Result<()> {
+        let last = segments.last().copied().unwrap_or(0).max(self.read.file);
+        // A read position past its file's end cannot be trusted (nor can a mid-record one be
+        // found): read that file again from its start.
+        let read_len = match self.disk.open(&self.segment_name(self.read.file)).await {
+            Ok(f) => f.len().await?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(e),
+        };
+        if self.read.pos > read_len {
+            self.read.pos = 0;
+        }
+        let mut depth = 0;
+        let mut pos = self.read;
+        for n in self.read.file..=last {
+            let file = match self.disk.open(&self.segment_name(n)).await {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let len = file.len().await?;
+            let start = if n == self.read.file { self.read.pos } else { 0 };
+            let scan = self.scan(&file, start, len).await?;
+            depth += scan.records;
+            pos = Position { file: n, pos: scan.end };
+        }
+        self.write = pos;
+        self.depth = depth;
+        self.needs_sync = true;
+        Ok(())
+    }
+
+    fn check_invariants(&self) {
+        assert!(self.read <= self.write, "diskqueue read {:?} past write {:?}", self.read, self.write);
+    }
+}
+
+fn ignore_not_found(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::NotFound {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}

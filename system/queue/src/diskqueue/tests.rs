@@ -1,0 +1,389 @@
+//! Disk queue behaviour through the seam, identical in both builds (real files / simulated disk).
+
+use super::*;
+
+pub(super) fn scratch(name: &str) -> Disk {
+    #[cfg(not(madsim))]
+    {
+        let dir = std::env::temp_dir().join(format!("weir-diskqueue-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Disk::new(dir)
+    }
+    #[cfg(madsim)]
+    {
+        Disk::new(format!("/data/{name}"))
+    }
+}
+
+pub(super) fn config() -> DiskQueueConfig {
+    DiskQueueConfig {
+        max_bytes_per_file: 100,
+        min_msg_size_bytes: 1,
+        max_msg_size_bytes: 64,
+        sync_every: 1000,
+        sync_timeout_ms: 2_000,
+        skip_fsync: false,
+    }
+}
+
+pub(super) fn rec(i: u32) -> Vec<u8> {
+    format!("record-{i:04}").into_bytes()
+}
+
+pub(super) async fn drain(q: &mut DiskQueue) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(b) = q.pop().await.unwrap() {
+        out.push(b.to_vec());
+    }
+    out
+}
+
+async fn segment_files(disk: &Disk, name: &str) -> Vec<String> {
+    disk.list("").await.unwrap().into_iter().filter(|f| f.starts_with(name) && !f.contains("meta")).collect()
+}
+
+#[tokio::test]
+async fn records_come_back_in_order_and_depth_counts_them() {
+    let disk = scratch("fifo");
+    let mut q = DiskQueue::open(disk, "t", config()).await.unwrap();
+    assert_eq!(q.pop().await.unwrap(), None);
+    for i in 0..5 {
+        q.put(&rec(i)).await.unwrap();
+    }
+    assert_eq!(q.depth(), 5);
+    assert_eq!(q.pop().await.unwrap().unwrap(), rec(0));
+    assert_eq!(q.depth(), 4);
+    assert_eq!(drain(&mut q).await, (1..5).map(rec).collect::<Vec<_>>());
+    assert_eq!(q.depth(), 0);
+}
+
+#[tokio::test]
+async fn files_roll_at_max_bytes_and_finished_files_are_removed() {
+    let disk = scratch("roll");
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    // 4 + 11 = 15 bytes per record: 6 records fit in 100 bytes, the 7th rolls.
+    for i in 0..20 {
+        q.put(&rec(i)).await.unwrap();
+    }
+    let files = segment_files(&disk, "t.").await;
+    assert_eq!(
+        files,
+        vec!["t.diskqueue.000000.dat", "t.diskqueue.000001.dat", "t.diskqueue.000002.dat", "t.diskqueue.000003.dat"]
+    );
+    assert_eq!(disk.read("t.diskqueue.000000.dat").await.unwrap().len(), 90);
+    for i in 0..7 {
+        assert_eq!(q.pop().await.unwrap().unwrap(), rec(i));
+    }
+    assert_eq!(segment_files(&disk, "t.").await.len(), 3, "the fully read first file is gone");
+    assert_eq!(drain(&mut q).await, (7..20).map(rec).collect::<Vec<_>>());
+    assert_eq!(segment_files(&disk, "t.").await, vec!["t.diskqueue.000003.dat"]);
+}
+
+#[tokio::test]
+async fn a_record_larger_than_a_file_goes_alone_into_a_fresh_file() {
+    let disk = scratch("big");
+    let mut cfg = config();
+    cfg.max_bytes_per_file = 20;
+    let mut q = DiskQueue::open(disk.clone(), "t", cfg).await.unwrap();
+    q.put(b"a").await.unwrap();
+    q.put(&[b'x'; 40]).await.unwrap();
+    q.put(b"b").await.unwrap();
+    assert_eq!(segment_files(&disk, "t.").await.len(), 3);
+    assert_eq!(drain(&mut q).await, vec![b"a".to_vec(), vec![b'x'; 40], b"b".to_vec()]);
+}
+
+#[tokio::test]
+async fn sizes_outside_the_limits_are_refused() {
+    let disk = scratch("limits");
+    let mut q = DiskQueue::open(disk, "t", config()).await.unwrap();
+    assert_eq!(q.put(b"").await.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(q.put(&[0; 65]).await.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    q.put(&[0; 64]).await.unwrap();
+    assert_eq!(q.depth(), 1);
+}
+
+#[tokio::test]
+async fn a_clean_close_and_reopen_resumes_where_reading_stopped() {
+    let disk = scratch("reopen");
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    for i in 0..10 {
+        q.put(&rec(i)).await.unwrap();
+    }
+    for i in 0..3 {
+        assert_eq!(q.pop().await.unwrap().unwrap(), rec(i));
+    }
+    q.close().await.unwrap();
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    assert_eq!(q.depth(), 7);
+    q.put(&rec(10)).await.unwrap();
+    assert_eq!(drain(&mut q).await, (3..11).map(rec).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn reopening_without_a_sync_reads_unsynced_pops_again_and_finds_unsynced_puts() {
+    let disk = scratch("dirty");
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    for i in 0..4 {
+        q.put(&rec(i)).await.unwrap();
+    }
+    q.sync().await.unwrap();
+    assert_eq!(q.pop().await.unwrap().unwrap(), rec(0));
+    for i in 4..12 {
+        q.put(&rec(i)).await.unwrap(); // rolls into a second file, never synced
+    }
+    drop(q); // like a kill: the meta says depth 4 at 0/0
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    assert_eq!(q.depth(), 12, "rec(0) again (at least once), plus everything the files hold");
+    assert_eq!(drain(&mut q).await, (0..12).map(rec).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_torn_tail_is_cut_and_writing_continues_after_the_last_whole_record() {
+    let disk = scratch("torn");
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    q.put(&rec(0)).await.unwrap();
+    q.sync().await.unwrap();
+    q.put(&rec(1)).await.unwrap();
+    drop(q);
+    // Half a record at the end, as a crash mid-append leaves it.
+    let mut f = disk.open("t.diskqueue.000000.dat").await.unwrap();
+    f.append(&[0, 0, 0, 11, b'r', b'e']).await.unwrap();
+    drop(f);
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    assert_eq!(q.depth(), 2);
+    q.put(&rec(2)).await.unwrap();
+    assert_eq!(drain(&mut q).await, vec![rec(0), rec(1), rec(2)]);
+}
+
+#[tokio::test]
+async fn a_corrupt_record_skips_to_the_next_file_and_renames_the_bad_one() {
+    let disk = scratch("corrupt");
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    for i in 0..12 {
+        q.put(&rec(i)).await.unwrap(); // file 0: 0..6, file 1: 6..12
+    }
+    q.close().await.unwrap();
+    // Overwrite the size of the third record in file 0 with an impossible one.
+    let mut bytes = disk.read("t.diskqueue.000000.dat").await.unwrap();
+    bytes[30..34].copy_from_slice(&1_000_000i32.to_be_bytes());
+    let mut f = disk.create("t.diskqueue.000000.dat").await.unwrap();
+    f.append(&bytes).await.unwrap();
+    f.sync().await.unwrap();
+    drop(f);
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    assert_eq!(q.pop().await.unwrap().unwrap(), rec(0));
+    assert_eq!(q.pop().await.unwrap().unwrap(), rec(1));
+    assert_eq!(q.pop().await.unwrap().unwrap(), rec(6), "the rest of file 0 is skipped");
+    assert_eq!(q.depth(), 5, "depth recounted from the next file");
+    assert!(disk.exists("t.diskqueue.000000.dat.bad").await.unwrap());
+    assert_eq!(drain(&mut q).await, (7..12).map(rec).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn corruption_in_the_write_file_moves_writing_to_a_fresh_file() {
+    let disk = scratch("corrupt-write");
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    q.put(&rec(0)).await.unwrap();
+    q.put(&rec(1)).await.unwrap();
+    q.close().await.unwrap();
+    let mut bytes = disk.read("t.diskqueue.000000.dat").await.unwrap();
+    bytes[0..4].copy_from_slice(&(-5i32).to_be_bytes());
+    let mut f = disk.create("t.diskqueue.000000.dat").await.unwrap();
+    f.append(&bytes).await.unwrap();
+    f.sync().await.unwrap();
+    drop(f);
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    assert_eq!(q.pop().await.unwrap(), None);
+    assert_eq!(q.depth(), 0);
+    q.put(&rec(2)).await.unwrap();
+    assert_eq!(drain(&mut q).await, vec![rec(2)]);
+    assert!(disk.exists("t.diskqueue.000001.dat").await.unwrap());
+}
+
+#[tokio::test]
+async fn without_a_meta_file_the_segments_are_recounted() {
+    let disk = scratch("nometa");
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    for i in 0..9 {
+        q.put(&rec(i)).await.unwrap();
+    }
+    q.close().await.unwrap();
+    disk.remove("t.diskqueue.meta.dat").await.unwrap();
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    assert_eq!(q.depth(), 9);
+    assert_eq!(drain(&mut q).await, (0..9).map(rec).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn an_nsqd_data_directory_opens() {
+    let disk = scratch("nsqd");
+    disk.create_dir_all("").await.unwrap();
+    let mut seg = Vec::new();
+    for body in [&b"hello"[..], b"world"] {
+        seg.extend_from_slice(&(body.len() as i32).to_be_bytes());
+        seg.extend_from_slice(body);
+    }
+    disk.write_atomic("orders.diskqueue.000000.dat", &seg).await.unwrap();
+    disk.write_atomic("orders.diskqueue.meta.dat", b"2\n0,0\n0,18\n").await.unwrap();
+    let mut q = DiskQueue::open(disk, "orders", config()).await.unwrap();
+    assert_eq!(q.depth(), 2);
+    assert_eq!(drain(&mut q).await, vec![b"hello".to_vec(), b"world".to_vec()]);
+}
+
+#[tokio::test]
+async fn queues_sharing_a_directory_keep_apart() {
+    let disk = scratch("shared");
+    let mut a = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    let mut b = DiskQueue::open(disk.clone(), "t:c", config()).await.unwrap();
+    let mut c = DiskQueue::open(disk.clone(), "t.diskqueue", config()).await.unwrap();
+    a.put(b"a").await.unwrap();
+    b.put(b"b").await.unwrap();
+    c.put(b"c").await.unwrap();
+    for q in [a, b, c] {
+        q.close().await.unwrap();
+    }
+    let mut a = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    assert_eq!(drain(&mut a).await, vec![b"a".to_vec()]);
+}
+
+#[tokio::test]
+async fn the_timed_sync_runs_once_the_timeout_has_passed_and_only_when_dirty() {
+    let disk = scratch("timed");
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    assert_eq!(q.next_sync_due_ms(), None);
+    q.maybe_sync(1_000).await.unwrap();
+    q.put(&rec(0)).await.unwrap();
+    assert_eq!(q.next_sync_due_ms(), Some(2_000));
+    q.maybe_sync(1_500).await.unwrap();
+    assert_eq!(disk.read("t.diskqueue.meta.dat").await.unwrap(), b"0\n0,0\n0,0\n", "not yet");
+    q.maybe_sync(2_000).await.unwrap();
+    assert_eq!(disk.read("t.diskqueue.meta.dat").await.unwrap(), b"1\n0,0\n0,15\n");
+    assert_eq!(q.next_sync_due_ms(), None);
+    q.put(&rec(1)).await.unwrap();
+    assert_eq!(q.next_sync_due_ms(), Some(4_000));
+}
+
+#[tokio::test]
+async fn sync_every_counts_puts_and_pops() {
+    let disk = scratch("every");
+    let mut cfg = config();
+    cfg.sync_every = 3;
+    let mut q = DiskQueue::open(disk.clone(), "t", cfg).await.unwrap();
+    q.put(&rec(0)).await.unwrap();
+    q.put(&rec(1)).await.unwrap();
+    assert_eq!(disk.read("t.diskqueue.meta.dat").await.unwrap(), b"0\n0,0\n0,0\n");
+    q.pop().await.unwrap();
+    assert_eq!(disk.read("t.diskqueue.meta.dat").await.unwrap(), b"1\n0,15\n0,30\n");
+}
+
+#[tokio::test]
+async fn empty_drops_everything_and_delete_removes_the_files() {
+    let disk = scratch("empty");
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    for i in 0..10 {
+        q.put(&rec(i)).await.unwrap();
+    }
+    q.empty().await.unwrap();
+    assert_eq!(q.depth(), 0);
+    assert_eq!(q.pop().await.unwrap(), None);
+    assert!(segment_files(&disk, "t.").await.is_empty());
+    q.put(&rec(99)).await.unwrap();
+    q.close().await.unwrap();
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    assert_eq!(drain(&mut q).await, vec![rec(99)]);
+    q.put(&rec(100)).await.unwrap();
+    q.delete().await.unwrap();
+    assert!(disk.list("").await.unwrap().iter().all(|f| !f.starts_with("t.")));
+}
+
+/// Model-based: random put/pop/sync/reopen sequences against a `VecDeque`.
+#[cfg(not(madsim))]
+mod model {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Put(u8),
+        Pop,
+        Sync,
+        /// Close cleanly and open again.
+        Reopen,
+        /// Drop without closing (process killed; the OS keeps the written bytes) and open again.
+        Kill,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (1u8..40).prop_map(Op::Put),
+            5 => Just(Op::Pop),
+            1 => Just(Op::Sync),
+            1 => Just(Op::Reopen),
+            1 => Just(Op::Kill),
+        ]
+    }
+
+    fn body(seq: u32, len: u8) -> Vec<u8> {
+        let mut b = seq.to_be_bytes().to_vec();
+        b.resize(4 + usize::from(len), len);
+        b
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn behaves_like_a_fifo(ops in proptest::collection::vec(op(), 1..120), sync_every in 1u64..6) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let disk = scratch("model");
+                let cfg = DiskQueueConfig { sync_every, ..config() };
+                let mut q = DiskQueue::open(disk.clone(), "m", cfg.clone()).await.unwrap();
+                // Every record ever put, and the model: the suffix of it still queued.
+                let mut log: Vec<Vec<u8>> = Vec::new();
+                let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+                // Records popped since the last explicit sync/reopen: a kill may bring them back.
+                let mut popped_unsynced = 0u64;
+                for op in ops {
+                    match op {
+                        Op::Put(len) => {
+                            let b = body(log.len() as u32, len);
+                            q.put(&b).await.unwrap();
+                            log.push(b.clone());
+                            model.push_back(b);
+                        }
+                        Op::Pop => {
+                            let got = q.pop().await.unwrap().map(|b| b.to_vec());
+                            let want = model.pop_front();
+                            if want.is_some() {
+                                popped_unsynced += 1;
+                            }
+                            assert_eq!(got, want);
+                        }
+                        Op::Sync => {
+                            q.sync().await.unwrap();
+                            popped_unsynced = 0;
+                        }
+                        Op::Reopen => {
+                            q.close().await.unwrap();
+                            q = DiskQueue::open(disk.clone(), "m", cfg.clone()).await.unwrap();
+                            popped_unsynced = 0;
+                        }
+                        Op::Kill => {
+                            drop(q);
+                            q = DiskQueue::open(disk.clone(), "m", cfg.clone()).await.unwrap();
+                            let depth = q.depth();
+                            let lo = model.len() as u64;
+                            assert!(depth >= lo && depth <= lo + popped_unsynced,
+                                "depth {depth} after a kill, model {lo}, popped since sync {popped_unsynced}");
+                            model = log[log.len() - depth as usize..].iter().cloned().collect();
+                            popped_unsynced = 0;
+                        }
+                    }
+                    assert_eq!(q.depth(), model.len() as u64);
+                }
+                assert_eq!(drain(&mut q).await, Vec::from(model));
+            });
+        }
+    }
+}
