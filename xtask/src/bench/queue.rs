@@ -83,7 +83,8 @@ pub fn run(args: &[String]) -> anyhow::Result<u8> {
     let mut build = cargo::cargo("build");
     build.args(["--release", "-p", "client", "--bin", "weir-bench"]);
     if o.server.is_none() {
-        build.args(["-p", "weir"]);
+        // `--bin` filters every selected package, so name weir's binary too.
+        build.args(["-p", "weir", "--bin", "weir"]);
     }
     cargo::echo(&build);
     if !build.status().context("cannot run cargo")?.success() {
