@@ -1,5 +1,8 @@
-//! `cargo xtask bench [package]`: a placeholder until there are benchmarks. Runs `cargo bench` for
-//! the named package, or for every workspace package with a `benches/` directory.
+//! `cargo xtask bench [package]`: `cargo bench` for the named package, or for every workspace
+//! package with a `benches/` directory. `cargo xtask bench queue [...]`: the queue throughput
+//! benchmark (see [`queue`]).
+
+mod queue;
 
 use std::path::Path;
 
@@ -7,7 +10,15 @@ use anyhow::Context;
 
 use crate::cargo;
 
-pub fn run(package: Option<&str>) -> anyhow::Result<u8> {
+pub fn run(args: &[String]) -> anyhow::Result<u8> {
+    match args.first().map(String::as_str) {
+        Some("queue") => queue::run(&args[1..]),
+        _ if args.len() > 1 => anyhow::bail!("usage: cargo xtask bench [package] | bench queue [options]"),
+        first => run_package(first),
+    }
+}
+
+fn run_package(package: Option<&str>) -> anyhow::Result<u8> {
     let packages = match package {
         Some(name) if exists(name)? => vec![name.to_string()],
         Some(name) => {

@@ -20,7 +20,10 @@ usage: cargo xtask <command> [args...]
                            try `cargo xtask sim --help` or `cargo xtask sim --list`
   test                     run every test suite (tokio build, simulator build, extra suites)
                            and print `N passed, M failed`
-  bench [package]          run a package's benchmarks";
+  bench [package]          run a package's benchmarks
+  bench queue [--duration SECS] [--publishers N] [--consumers N] [--server PATH]
+                           NSQ-style publish/consume throughput of the queue (release build,
+                           loopback) against a null-queue baseline, and the queue's peak RSS";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -29,7 +32,7 @@ fn main() -> ExitCode {
     let result = match cmd.as_deref() {
         Some("sim") => sim::run(&rest),
         Some("test") if rest.is_empty() => test::run(),
-        Some("bench") if rest.len() <= 1 => bench::run(rest.first().map(String::as_str)),
+        Some("bench") => bench::run(&rest),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

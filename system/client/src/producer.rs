@@ -79,8 +79,16 @@ impl Producer {
         }
     }
 
-    /// Sends one command and awaits its answer.
+    /// Sends one command and awaits its answer. A command that certainly never reached the
+    /// wire because the connection died under it is retried once on a fresh connection.
     async fn request(&self, cmd: Command) -> Result<(), PublishError> {
+        match self.request_once(cmd.clone()).await {
+            Err(PublishError::NotSent(_)) => self.request_once(cmd).await,
+            other => other,
+        }
+    }
+
+    async fn request_once(&self, cmd: Command) -> Result<(), PublishError> {
         let (reply, answer) = oneshot::channel();
         let mut req = Request { cmd, reply };
         let kill = {
@@ -157,6 +165,8 @@ async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Request>, kill: Arc<No
     let mut last_read = rt::time::now();
     let reason: String = loop {
         tokio::select! {
+            // Reading first: a connection already known closed never gets another command.
+            biased;
             frame = conn.reader.next_frame() => {
                 let frame = match frame { Ok(f) => f, Err(e) => break e.to_string() };
                 last_read = rt::time::now();
@@ -170,6 +180,11 @@ async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Request>, kill: Arc<No
                     FrameType::Error => {
                         let err = RemoteError::parse(&frame.data);
                         let fatal = err.is_fatal();
+                        if fatal {
+                            // Refuse new commands before answering, so a caller retrying on this
+                            // answer finds the link closed and reconnects.
+                            rx.close();
+                        }
                         match pending.pop_front() {
                             Some(r) => { let _ = r.send(Err(PublishError::Rejected(err.clone()))); }
                             None => tracing::warn!(%err, "error frame with no command outstanding"),
