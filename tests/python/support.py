@@ -1,0 +1,51 @@
+"""Small helpers shared by the test modules: skipping, and running pynsq inside a fresh loop."""
+import asyncio
+import json
+import time
+import urllib.error
+import urllib.request
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run here; reported as `ignored` with the reason."""
+
+
+def run_async(main, timeout_s):
+    """Runs the coroutine function `main` in a fresh event loop (pynsq's clients bind to the loop
+    current when they are created, and leave periodic callbacks behind: a new loop per test keeps
+    tests apart)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(asyncio.wait_for(main(), timeout_s))
+    finally:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for t in pending:
+            t.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+async def until(pred, timeout_s, what):
+    deadline = time.time() + timeout_s
+    while not pred():
+        if time.time() > deadline:
+            raise AssertionError("timed out after %.0fs waiting for %s" % (timeout_s, what))
+        await asyncio.sleep(0.02)
+
+
+def http(server, method, path, body=None):
+    """(status, body) of one request to the server's HTTP API."""
+    req = urllib.request.Request("http://%s%s" % (server.http_address, path), method=method, data=body)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def stats(server, topic):
+    status, body = http(server, "GET", "/stats?format=json&topic=%s" % topic)
+    assert status == 200, (status, body)
+    return json.loads(body)
