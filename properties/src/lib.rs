@@ -5,6 +5,7 @@
 use history::{History, Scope, Verdict};
 
 pub mod fixture;
+pub mod queue;
 
 /// A property of the system, judged from a run's history alone.
 pub trait Property: Send + Sync {

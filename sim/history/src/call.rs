@@ -61,6 +61,12 @@ pub enum Observation {
     Finished { server: String, topic: String, channel: String, consumer: String, key: String, id: String },
     /// Queue: the consumer requeued (REQ) a message.
     Requeued { server: String, topic: String, channel: String, consumer: String, key: String, id: String, delay_ms: u64 },
+    /// Queue: a consumer's SUB to `channel` succeeded, so the channel exists on `server` from now
+    /// on. `consumer` names the consumer and, when known, its connection (`c1#3`).
+    Subscribed { server: String, topic: String, channel: String, consumer: String },
+    /// Queue: a queue node (re)started with this configuration. Recorded by the node itself at
+    /// every start, so properties can tell which durability promise applied to each message.
+    QueueNode { server: String, sync_every: u64, mem_queue_size: u64, msg_timeout_ms: u64 },
     /// Free-form note from a workload (kept out of property logic).
     Note { text: String },
 }

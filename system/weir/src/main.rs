@@ -1,1 +1,15 @@
-fn main() {}
+//! `weir`: one binary for every Weir service. `weir queue [flags]` runs the queue daemon with
+//! nsqd's flags; the same binary invoked under the name `nsqd` (a symlink or copy) behaves as
+//! `weir queue`, so scripts, units and compose files written for nsqd run it unchanged.
+
+mod cli;
+mod goflags;
+mod host;
+mod logline;
+mod nsqd_flags;
+mod serve;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    std::process::exit(cli::run(&args));
+}

@@ -1,0 +1,102 @@
+//! No acknowledged message is lost, except those the allowed-loss rule excuses
+//! ([`QueueModel::allowed_loss`]: an unclean down of its node before it was finished on every
+//! channel, and never on a node running with `--sync-every=1 --mem-queue-size=0`).
+//!
+//! "Lost", as the history can show it: the message was still unfinished on a channel when its node
+//! went down (killed or stopped) and it was never delivered on that channel after that down, though
+//! the node came back and the run went on for `settle_ms` after it (and after the message's
+//! deferral). A message that is merely slow to finish is judged by `queue_acked_messages_finished`.
+
+use history::{History, Scope, Verdict};
+
+use super::model::{secs, QueueModel, MS};
+use crate::Property;
+
+pub struct AckedMessagesSurvive {
+    /// How long after its node restarts an unfinished message must have been delivered again.
+    pub settle_ms: u64,
+}
+
+impl Property for AckedMessagesSurvive {
+    fn name(&self) -> &str {
+        "queue_acked_messages_survive"
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::Safety
+    }
+
+    fn check(&self, h: &History) -> Verdict {
+        let m = QueueModel::from_history(h);
+        let (mut violations, mut judged, mut excused) = (Vec::new(), 0, 0);
+        for p in m.acked() {
+            if m.allowed_loss(p).is_some() {
+                excused += 1;
+                continue;
+            }
+            for c in m.channels_at_publish(p) {
+                let fin = m.first_fin(&p.key, &c).unwrap_or(u64::MAX);
+                let Some(down) = m.downs_between(&p.server, p.invoke_ns, fin.min(m.end_ns)).last() else { continue };
+                let back = m.starts.get(&p.server).into_iter().flatten().find(|&&s| s >= down.at_ns).copied();
+                let due = back.map(|b| b.max(p.invoke_ns + p.defer_ms * MS) + self.settle_ms * MS);
+                if due.map(|d| d > m.end_ns).unwrap_or(true) {
+                    continue; // the node never came back long enough to tell
+                }
+                judged += 1;
+                let again = m.deliveries.get(&(p.key.clone(), c.clone())).into_iter().flatten().any(|d| d.at_ns > down.at_ns);
+                if !again {
+                    violations.push(format!(
+                        "message {} acked by {} at {} was unfinished on channel {c} when {} went down ({}) at {} and was never delivered on {c} after it",
+                        p.key,
+                        p.server,
+                        secs(p.ack_ns.unwrap_or(0)),
+                        p.server,
+                        if down.unclean { "killed" } else { "clean stop" },
+                        secs(down.at_ns)
+                    ));
+                }
+            }
+        }
+        let checked = format!("{judged} (message, channel) pairs outlived a down of their node; {excused} allowed losses");
+        super::verdict(self.name(), self.scope(), violations, checked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::model::build::H;
+
+    fn base(h: &mut H, durable: bool) -> &mut H {
+        h.config(0, "q1", durable, 1000).sub(10, "q1", "a").publish(100, "q1", "k", 0).deliver(150, "q1", "a", "c1", "k", 1)
+    }
+
+    #[test]
+    fn a_message_delivered_again_after_a_stop_survives() {
+        let h = base(&mut H::new(), false).stop(200, "q1").restart(300, "q1").deliver(400, "q1", "a", "c1", "k", 2).fin(410, "q1", "a", "c1", "k").end(5000);
+        assert!(AckedMessagesSurvive { settle_ms: 1000 }.check(&h).passed);
+    }
+
+    #[test]
+    fn a_message_gone_after_a_clean_stop_is_lost() {
+        let h = base(&mut H::new(), false).stop(200, "q1").restart(300, "q1").end(5000);
+        let v = AckedMessagesSurvive { settle_ms: 1000 }.check(&h);
+        assert!(!v.passed);
+        assert!(v.detail.contains("message k acked by q1") && v.detail.contains("clean stop"), "{}", v.detail);
+    }
+
+    #[test]
+    fn a_kill_excuses_the_loss_only_without_sync_every_1() {
+        let lenient = base(&mut H::new(), false).kill(200, "q1").restart(300, "q1").end(5000);
+        assert!(AckedMessagesSurvive { settle_ms: 1000 }.check(&lenient).passed);
+        let durable = base(&mut H::new(), true).kill(200, "q1").restart(300, "q1").end(5000);
+        let v = AckedMessagesSurvive { settle_ms: 1000 }.check(&durable);
+        assert!(!v.passed && v.detail.contains("killed"), "{}", v.detail);
+    }
+
+    #[test]
+    fn a_run_too_short_after_the_restart_is_not_judged() {
+        let h = base(&mut H::new(), false).stop(200, "q1").restart(300, "q1").end(800);
+        assert!(AckedMessagesSurvive { settle_ms: 1000 }.check(&h).passed);
+    }
+}

@@ -1,0 +1,42 @@
+//! Properties of the queue (nsqd semantics), one file per family, all judged from the history
+//! that the `queue` scenario records (see [`model`] for exactly what it must contain).
+//!
+//! | property | file | scope |
+//! |---|---|---|
+//! | `queue_acked_messages_survive` | [`loss`] | safety |
+//! | `queue_every_channel_receives` | [`fanout`] | safety |
+//! | `queue_unfinished_redelivered` | [`redelivery`] | liveness |
+//! | `queue_attempts_grow` | [`attempts`] | safety |
+//! | `queue_one_consumer_in_flight` | [`attempts`] | safety |
+//! | `queue_deferral_respected` | [`deferral`] | safety |
+//! | `queue_acked_messages_finished` | [`finished`] | liveness |
+//!
+//! Every failing verdict names the offending message key (and node, channel, consumer, times).
+
+pub mod attempts;
+pub mod deferral;
+pub mod fanout;
+pub mod finished;
+pub mod loss;
+pub mod model;
+pub mod redelivery;
+
+pub use attempts::{AttemptsGrow, OneConsumerInFlight};
+pub use deferral::DeferralRespected;
+pub use fanout::EveryChannelReceives;
+pub use finished::AckedMessagesFinished;
+pub use loss::AckedMessagesSurvive;
+pub use model::QueueModel;
+pub use redelivery::UnfinishedRedelivered;
+
+use history::{Scope, Verdict};
+
+/// A verdict from a list of violations and a summary of what was checked.
+fn verdict(name: &str, scope: Scope, violations: Vec<String>, checked: String) -> Verdict {
+    if violations.is_empty() {
+        Verdict::pass(name, scope, checked)
+    } else {
+        let n = violations.len();
+        Verdict::fail(name, scope, format!("{n} violation(s): {}", crate::summarize(&violations, 3)))
+    }
+}

@@ -1,0 +1,456 @@
+//! The queue's history, reshaped for its properties: publishes with their outcomes, deliveries and
+//! answers per message and channel, channel existence per node, node downtime, clock faults, and
+//! the durability configuration each node ran with.
+//!
+//! What a queue scenario must record (and what each field means here):
+//! - `Invoke`/`Complete` of `Call::Publish { server, topic, key, defer_ms }`: `server` is the world
+//!   node name of the queue node; `key` is unique per publish attempt (never retried with the
+//!   same key); an `Ok` outcome is the queue's acknowledgement.
+//! - `Observation::Subscribed` when a consumer's SUB succeeded: the channel exists on that node.
+//! - `Observation::Delivered` when the consumer's handler receives a message, before answering.
+//! - `Observation::Finished` / `Requeued` when the consumer sends FIN / REQ for it.
+//! - `Observation::QueueNode` from the queue node at every start (its durability config).
+//! - Node lifecycle (`NodeKilled`, `NodeStopped`, `NodeStarted`), `Fault`s and `Healed` come from
+//!   the harness.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use history::{Call, EventKind, Fault, History, Observation, Outcome};
+
+/// One publish attempt.
+#[derive(Debug, Clone)]
+pub struct Publish {
+    pub server: String,
+    pub topic: String,
+    pub key: String,
+    pub defer_ms: u64,
+    pub invoke_ns: u64,
+    /// When the client saw the acknowledgement (None: failed, unknown or never completed).
+    pub ack_ns: Option<u64>,
+}
+
+/// One observed delivery.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub at_ns: u64,
+    pub server: String,
+    pub consumer: String,
+    pub id: String,
+    pub attempts: u16,
+}
+
+/// A consumer's answer to a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerKind {
+    Fin,
+    Req { delay_ms: u64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub at_ns: u64,
+    pub consumer: String,
+    pub kind: AnswerKind,
+}
+
+/// A node going down: `unclean` for a kill (or a stop that timed out and became one).
+#[derive(Debug, Clone, Copy)]
+pub struct Down {
+    pub at_ns: u64,
+    pub unclean: bool,
+    /// The node's disk had injected faults when it went down (a clean stop could not flush).
+    pub disk_faulted: bool,
+}
+
+/// A message and a channel: the unit most queue properties judge.
+pub type MsgChannel = (String, String);
+
+#[derive(Debug, Default)]
+pub struct QueueModel {
+    /// Every publish attempt, by key.
+    pub publishes: BTreeMap<String, Publish>,
+    /// (key, channel) → deliveries in the order they were observed.
+    pub deliveries: BTreeMap<MsgChannel, Vec<Delivery>>,
+    /// (key, channel) → answers in the order they were sent.
+    pub answers: BTreeMap<MsgChannel, Vec<Answer>>,
+    /// (server, topic, channel) → first time a SUB to it succeeded.
+    pub channel_since: BTreeMap<(String, String, String), u64>,
+    /// node → its downs.
+    pub downs: BTreeMap<String, Vec<Down>>,
+    /// node → times it (re)started.
+    pub starts: BTreeMap<String, Vec<u64>>,
+    /// node → (time, durable, msg_timeout_ms) at each start.
+    pub configs: BTreeMap<String, Vec<(u64, bool, u64)>>,
+    /// node → (time, wall-clock error change in ms, drift ppm after) for each clock fault.
+    pub clock: BTreeMap<String, Vec<ClockStep>>,
+    pub healed_ns: Option<u64>,
+    pub end_ns: u64,
+}
+
+/// One change to a node's clock, as recorded by the harness.
+#[derive(Debug, Clone, Copy)]
+pub struct ClockStep {
+    pub at_ns: u64,
+    /// The wall-clock offset after this step (ms).
+    pub offset_ms: i64,
+    /// The drift rate after this step (ppm).
+    pub drift_ppm: i64,
+}
+
+pub const MS: u64 = 1_000_000;
+
+/// Seconds, for messages.
+pub fn secs(ns: u64) -> String {
+    format!("{:.3}s", ns as f64 / 1e9)
+}
+
+impl QueueModel {
+    pub fn from_history(h: &History) -> QueueModel {
+        let mut m = QueueModel { healed_ns: h.healed_at_ns(), end_ns: h.end_ns(), ..Default::default() };
+        for (inv, call, done) in h.operations() {
+            if let Call::Publish { server, topic, key, defer_ms } = call {
+                let ack_ns = match done {
+                    Some((e, Outcome::Ok { .. })) => Some(e.at_ns),
+                    _ => None,
+                };
+                m.publishes.insert(
+                    key.clone(),
+                    Publish { server: server.clone(), topic: topic.clone(), key: key.clone(), defer_ms: *defer_ms, invoke_ns: inv.at_ns, ack_ns },
+                );
+            }
+        }
+        let mut disk_faulted: BTreeSet<String> = BTreeSet::new();
+        for e in &h.events {
+            match &e.kind {
+                EventKind::Observe { what, .. } => m.observe(e.at_ns, what),
+                EventKind::NodeKilled => m.downs.entry(e.node.clone()).or_default().push(Down {
+                    at_ns: e.at_ns,
+                    unclean: true,
+                    disk_faulted: disk_faulted.contains(&e.node),
+                }),
+                EventKind::NodeStopped { graceful } => m.downs.entry(e.node.clone()).or_default().push(Down {
+                    at_ns: e.at_ns,
+                    unclean: !graceful,
+                    disk_faulted: disk_faulted.contains(&e.node),
+                }),
+                EventKind::NodeStarted => m.starts.entry(e.node.clone()).or_default().push(e.at_ns),
+                EventKind::Fault { fault } => match fault {
+                    Fault::Disk { node, read_errors, write_errors, full } => {
+                        if *read_errors || *write_errors || *full {
+                            disk_faulted.insert(node.clone());
+                        } else {
+                            disk_faulted.remove(node);
+                        }
+                    }
+                    Fault::ClockOffset { node, offset_ms } => m.clock_step(node, e.at_ns, |_, d| (*offset_ms, d)),
+                    Fault::ClockJump { node, delta_ms } => m.clock_step(node, e.at_ns, |o, d| (o + delta_ms, d)),
+                    Fault::ClockDrift { node, ppm } => m.clock_step(node, e.at_ns, |o, _| (o, *ppm)),
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        m
+    }
+
+    fn clock_step(&mut self, node: &str, at_ns: u64, f: impl Fn(i64, i64) -> (i64, i64)) {
+        let steps = self.clock.entry(node.to_string()).or_default();
+        let (o, d) = steps.last().map(|s| (s.offset_ms, s.drift_ppm)).unwrap_or((0, 0));
+        let (offset_ms, drift_ppm) = f(o, d);
+        steps.push(ClockStep { at_ns, offset_ms, drift_ppm });
+    }
+
+    fn observe(&mut self, at_ns: u64, what: &Observation) {
+        match what {
+            Observation::Delivered { server, channel, consumer, key, id, attempts, .. } => {
+                self.deliveries.entry((key.clone(), channel.clone())).or_default().push(Delivery {
+                    at_ns,
+                    server: server.clone(),
+                    consumer: consumer.clone(),
+                    id: id.clone(),
+                    attempts: *attempts,
+                })
+            }
+            Observation::Finished { channel, consumer, key, .. } => self
+                .answers
+                .entry((key.clone(), channel.clone()))
+                .or_default()
+                .push(Answer { at_ns, consumer: consumer.clone(), kind: AnswerKind::Fin }),
+            Observation::Requeued { channel, consumer, key, delay_ms, .. } => self
+                .answers
+                .entry((key.clone(), channel.clone()))
+                .or_default()
+                .push(Answer { at_ns, consumer: consumer.clone(), kind: AnswerKind::Req { delay_ms: *delay_ms } }),
+            Observation::Subscribed { server, topic, channel, .. } => {
+                self.channel_since.entry((server.clone(), topic.clone(), channel.clone())).or_insert(at_ns);
+            }
+            Observation::QueueNode { server, sync_every, mem_queue_size, msg_timeout_ms } => self
+                .configs
+                .entry(server.clone())
+                .or_default()
+                .push((at_ns, *sync_every == 1 && *mem_queue_size == 0, *msg_timeout_ms)),
+            _ => {}
+        }
+    }
+
+    /// Acknowledged publishes, in key order.
+    pub fn acked(&self) -> impl Iterator<Item = &Publish> {
+        self.publishes.values().filter(|p| p.ack_ns.is_some())
+    }
+
+    /// The channels of the message's topic that existed on its node before it was published (a
+    /// SUB to them had succeeded before the publish was invoked).
+    pub fn channels_at_publish(&self, p: &Publish) -> Vec<String> {
+        self.channel_since
+            .iter()
+            .filter(|((s, t, _), since)| s == &p.server && t == &p.topic && **since < p.invoke_ns)
+            .map(|((_, _, c), _)| c.clone())
+            .collect()
+    }
+
+    /// First time the message was finished on the channel.
+    pub fn first_fin(&self, key: &str, channel: &str) -> Option<u64> {
+        self.answers
+            .get(&(key.to_string(), channel.to_string()))?
+            .iter()
+            .find(|a| a.kind == AnswerKind::Fin)
+            .map(|a| a.at_ns)
+    }
+
+    /// Whether the node ran durably (`--sync-every=1 --mem-queue-size=0`) at time `t`.
+    pub fn durable_at(&self, node: &str, t: u64) -> bool {
+        self.configs.get(node).and_then(|c| c.iter().rev().find(|(at, _, _)| *at <= t)).map(|c| c.1).unwrap_or(false)
+    }
+
+    /// The node's message timeout (the largest it ran with), if it recorded one.
+    pub fn msg_timeout_ms(&self, node: &str) -> Option<u64> {
+        self.configs.get(node).and_then(|c| c.iter().map(|c| c.2).max())
+    }
+
+    /// The allowed-loss rule. A message acknowledged by node N may be lost iff N was not running
+    /// durably (`--sync-every=1` and `--mem-queue-size=0`) when it was published, and N went down
+    /// uncleanly — killed, or a clean stop that timed out, or a clean stop while N's disk had
+    /// injected faults (it cannot flush) — after the publish was invoked and before the message
+    /// was finished on every channel that existed at the publish. Returns the down's time.
+    pub fn allowed_loss(&self, p: &Publish) -> Option<u64> {
+        if self.durable_at(&p.server, p.invoke_ns) {
+            return None;
+        }
+        let channels = self.channels_at_publish(p);
+        let done_at = channels.iter().map(|c| self.first_fin(&p.key, c)).try_fold(0u64, |acc, f| f.map(|f| acc.max(f)));
+        self.downs
+            .get(&p.server)?
+            .iter()
+            .filter(|d| d.unclean || d.disk_faulted)
+            .find(|d| d.at_ns > p.invoke_ns && done_at.map(|f| d.at_ns < f).unwrap_or(true))
+            .map(|d| d.at_ns)
+    }
+
+    /// Downs of the node in `(from, to]`.
+    pub fn downs_between(&self, node: &str, from: u64, to: u64) -> impl Iterator<Item = &Down> {
+        self.downs.get(node).into_iter().flatten().filter(move |d| d.at_ns > from && d.at_ns <= to)
+    }
+
+    /// The most the node's wall clock can have gained on true time between `from` and `to`:
+    /// forward steps of its offset plus fast drift, in ms (never negative).
+    pub fn clock_gain_ms(&self, node: &str, from: u64, to: u64) -> u64 {
+        let steps = self.clock.get(node).map(|s| s.as_slice()).unwrap_or(&[]);
+        let mut offset = steps.iter().rev().find(|s| s.at_ns <= from).map(|s| s.offset_ms).unwrap_or(0);
+        let mut drift = steps.iter().rev().find(|s| s.at_ns <= from).map(|s| s.drift_ppm).unwrap_or(0);
+        let mut gain: i128 = 0;
+        let mut max_drift = drift.max(0);
+        for s in steps.iter().filter(|s| s.at_ns > from && s.at_ns <= to) {
+            gain += (s.offset_ms - offset).max(0) as i128;
+            offset = s.offset_ms;
+            drift = s.drift_ppm;
+            max_drift = max_drift.max(drift);
+        }
+        let span_ms = (to.saturating_sub(from) / MS) as i128;
+        gain += span_ms * max_drift as i128 / 1_000_000 + 1;
+        gain.max(0) as u64
+    }
+}
+
+/// A small builder of synthetic queue histories for the properties' tests.
+#[cfg(test)]
+pub mod build {
+    use history::{Call, Event, EventKind, Fault, History, Observation, Outcome};
+
+    pub const T: &str = "t";
+
+    #[derive(Default)]
+    pub struct H {
+        pub events: Vec<Event>,
+        op: u64,
+    }
+
+    impl H {
+        pub fn new() -> H {
+            H::default()
+        }
+
+        fn push(&mut self, at_ms: u64, node: &str, kind: EventKind) -> &mut H {
+            let seq = self.events.len() as u64;
+            self.events.push(Event { seq, at_ns: at_ms * 1_000_000, node: node.into(), kind });
+            self
+        }
+
+        fn obs(&mut self, at_ms: u64, what: Observation) -> &mut H {
+            self.push(at_ms, "c", EventKind::Observe { process: "c".into(), what })
+        }
+
+        pub fn config(&mut self, at_ms: u64, server: &str, durable: bool, msg_timeout_ms: u64) -> &mut H {
+            let (sync_every, mem_queue_size) = if durable { (1, 0) } else { (100, 100) };
+            self.obs(at_ms, Observation::QueueNode { server: server.into(), sync_every, mem_queue_size, msg_timeout_ms })
+        }
+
+        pub fn sub(&mut self, at_ms: u64, server: &str, channel: &str) -> &mut H {
+            self.obs(at_ms, Observation::Subscribed { server: server.into(), topic: T.into(), channel: channel.into(), consumer: "c".into() })
+        }
+
+        /// An acknowledged publish, invoked at `at_ms` and acked 1 ms later.
+        pub fn publish(&mut self, at_ms: u64, server: &str, key: &str, defer_ms: u64) -> &mut H {
+            self.publish_outcome(at_ms, server, key, defer_ms, Outcome::ok())
+        }
+
+        pub fn publish_outcome(&mut self, at_ms: u64, server: &str, key: &str, defer_ms: u64, outcome: Outcome) -> &mut H {
+            self.op += 1;
+            let op = self.op;
+            let call = Call::Publish { server: server.into(), topic: T.into(), key: key.into(), defer_ms };
+            self.push(at_ms, "p", EventKind::Invoke { op, process: "p".into(), call });
+            self.push(at_ms + 1, "p", EventKind::Complete { op, outcome })
+        }
+
+        pub fn deliver(&mut self, at_ms: u64, server: &str, channel: &str, consumer: &str, key: &str, attempts: u16) -> &mut H {
+            self.obs(
+                at_ms,
+                Observation::Delivered {
+                    server: server.into(),
+                    topic: T.into(),
+                    channel: channel.into(),
+                    consumer: consumer.into(),
+                    key: key.into(),
+                    id: format!("id-{key}"),
+                    attempts,
+                    server_wall_ms: None,
+                },
+            )
+        }
+
+        pub fn fin(&mut self, at_ms: u64, server: &str, channel: &str, consumer: &str, key: &str) -> &mut H {
+            self.obs(
+                at_ms,
+                Observation::Finished {
+                    server: server.into(),
+                    topic: T.into(),
+                    channel: channel.into(),
+                    consumer: consumer.into(),
+                    key: key.into(),
+                    id: format!("id-{key}"),
+                },
+            )
+        }
+
+        pub fn req(&mut self, at_ms: u64, server: &str, channel: &str, consumer: &str, key: &str, delay_ms: u64) -> &mut H {
+            self.obs(
+                at_ms,
+                Observation::Requeued {
+                    server: server.into(),
+                    topic: T.into(),
+                    channel: channel.into(),
+                    consumer: consumer.into(),
+                    key: key.into(),
+                    id: format!("id-{key}"),
+                    delay_ms,
+                },
+            )
+        }
+
+        pub fn kill(&mut self, at_ms: u64, node: &str) -> &mut H {
+            self.push(at_ms, node, EventKind::Fault { fault: Fault::Kill { node: node.into(), tear: false } });
+            self.push(at_ms, node, EventKind::NodeKilled)
+        }
+
+        pub fn stop(&mut self, at_ms: u64, node: &str) -> &mut H {
+            self.push(at_ms, node, EventKind::Fault { fault: Fault::Stop { node: node.into() } });
+            self.push(at_ms, node, EventKind::NodeStopped { graceful: true })
+        }
+
+        pub fn restart(&mut self, at_ms: u64, node: &str) -> &mut H {
+            self.push(at_ms, node, EventKind::Fault { fault: Fault::Restart { node: node.into() } });
+            self.push(at_ms, node, EventKind::NodeStarted)
+        }
+
+        pub fn fault(&mut self, at_ms: u64, node: &str, fault: Fault) -> &mut H {
+            self.push(at_ms, node, EventKind::Fault { fault })
+        }
+
+        pub fn healed(&mut self, at_ms: u64) -> &mut H {
+            self.push(at_ms, "harness", EventKind::Healed)
+        }
+
+        pub fn end(&mut self, at_ms: u64) -> History {
+            self.push(at_ms, "harness", EventKind::End);
+            History { events: std::mem::take(&mut self.events) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build::H;
+    use super::*;
+
+    #[test]
+    fn allowed_losses_follow_the_rule() {
+        let h = H::new()
+            .config(0, "q1", false, 1000)
+            .sub(10, "q1", "a")
+            .sub(10, "q1", "b")
+            .publish(100, "q1", "done-before-kill", 0)
+            .fin(200, "q1", "a", "c1", "done-before-kill")
+            .fin(210, "q1", "b", "c2", "done-before-kill")
+            .publish(300, "q1", "half-done", 0)
+            .fin(310, "q1", "a", "c1", "half-done")
+            .kill(400, "q1")
+            .restart(500, "q1")
+            .publish(600, "q1", "after-kill", 0)
+            .end(700);
+        let m = QueueModel::from_history(&h);
+        assert_eq!(m.allowed_loss(&m.publishes["done-before-kill"]), None);
+        assert_eq!(m.allowed_loss(&m.publishes["half-done"]), Some(400 * MS));
+        assert_eq!(m.allowed_loss(&m.publishes["after-kill"]), None);
+
+        // The same history on a durable node allows nothing.
+        let durable = H::new().config(0, "q1", true, 1000).sub(10, "q1", "a").publish(300, "q1", "k", 0).kill(400, "q1").end(700);
+        let m = QueueModel::from_history(&durable);
+        assert_eq!(m.allowed_loss(&m.publishes["k"]), None);
+
+        // A clean stop allows nothing, unless the disk was faulted at the stop.
+        let stop = H::new().config(0, "q1", false, 1000).sub(10, "q1", "a").publish(300, "q1", "k", 0).stop(400, "q1").end(700);
+        let m = QueueModel::from_history(&stop);
+        assert_eq!(m.allowed_loss(&m.publishes["k"]), None);
+        let faulted = H::new()
+            .config(0, "q1", false, 1000)
+            .sub(10, "q1", "a")
+            .publish(300, "q1", "k", 0)
+            .fault(350, "q1", Fault::Disk { node: "q1".into(), read_errors: false, write_errors: true, full: false })
+            .stop(400, "q1")
+            .end(700);
+        let m = QueueModel::from_history(&faulted);
+        assert_eq!(m.allowed_loss(&m.publishes["k"]), Some(400 * MS));
+    }
+
+    #[test]
+    fn clock_gain_counts_forward_steps_and_fast_drift() {
+        let h = H::new()
+            .fault(100, "q1", Fault::ClockJump { node: "q1".into(), delta_ms: 500 })
+            .fault(200, "q1", Fault::ClockOffset { node: "q1".into(), offset_ms: -1000 })
+            .fault(300, "q1", Fault::ClockJump { node: "q1".into(), delta_ms: 300 })
+            .end(400);
+        let m = QueueModel::from_history(&h);
+        assert_eq!(m.clock_gain_ms("q1", 0, 400 * MS), 801);
+        assert_eq!(m.clock_gain_ms("q1", 150 * MS, 250 * MS), 1);
+        assert_eq!(m.clock_gain_ms("q2", 0, 400 * MS), 1);
+    }
+}

@@ -1,0 +1,146 @@
+//! A delivered message that is never answered is delivered again within its node's `msg_timeout`
+//! plus `bound_ms`, once a consumer is available.
+//!
+//! "Never answered": the consumer that got it sent no FIN or REQ for it within `msg_timeout` (it
+//! stalled, or was killed mid-message, or the delivery was lost with its connection). Answered
+//! deliveries are not judged (a REQ's delay is the consumer's choice; a FIN may legitimately be
+//! lost with a connection, and then the message comes back anyway).
+//!
+//! "Once a consumer is available": the history cannot show which consumers could reach the node
+//! during the fault window (a partition started earlier may still be in force), so a consumer is
+//! taken to be available from `grace_ms` after the heal on (consumers reconnect and stalled TCP
+//! segments drain within it). The redelivery of a delivery observed at `t` is therefore due by
+//! `max(t + msg_timeout, healed + grace_ms) + bound_ms`, judged when that is before the end of the
+//! run. Only acknowledged messages outside the allowed-loss rule are judged.
+
+use history::{History, Scope, Verdict};
+
+use super::model::{secs, QueueModel, MS};
+use crate::Property;
+
+pub struct UnfinishedRedelivered {
+    /// Slack on top of `msg_timeout`: the node's timeout scan interval, delivery latency, RDY.
+    pub bound_ms: u64,
+    /// After the heal, how long until consumers are taken to be available.
+    pub grace_ms: u64,
+}
+
+impl Property for UnfinishedRedelivered {
+    fn name(&self) -> &str {
+        "queue_unfinished_redelivered"
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::Liveness
+    }
+
+    fn check(&self, h: &History) -> Verdict {
+        let m = QueueModel::from_history(h);
+        let Some(healed) = m.healed_ns else {
+            return Verdict::fail(self.name(), self.scope(), "the run never healed");
+        };
+        let available = healed + self.grace_ms * MS;
+        let (mut violations, mut judged) = (Vec::new(), 0);
+        for ((key, channel), ds) in &m.deliveries {
+            let Some(p) = m.publishes.get(key) else { continue };
+            if p.ack_ns.is_none() || m.allowed_loss(p).is_some() {
+                continue;
+            }
+            let Some(timeout_ms) = m.msg_timeout_ms(&p.server) else {
+                violations.push(format!("node {} recorded no QueueNode config (msg_timeout unknown)", p.server));
+                continue;
+            };
+            let answers = m.answers.get(&(key.clone(), channel.clone()));
+            for (i, d) in ds.iter().enumerate() {
+                let answered = answers
+                    .into_iter()
+                    .flatten()
+                    .any(|a| a.consumer == d.consumer && a.at_ns >= d.at_ns && a.at_ns <= d.at_ns + timeout_ms * MS);
+                if answered {
+                    continue;
+                }
+                let due = (d.at_ns + timeout_ms * MS).max(available) + self.bound_ms * MS;
+                if due > m.end_ns {
+                    continue;
+                }
+                judged += 1;
+                match ds.get(i + 1) {
+                    Some(next) if next.at_ns <= due => {}
+                    next => violations.push(format!(
+                        "message {key} on {} channel {channel}: delivered to {} at {} (attempts {}) and never answered; due again by {} but {}",
+                        d.server,
+                        d.consumer,
+                        secs(d.at_ns),
+                        d.attempts,
+                        secs(due),
+                        match next {
+                            Some(n) => format!("next delivered at {}", secs(n.at_ns)),
+                            None => "never delivered again".to_string(),
+                        }
+                    )),
+                }
+            }
+        }
+        super::verdict(self.name(), self.scope(), violations, format!("{judged} unanswered deliveries were redelivered in time"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::model::build::H;
+
+    fn p() -> UnfinishedRedelivered {
+        UnfinishedRedelivered { bound_ms: 500, grace_ms: 1000 }
+    }
+
+    fn base(h: &mut H) -> &mut H {
+        h.config(0, "q1", false, 2000).sub(10, "q1", "a").publish(100, "q1", "k", 0).healed(120).deliver(1200, "q1", "a", "stalls", "k", 1)
+    }
+
+    #[test]
+    fn a_stalled_message_comes_back_after_the_timeout() {
+        let h = base(&mut H::new()).deliver(3300, "q1", "a", "c2", "k", 2).fin(3310, "q1", "a", "c2", "k").end(10_000);
+        let v = p().check(&h);
+        assert!(v.passed, "{}", v.detail);
+        assert!(v.detail.starts_with("1 "), "{}", v.detail);
+    }
+
+    #[test]
+    fn a_stalled_message_that_never_comes_back_fails() {
+        let h = base(&mut H::new()).end(10_000);
+        let v = p().check(&h);
+        assert!(!v.passed);
+        assert!(v.detail.contains("message k on q1 channel a") && v.detail.contains("never delivered again"), "{}", v.detail);
+    }
+
+    #[test]
+    fn a_late_redelivery_fails() {
+        let h = base(&mut H::new()).deliver(4000, "q1", "a", "c2", "k", 2).fin(4010, "q1", "a", "c2", "k").end(10_000);
+        let v = p().check(&h);
+        assert!(!v.passed && v.detail.contains("next delivered at 4.000s"), "{}", v.detail);
+    }
+
+    #[test]
+    fn answered_deliveries_and_cut_off_ones_are_not_judged() {
+        let fin = base(&mut H::new()).fin(1300, "q1", "a", "stalls", "k").end(10_000);
+        assert!(p().check(&fin).passed);
+        let cut = base(&mut H::new()).end(3000);
+        assert!(p().check(&cut).passed);
+    }
+
+    #[test]
+    fn before_the_heal_the_deadline_waits_for_consumers() {
+        // Delivered during the fault window at 0.2 s; healed at 5 s: due by 5 + 1 + 0.5 s.
+        let h = H::new()
+            .config(0, "q1", false, 2000)
+            .sub(10, "q1", "a")
+            .publish(100, "q1", "k", 0)
+            .deliver(200, "q1", "a", "c1", "k", 1)
+            .healed(5000)
+            .deliver(6400, "q1", "a", "c2", "k", 2)
+            .fin(6410, "q1", "a", "c2", "k")
+            .end(10_000);
+        assert!(p().check(&h).passed);
+    }
+}

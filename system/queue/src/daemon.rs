@@ -1,0 +1,105 @@
+//! The queue daemon's entry point: binds, loads, serves, stops cleanly.
+//!
+//! `start` returns once both listeners are bound and every task runs, so a caller (the `weir`
+//! binary, a test, the simulator) can read the bound addresses — port 0 works — and connect at
+//! once. `run_until` waits for the caller's shutdown and then stops in order: stop accepting,
+//! close the connections (a command in progress, e.g. a publish writing to disk, finishes first),
+//! stop the scan, then drain memory, in-flight and deferred messages to disk and save metadata.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::node::Node;
+use crate::options::Options;
+use crate::tcp::{self, Connections};
+
+/// How long a stop waits for a connection to finish its current command.
+const CONNECTION_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A running queue daemon.
+pub struct Daemon {
+    node: Arc<Node>,
+    tcp_addr: SocketAddr,
+    http_addr: SocketAddr,
+    conns: Arc<Connections>,
+    stop: rt::shutdown::Trigger,
+    tasks: Vec<rt::task::JoinHandle<()>>,
+}
+
+impl Daemon {
+    /// Binds TCP and HTTP, loads metadata and disk queues, starts everything.
+    pub async fn start(opts: Options) -> anyhow::Result<Daemon> {
+        let node = Arc::new(Node::new(opts.clone())?);
+        node.load().await.context("loading data")?;
+        let tcp = rt::net::TcpListener::bind(opts.tcp_address)
+            .await
+            .with_context(|| format!("TCP: listen on {}", opts.tcp_address))?;
+        let http = rt::net::TcpListener::bind(opts.http_address)
+            .await
+            .with_context(|| format!("HTTP: listen on {}", opts.http_address))?;
+        let tcp_addr = tcp.local_addr()?;
+        let http_addr = http.local_addr()?;
+        tracing::info!("TCP: listening on {tcp_addr}");
+        tracing::info!("HTTP: listening on {http_addr}");
+
+        let (stop, stopped) = rt::shutdown::channel();
+        let conns = Arc::new(Connections::default());
+        let mut tasks = Vec::new();
+        tasks.push(rt::task::spawn(tcp::accept_loop(
+            node.clone(),
+            tcp,
+            conns.clone(),
+            stopped.clone(),
+        )));
+        tasks.push(rt::task::spawn(node.clone().run_scan(stopped.clone())));
+        let router = crate::ping::router(node.clone());
+        let http_stopped = stopped.clone();
+        tasks.push(rt::task::spawn(async move {
+            if let Err(e) = rt::http::serve(http, router, http_stopped).await {
+                tracing::error!("HTTP: server failed: {e}");
+            }
+        }));
+        Ok(Daemon {
+            node,
+            tcp_addr,
+            http_addr,
+            conns,
+            stop,
+            tasks,
+        })
+    }
+
+    /// The bound TCP (V2 protocol) address.
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.tcp_addr
+    }
+
+    /// The bound HTTP address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The shared node (tests and the HTTP API).
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// Serves until `shutdown` triggers, then stops cleanly (see the module docs).
+    pub async fn run_until(self, mut shutdown: rt::shutdown::Shutdown) -> anyhow::Result<()> {
+        shutdown.wait().await;
+        tracing::info!("stopping");
+        self.stop.trigger();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        for conn in self.conns.take_all() {
+            if rt::time::timeout(CONNECTION_STOP_TIMEOUT, conn).await.is_err() {
+                tracing::warn!("a connection did not stop in time");
+            }
+        }
+        self.node.stop().await
+    }
+}

@@ -1,0 +1,264 @@
+//! Consumers: SUB, RDY, FIN, REQ, TOUCH, delivery and departure.
+//!
+//! Delivery is pulled by each consumer's connection ([`Node::next_message`]) when woken: first the
+//! channel's memory queue, then its disk queue straight to the client (nsqd's message pump reads
+//! both; reading disk → client bypasses memory, so `--mem-queue-size=0` still delivers and the
+//! client's RDY bounds how much leaves the disk).
+
+use std::sync::Arc;
+
+use crate::core::{sample_accepts, ClientId, CoreError, Message, MessageId, PutOutcome, Refused, TopicEvent};
+
+use super::{Node, PublishError};
+
+/// The channel a client consumes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub topic: String,
+    pub channel: String,
+}
+
+/// Why SUB/FIN/REQ/TOUCH failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumeError {
+    /// The core refused (not in flight, not owner, consumer limit, …).
+    Core(CoreError),
+    /// Creating the topic/channel failed (exiting, disk).
+    Publish(PublishError),
+    /// The subscription's channel no longer exists (deleted).
+    Gone,
+}
+
+impl Node {
+    /// SUB: creates topic and channel as needed and adds the client as a consumer (RDY 0).
+    pub async fn subscribe(
+        self: &Arc<Self>,
+        client: ClientId,
+        topic: &str,
+        channel: &str,
+        sample_rate: u8,
+    ) -> Result<(), ConsumeError> {
+        // An ephemeral channel may vanish between creation and joining (its last consumer left);
+        // retry once, as nsqd does, then give up.
+        for _ in 0..2 {
+            self.ensure_channel(topic, channel)
+                .await
+                .map_err(ConsumeError::Publish)?;
+            let mut state = self.lock();
+            if state.exiting {
+                return Err(ConsumeError::Publish(PublishError::Exiting));
+            }
+            let Some(ch) = state
+                .topics
+                .get_mut(topic)
+                .and_then(|t| t.topic.channel_mut(channel))
+            else {
+                continue;
+            };
+            ch.add_client(client, sample_rate)
+                .map_err(ConsumeError::Core)?;
+            if let Some(c) = state.clients.get_mut(&client) {
+                c.subscription = Some(Subscription {
+                    topic: topic.to_owned(),
+                    channel: channel.to_owned(),
+                });
+            }
+            return Ok(());
+        }
+        Err(ConsumeError::Gone)
+    }
+
+    fn with_channel<R>(
+        &self,
+        sub: &Subscription,
+        f: impl FnOnce(&mut crate::core::Channel) -> Result<R, CoreError>,
+    ) -> Result<R, ConsumeError> {
+        let mut state = self.lock();
+        let ch = state
+            .topics
+            .get_mut(&sub.topic)
+            .and_then(|t| t.topic.channel_mut(&sub.channel))
+            .ok_or(ConsumeError::Gone)?;
+        f(ch).map_err(ConsumeError::Core)
+    }
+
+    /// RDY: the client's window.
+    pub fn set_rdy(&self, client: ClientId, sub: &Subscription, count: u64) -> Result<(), ConsumeError> {
+        self.with_channel(sub, |ch| ch.set_rdy(client, count))
+    }
+
+    /// Whether the client may be sent a message now (window open, channel not paused).
+    pub fn has_window(&self, client: ClientId, sub: &Subscription) -> bool {
+        self.with_channel(sub, |ch| Ok(ch.client_has_window(client)))
+            .unwrap_or(false)
+    }
+
+    /// FIN; records the E2E latency.
+    pub fn finish(&self, client: ClientId, sub: &Subscription, id: &MessageId) -> Result<(), ConsumeError> {
+        let now_ms = self.now_ms();
+        let mut state = self.lock();
+        let t = state.topics.get_mut(&sub.topic).ok_or(ConsumeError::Gone)?;
+        let ch = t.topic.channel_mut(&sub.channel).ok_or(ConsumeError::Gone)?;
+        let msg = ch.finish(client, id).map_err(ConsumeError::Core)?;
+        if let Some(q) = t.channels.get_mut(&sub.channel).and_then(|c| c.e2e.as_mut()) {
+            q.add(now_ms, rt::clock::unix_ns().saturating_sub(msg.timestamp_ns));
+        }
+        Ok(())
+    }
+
+    /// REQ with a delay already clamped to `--max-req-timeout`.
+    pub fn requeue(
+        &self,
+        client: ClientId,
+        sub: &Subscription,
+        id: &MessageId,
+        delay_ms: u64,
+    ) -> Result<(), ConsumeError> {
+        // Testing::ignore_defer — BROKEN VARIANT: REQ delays are ignored.
+        let delay_ms = if self.opts.testing.ignore_defer { 0 } else { delay_ms };
+        let now_ms = self.now_ms();
+        let max = self.opts.max_req_timeout_ms;
+        self.with_channel(sub, |ch| ch.requeue(client, id, delay_ms, now_ms, max))?;
+        let state = self.lock();
+        Node::wake(&state, &sub.topic, Some(&sub.channel));
+        Ok(())
+    }
+
+    /// TOUCH: the deadline moves to now + the client's msg timeout (capped by max-msg-timeout).
+    pub fn touch(
+        &self,
+        client: ClientId,
+        sub: &Subscription,
+        id: &MessageId,
+        msg_timeout_ms: u64,
+    ) -> Result<(), ConsumeError> {
+        let now_ms = self.now_ms();
+        let max = self.opts.max_msg_timeout_ms;
+        self.with_channel(sub, |ch| ch.touch(client, id, now_ms, msg_timeout_ms, max))
+            .map(|_| ())
+    }
+
+    /// The next message for `client`, or `None` when its window is closed or nothing is ready.
+    pub async fn next_message(
+        self: &Arc<Self>,
+        client: ClientId,
+        sub: &Subscription,
+        msg_timeout_ms: u64,
+        sample_rate: u8,
+    ) -> Option<Message> {
+        // Bounded: each round either returns or consumes one message from memory or disk.
+        loop {
+            let handle = {
+                let now_ms = self.now_ms();
+                let mut state = self.lock();
+                let t = state.topics.get_mut(&sub.topic)?;
+                let ch = t.topic.channel_mut(&sub.channel)?;
+                if !ch.client_has_window(client) {
+                    return None;
+                }
+                if ch.depth() > 0 {
+                    if sample_rate > 0 && !sample_accepts(sample_rate, rt::rand::range(0u8..100)) {
+                        ch.skip_unsampled(client);
+                        continue;
+                    }
+                    return ch.next_delivery(client, now_ms, msg_timeout_ms);
+                }
+                let backend = t.channels.get(&sub.channel)?.backend.clone()?;
+                if backend.depth() == 0 {
+                    return None;
+                }
+                backend
+            };
+            let (msg, due_unix) = match handle.pop().await {
+                Ok(Some(x)) => x,
+                Ok(None) => return None,
+                Err(e) => {
+                    self.set_unhealthy(format!("failed to read disk queue: {e}"));
+                    return None;
+                }
+            };
+            let now_ms = self.now_ms();
+            let due = due_unix.and_then(|d| self.unix_to_due_ms(d));
+            let back: Option<(Message, Option<u64>)> = {
+                let mut state = self.lock();
+                let ch = state
+                    .topics
+                    .get_mut(&sub.topic)
+                    .and_then(|t| t.topic.channel_mut(&sub.channel))?;
+                if let Some(due_ms) = due {
+                    // Still deferred: hold it in the channel's deferred set until due.
+                    match ch.put_deferred(msg, due_ms) {
+                        Ok(PutOutcome::Overflow(m)) => Some((m, Some(due_ms))),
+                        _ => None,
+                    }
+                } else if sample_rate > 0 && !sample_accepts(sample_rate, rt::rand::range(0u8..100)) {
+                    None
+                } else {
+                    match ch.deliver_from_backend(client, msg, now_ms, msg_timeout_ms) {
+                        Ok(m) => return Some(m),
+                        Err(Refused {
+                            error: CoreError::DuplicateId,
+                            ..
+                        }) => None,
+                        // The window closed meanwhile: back to disk (delivery order is not
+                        // promised), and stop for now.
+                        Err(Refused { msg, .. }) => Some((msg, None)),
+                    }
+                }
+            };
+            if let Some((m, due_ms)) = back {
+                let due_unix = due_ms.map(|d| self.due_to_unix_ms(d));
+                if let Err(e) = handle.put(&m, due_unix, now_ms).await {
+                    self.set_unhealthy(format!("failed to write to disk queue: {e}"));
+                }
+                return None;
+            }
+        }
+    }
+
+    /// The client stops consuming (CLS is handled by RDY 0; this is disconnect). Ephemeral
+    /// channels/topics left empty are deleted.
+    pub async fn remove_client(self: &Arc<Self>, client: ClientId) {
+        let now_ms = self.now_ms();
+        let requeue_now = self.opts.requeue_on_disconnect;
+        let (sub, events) = {
+            let mut state = self.lock();
+            let Some(entry) = state.clients.remove(&client) else {
+                return;
+            };
+            let Some(sub) = entry.subscription else {
+                return;
+            };
+            let Some(t) = state.topics.get_mut(&sub.topic) else {
+                return;
+            };
+            let events = match t.topic.remove_client(&sub.channel, client, now_ms, requeue_now) {
+                Ok((removed, events)) => {
+                    if removed.requeued > 0 {
+                        Node::wake(&state, &sub.topic, Some(&sub.channel));
+                    }
+                    events
+                }
+                Err(_) => Vec::new(),
+            };
+            (sub, events)
+        };
+        let mut topic_deletable = false;
+        for ev in events {
+            match ev {
+                TopicEvent::ChannelDeleted(name) => {
+                    let mut state = self.lock();
+                    if let Some(t) = state.topics.get_mut(&sub.topic) {
+                        t.channels.remove(&name);
+                    }
+                    tracing::info!("TOPIC({}): ephemeral channel({name}) deleted", sub.topic);
+                }
+                TopicEvent::TopicDeletable => topic_deletable = true,
+            }
+        }
+        if topic_deletable {
+            let _ = self.delete_topic(&sub.topic).await;
+        }
+        self.topology_changed().await;
+    }
+}

@@ -1,0 +1,288 @@
+//! The daemon's shared state around the sans-I/O core: topics by name (each a [`core::Topic`]
+//! plus its disk queues and per-channel E2E estimators), the client registry and health.
+//!
+//! Concurrency model: one `std::sync::Mutex` over [`State`], held only for short, synchronous
+//! core operations and never across an `.await`. Everything slow (disk queue I/O, network) runs
+//! outside it on cloned [`backend::BackendHandle`]s, which carry their own async lock. Topic and
+//! channel creation/deletion, which open or remove disk queues, are serialised by one async
+//! `create_lock` so two connections never open the same queue twice.
+//!
+//! Consumers are woken through a per-client [`Notify`]: whenever a channel gains deliverable
+//! messages (publish, requeue, timeout, deferral due, unpause, disk refill) every consumer of that
+//! channel is notified and its connection pulls with [`Node::next_message`]. `Notify` stores a
+//! permit, so a wake-up that arrives while the connection is busy is not lost.
+
+pub(crate) mod backend;
+mod consume;
+mod publish;
+mod scan;
+mod stop;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{Mutex as AsyncMutex, Notify};
+
+use crate::core::{
+    ChannelConfig, ClientId, IdGenerator, Quantiles, Topic, TopicConfig,
+};
+use crate::options::Options;
+
+pub use consume::{ConsumeError, Subscription};
+pub use publish::PublishError;
+
+use backend::{BackendHandle, Storage, StorageConfig};
+
+/// The daemon's state shared by every connection and task.
+pub struct Node {
+    opts: Options,
+    /// The node's monotonic clock at start: `now_ms` counts from here.
+    start: rt::time::Instant,
+    state: Mutex<State>,
+    storage: Storage,
+    /// Serialises topic/channel creation and deletion (they open and remove disk queues).
+    create_lock: AsyncMutex<()>,
+    /// `None` = healthy; else the reason (`/ping` answers `NOK - <reason>`).
+    health: Mutex<Option<String>>,
+    next_client_id: AtomicU64,
+}
+
+/// Everything behind the state lock.
+#[derive(Default)]
+pub(crate) struct State {
+    pub(crate) topics: BTreeMap<String, TopicEntry>,
+    pub(crate) clients: BTreeMap<ClientId, ClientEntry>,
+    /// Set by a clean stop: publishes and subscriptions are refused from then on.
+    pub(crate) exiting: bool,
+}
+
+/// One topic: the core topic and what the shell keeps beside it.
+pub(crate) struct TopicEntry {
+    pub(crate) topic: Topic,
+    /// The topic's own disk queue (`None` for ephemeral topics: never disk).
+    pub(crate) backend: Option<BackendHandle>,
+    pub(crate) channels: BTreeMap<String, ChannelEntry>,
+    /// A task is moving the topic's disk queue into its channels.
+    pub(crate) pumping: bool,
+}
+
+/// What the shell keeps beside a core channel.
+pub(crate) struct ChannelEntry {
+    pub(crate) backend: Option<BackendHandle>,
+    /// E2E processing latency (FIN time − publish timestamp), when percentiles are configured.
+    pub(crate) e2e: Option<Quantiles>,
+}
+
+/// One connected client, as the node knows it.
+pub(crate) struct ClientEntry {
+    pub(crate) notify: Arc<Notify>,
+    pub(crate) subscription: Option<Subscription>,
+    pub(crate) info: ClientInfo,
+}
+
+/// What a connection reports about itself (for `/stats`).
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub remote_address: String,
+    pub client_id: String,
+    pub hostname: String,
+    pub user_agent: String,
+    pub heartbeat_interval_ms: i64,
+    pub output_buffer_size: i64,
+    pub output_buffer_timeout_ms: i64,
+    pub msg_timeout_ms: i64,
+    pub sample_rate: u8,
+    pub deflate: bool,
+    pub snappy: bool,
+    pub tls: bool,
+    pub connect_ts_secs: i64,
+    /// Messages published by this client, per topic.
+    pub pub_counts: BTreeMap<String, u64>,
+}
+
+impl Node {
+    /// A node with no topics yet (see [`Node::load`] for what is on disk).
+    pub fn new(opts: Options) -> anyhow::Result<Self> {
+        IdGenerator::new(opts.node_id, 0)
+            .map_err(|e| anyhow::anyhow!("--node-id: {e}"))?;
+        if !opts.e2e_processing_latency_percentiles.is_empty() {
+            Quantiles::new(
+                opts.e2e_processing_latency_window_ms,
+                &opts.e2e_processing_latency_percentiles,
+            )
+            .map_err(|e| anyhow::anyhow!("--e2e-processing-latency-percentile: {e}"))?;
+        }
+        let storage = Storage::new(StorageConfig {
+            data_path: opts.data_path.clone(),
+            max_bytes_per_file: opts.max_bytes_per_file,
+            sync_every: opts.sync_every,
+            sync_timeout_ms: opts.sync_timeout_ms,
+            max_msg_size_bytes: opts.max_msg_size_bytes,
+            skip_fsync: opts.testing.skip_fsync,
+        });
+        Ok(Self {
+            opts,
+            start: rt::time::now(),
+            state: Mutex::new(State::default()),
+            storage,
+            create_lock: AsyncMutex::new(()),
+            health: Mutex::new(None),
+            next_client_id: AtomicU64::new(1),
+        })
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Milliseconds of this node's monotonic clock since start: the core's `now_ms`.
+    pub fn now_ms(&self) -> u64 {
+        let elapsed = rt::time::now().saturating_duration_since(self.start);
+        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The wall clock in unix ms (deferrals written to disk are absolute, as the monotonic clock
+    /// restarts with the process).
+    pub(crate) fn unix_ms() -> i64 {
+        rt::clock::unix_ns().div_euclid(1_000_000)
+    }
+
+    /// A monotonic due time → unix ms.
+    pub(crate) fn due_to_unix_ms(&self, due_ms: u64) -> i64 {
+        let now = self.now_ms();
+        let ahead = i64::try_from(due_ms.saturating_sub(now)).unwrap_or(i64::MAX);
+        Self::unix_ms().saturating_add(ahead)
+    }
+
+    /// A unix-ms due time read from disk → monotonic, `None` if already due.
+    pub(crate) fn unix_to_due_ms(&self, due_unix_ms: i64) -> Option<u64> {
+        let ahead = due_unix_ms.saturating_sub(Self::unix_ms());
+        (ahead > 0).then(|| self.now_ms().saturating_add(ahead as u64))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock is a broken invariant; keep serving what we can.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    // ---- health ----
+
+    /// `None` if healthy, else why not.
+    pub fn health(&self) -> Option<String> {
+        self.health.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn set_unhealthy(&self, reason: String) {
+        tracing::error!("node unhealthy: {reason}");
+        *self.health.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+    }
+
+    pub(crate) fn set_healthy(&self) {
+        *self.health.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    // ---- clients ----
+
+    /// Registers a new connection; ids are never reused (see [`ClientId`]).
+    pub fn register_client(&self, remote_address: String) -> (ClientId, Arc<Notify>) {
+        let id = ClientId(self.next_client_id.fetch_add(1, Ordering::Relaxed));
+        let notify = Arc::new(Notify::new());
+        let info = ClientInfo {
+            remote_address,
+            connect_ts_secs: rt::clock::unix_secs(),
+            ..ClientInfo::default()
+        };
+        self.lock().clients.insert(
+            id,
+            ClientEntry {
+                notify: notify.clone(),
+                subscription: None,
+                info,
+            },
+        );
+        (id, notify)
+    }
+
+    /// Updates what `/stats` reports about a client.
+    pub fn update_client_info(&self, client: ClientId, f: impl FnOnce(&mut ClientInfo)) {
+        if let Some(c) = self.lock().clients.get_mut(&client) {
+            f(&mut c.info);
+        }
+    }
+
+    pub fn client_count(&self) -> usize {
+        self.lock().clients.len()
+    }
+
+    // ---- configuration ----
+
+    pub(crate) fn topic_config(&self) -> TopicConfig {
+        TopicConfig {
+            mem_queue_size: self.opts.mem_queue_size,
+            channel: ChannelConfig {
+                mem_queue_size: self.opts.mem_queue_size,
+                max_rdy_count: self.opts.max_rdy_count,
+                max_consumers: self.opts.max_channel_consumers,
+                ..ChannelConfig::default()
+            },
+        }
+    }
+
+    /// The id generator of a new topic. Ids must not repeat across restarts while older messages
+    /// sit on disk: start from the wall clock in ms << 12 (4096 ids per ms of downtime-free
+    /// uptime before overlap, ≈ 2^53 today, inside the 54-bit sequence).
+    pub(crate) fn id_generator(&self) -> IdGenerator {
+        let start = u64::try_from(Self::unix_ms()).unwrap_or(0) << 12;
+        IdGenerator::new(self.opts.node_id, start).expect("node id checked in Node::new")
+    }
+
+    pub(crate) fn new_e2e(&self) -> Option<Quantiles> {
+        if self.opts.e2e_processing_latency_percentiles.is_empty() {
+            return None;
+        }
+        Quantiles::new(
+            self.opts.e2e_processing_latency_window_ms,
+            &self.opts.e2e_processing_latency_percentiles,
+        )
+        .ok()
+    }
+
+    /// Wakes every consumer of `topic`/`channel` (or of every channel of `topic` with `None`).
+    pub(crate) fn wake(state: &State, topic: &str, channel: Option<&str>) {
+        let Some(t) = state.topics.get(topic) else {
+            return;
+        };
+        for ch in t.topic.channels() {
+            if channel.is_some_and(|c| c != ch.name()) {
+                continue;
+            }
+            for (client, _) in ch.consumers() {
+                if let Some(c) = state.clients.get(&client) {
+                    c.notify.notify_one();
+                }
+            }
+        }
+    }
+
+    /// The disk queue name of a topic or channel (nsqd: `<topic>` and `<topic>:<channel>`).
+    pub(crate) fn queue_name(topic: &str, channel: Option<&str>) -> String {
+        match channel {
+            None => topic.to_owned(),
+            Some(c) => format!("{topic}:{c}"),
+        }
+    }
+
+    /// Topic names, sorted.
+    pub fn topic_names(&self) -> Vec<String> {
+        self.lock().topics.keys().cloned().collect()
+    }
+
+    /// Channel names of a topic, sorted (`None` if the topic does not exist).
+    pub fn channel_names(&self, topic: &str) -> Option<Vec<String>> {
+        self.lock()
+            .topics
+            .get(topic)
+            .map(|t| t.channels.keys().cloned().collect())
+    }
+}

@@ -1,0 +1,484 @@
+//! Topics and channels coming and going, and messages coming in.
+//!
+//! A publish runs in two steps: under the state lock the core routes the messages (memory, or a
+//! [`Spill`] for the disk queues); then, without the lock, the spills are written and synced by
+//! the disk policy. Only after both does the caller answer `OK`, so with `--sync-every=1
+//! --mem-queue-size=0` every acknowledged message is on disk and fsynced.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::core::{is_ephemeral_name, CoreError, Message, PublishOutcome, PutOutcome, Spill, Topic};
+
+use super::{ChannelEntry, Node, TopicEntry};
+
+/// Why a publish failed; `Display` is nsqd's reason after `PUB failed `.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The node is stopping.
+    #[error("exiting")]
+    Exiting,
+    /// The disk queue write failed (the node is now unhealthy).
+    #[error("{0}")]
+    Disk(String),
+    /// A name the core refused (the TCP decoder validates first; HTTP may not).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Node {
+    /// Creates the topic if it does not exist (nsqd's GetTopic). Returns whether it was created.
+    pub async fn ensure_topic(self: &Arc<Self>, name: &str) -> Result<bool, PublishError> {
+        if self.topic_exists(name)? {
+            return Ok(false);
+        }
+        let _guard = self.create_lock.lock().await;
+        if self.topic_exists(name)? {
+            return Ok(false);
+        }
+        let topic = Topic::new(name, self.topic_config(), self.id_generator())
+            .map_err(|e| PublishError::Invalid(e.to_string()))?;
+        let backend = if is_ephemeral_name(name) {
+            None
+        } else {
+            Some(self.open_backend(&Node::queue_name(name, None)).await?)
+        };
+        {
+            let mut state = self.lock();
+            if state.exiting {
+                return Err(PublishError::Exiting);
+            }
+            state.topics.insert(
+                name.to_owned(),
+                TopicEntry {
+                    topic,
+                    backend,
+                    channels: Default::default(),
+                    pumping: false,
+                },
+            );
+        }
+        tracing::info!("TOPIC({name}): created");
+        self.topology_changed().await;
+        Ok(true)
+    }
+
+    fn topic_exists(&self, name: &str) -> Result<bool, PublishError> {
+        let state = self.lock();
+        if state.exiting {
+            return Err(PublishError::Exiting);
+        }
+        Ok(state.topics.contains_key(name))
+    }
+
+    async fn open_backend(&self, queue: &str) -> Result<super::BackendHandle, PublishError> {
+        self.storage.open(queue).await.map_err(|e| {
+            let reason = format!("failed to open disk queue {queue}: {e}");
+            self.set_unhealthy(reason.clone());
+            PublishError::Disk(reason)
+        })
+    }
+
+    /// Creates the channel (and its topic) if absent; a first channel receives the topic's
+    /// backlog. Returns whether the channel was created.
+    pub async fn ensure_channel(
+        self: &Arc<Self>,
+        topic: &str,
+        channel: &str,
+    ) -> Result<bool, PublishError> {
+        self.ensure_topic(topic).await?;
+        let exists = |node: &Node| -> Result<bool, PublishError> {
+            let state = node.lock();
+            if state.exiting {
+                return Err(PublishError::Exiting);
+            }
+            Ok(state
+                .topics
+                .get(topic)
+                .is_some_and(|t| t.channels.contains_key(channel)))
+        };
+        if exists(self)? {
+            return Ok(false);
+        }
+        if !crate::core::is_valid_name(channel) {
+            return Err(PublishError::Invalid(
+                CoreError::InvalidName(channel.to_owned()).to_string(),
+            ));
+        }
+        let _guard = self.create_lock.lock().await;
+        if exists(self)? {
+            return Ok(false);
+        }
+        let backend = if is_ephemeral_name(channel) {
+            None
+        } else {
+            Some(
+                self.open_backend(&Node::queue_name(topic, Some(channel)))
+                    .await?,
+            )
+        };
+        let outcome = {
+            let mut state = self.lock();
+            let e2e = self.new_e2e();
+            // The topic may have been deleted meanwhile (ephemeral); recreate next time.
+            let Some(t) = state.topics.get_mut(topic) else {
+                return Err(PublishError::Exiting);
+            };
+            let outcome = t
+                .topic
+                .create_channel(channel)
+                .map_err(|e| PublishError::Invalid(e.to_string()))?;
+            t.channels
+                .insert(channel.to_owned(), ChannelEntry { backend, e2e });
+            Node::wake(&state, topic, Some(channel));
+            outcome
+        };
+        tracing::info!("TOPIC({topic}): new channel({channel})");
+        drop(_guard);
+        self.write_spills(topic, outcome).await?;
+        self.kick_topic_pump(topic);
+        self.topology_changed().await;
+        Ok(true)
+    }
+
+    /// PUB / MPUB / DPUB: `defer_ms` 0 is a plain publish. Answers only after the disk writes.
+    pub async fn publish(
+        self: &Arc<Self>,
+        topic: &str,
+        bodies: Vec<Bytes>,
+        defer_ms: u64,
+    ) -> Result<(), PublishError> {
+        self.ensure_topic(topic).await?;
+        // Testing::ignore_defer — BROKEN VARIANT: deferrals are dropped, messages go out at once.
+        let defer_ms = if self.opts.testing.ignore_defer {
+            0
+        } else {
+            defer_ms
+        };
+        let now_ms = self.now_ms();
+        let mut outcome = PublishOutcome::default();
+        {
+            let mut state = self.lock();
+            if state.exiting {
+                return Err(PublishError::Exiting);
+            }
+            let Some(t) = state.topics.get_mut(topic) else {
+                return Err(PublishError::Exiting);
+            };
+            for body in bodies {
+                let msg = t.topic.new_message(body, rt::clock::unix_ns());
+                let routed = if self.opts.testing.first_channel_only && defer_ms == 0 {
+                    first_channel_only(&mut t.topic, msg)
+                } else if defer_ms > 0 {
+                    t.topic
+                        .publish_deferred(msg, now_ms.saturating_add(defer_ms))
+                } else {
+                    t.topic.publish(msg)
+                };
+                outcome.spilled.extend(routed.spilled);
+                outcome.dropped += routed.dropped;
+                outcome.duplicates += routed.duplicates;
+            }
+            Node::wake(&state, topic, None);
+        }
+        self.write_spills(topic, outcome).await
+    }
+
+    /// Writes what the core could not hold in memory to the matching disk queues.
+    pub(crate) async fn write_spills(
+        &self,
+        topic: &str,
+        outcome: PublishOutcome,
+    ) -> Result<(), PublishError> {
+        if outcome.dropped > 0 {
+            tracing::debug!("TOPIC({topic}): {} ephemeral copies dropped", outcome.dropped);
+        }
+        for Spill {
+            channel,
+            msg,
+            due_ms,
+        } in outcome.spilled
+        {
+            let handle = {
+                let state = self.lock();
+                let Some(t) = state.topics.get(topic) else {
+                    continue;
+                };
+                match &channel {
+                    None => t.backend.clone(),
+                    Some(c) => t.channels.get(c).and_then(|c| c.backend.clone()),
+                }
+            };
+            let Some(handle) = handle else {
+                // Deleted meanwhile, or ephemeral (the core drops those itself).
+                continue;
+            };
+            let due_unix = due_ms.map(|d| self.due_to_unix_ms(d));
+            if let Err(e) = handle.put(&msg, due_unix, self.now_ms()).await {
+                let reason = format!("failed to write to disk queue: {e}");
+                self.set_unhealthy(reason.clone());
+                return Err(PublishError::Disk(reason));
+            }
+            // As nsqd: every backend write sets the health, so a recovered disk heals the node.
+            self.set_healthy();
+            let state = self.lock();
+            Node::wake(&state, topic, channel.as_deref());
+        }
+        Ok(())
+    }
+
+    /// Starts moving the topic's disk queue into its channels if it can deliver and has depth.
+    pub(crate) fn kick_topic_pump(self: &Arc<Self>, topic: &str) {
+        {
+            let mut state = self.lock();
+            let Some(t) = state.topics.get_mut(topic) else {
+                return;
+            };
+            let has_depth = t.backend.as_ref().is_some_and(|b| b.depth() > 0);
+            if t.pumping || !has_depth || !t.topic.accepts_backend() {
+                return;
+            }
+            t.pumping = true;
+        }
+        let node = self.clone();
+        let topic = topic.to_owned();
+        rt::task::spawn(async move {
+            node.pump_topic(&topic).await;
+        });
+    }
+
+    /// Topic disk queue → channels, while the topic can deliver.
+    async fn pump_topic(self: &Arc<Self>, topic: &str) {
+        loop {
+            let handle = {
+                let mut state = self.lock();
+                let exiting = state.exiting;
+                let Some(t) = state.topics.get_mut(topic) else {
+                    return;
+                };
+                match &t.backend {
+                    Some(b) if b.depth() > 0 && t.topic.accepts_backend() && !exiting => {
+                        b.clone()
+                    }
+                    _ => {
+                        t.pumping = false;
+                        return;
+                    }
+                }
+            };
+            let popped = match handle.pop().await {
+                Ok(Some(x)) => x,
+                Ok(None) => continue,
+                Err(e) => {
+                    self.set_unhealthy(format!("failed to read disk queue {topic}: {e}"));
+                    if let Some(t) = self.lock().topics.get_mut(topic) {
+                        t.pumping = false;
+                    }
+                    return;
+                }
+            };
+            let (msg, due_unix) = popped;
+            let outcome = {
+                let state = &mut *self.lock();
+                let Some(t) = state.topics.get_mut(topic) else {
+                    return;
+                };
+                let due = due_unix.and_then(|d| self.unix_to_due_ms(d));
+                let out = t.topic.publish_from_backend(msg, due);
+                Node::wake(state, topic, None);
+                out
+            };
+            if self.write_spills(topic, outcome).await.is_err() {
+                if let Some(t) = self.lock().topics.get_mut(topic) {
+                    t.pumping = false;
+                }
+                return;
+            }
+        }
+    }
+
+    /// Deletes a topic, its channels and their disk queues.
+    pub async fn delete_topic(self: &Arc<Self>, name: &str) -> Result<(), CoreError> {
+        let _guard = self.create_lock.lock().await;
+        let entry = self
+            .lock()
+            .topics
+            .remove(name)
+            .ok_or_else(|| CoreError::ChannelNotFound(name.to_owned()))?;
+        {
+            let state = self.lock();
+            for ch in entry.topic.channels() {
+                for (client, _) in ch.consumers() {
+                    if let Some(c) = state.clients.get(&client) {
+                        c.notify.notify_one();
+                    }
+                }
+            }
+        }
+        for c in entry.channels.values() {
+            if let Some(b) = &c.backend {
+                let _ = b.delete().await;
+            }
+        }
+        if let Some(b) = &entry.backend {
+            let _ = b.delete().await;
+        }
+        tracing::info!("TOPIC({name}): deleted");
+        drop(_guard);
+        self.topology_changed().await;
+        Ok(())
+    }
+
+    /// Deletes a channel and its disk queue.
+    pub async fn delete_channel(self: &Arc<Self>, topic: &str, channel: &str) -> Result<(), CoreError> {
+        let _guard = self.create_lock.lock().await;
+        let (entry, topic_deletable) = {
+            let mut state = self.lock();
+            let t = state
+                .topics
+                .get_mut(topic)
+                .ok_or_else(|| CoreError::ChannelNotFound(topic.to_owned()))?;
+            let consumers: Vec<_> = t
+                .topic
+                .channel(channel)
+                .map(|c| c.consumers().map(|(id, _)| id).collect())
+                .unwrap_or_default();
+            let events = t.topic.delete_channel(channel)?;
+            let entry = t.channels.remove(channel);
+            for id in consumers {
+                if let Some(c) = state.clients.get(&id) {
+                    c.notify.notify_one();
+                }
+            }
+            (
+                entry,
+                events.contains(&crate::core::TopicEvent::TopicDeletable),
+            )
+        };
+        if let Some(b) = entry.and_then(|e| e.backend) {
+            let _ = b.delete().await;
+        }
+        tracing::info!("TOPIC({topic}): deleted channel({channel})");
+        drop(_guard);
+        if topic_deletable {
+            let _ = self.delete_topic(topic).await;
+        } else {
+            self.topology_changed().await;
+        }
+        Ok(())
+    }
+
+    /// Pauses or unpauses a topic.
+    pub async fn set_topic_paused(self: &Arc<Self>, topic: &str, paused: bool) -> Result<(), CoreError> {
+        let outcome = {
+            let mut state = self.lock();
+            let t = state
+                .topics
+                .get_mut(topic)
+                .ok_or_else(|| CoreError::ChannelNotFound(topic.to_owned()))?;
+            let out = if paused {
+                t.topic.pause();
+                PublishOutcome::default()
+            } else {
+                t.topic.unpause()
+            };
+            Node::wake(&state, topic, None);
+            out
+        };
+        let _ = self.write_spills(topic, outcome).await;
+        self.kick_topic_pump(topic);
+        self.topology_changed().await;
+        Ok(())
+    }
+
+    /// Pauses or unpauses a channel.
+    pub async fn set_channel_paused(
+        self: &Arc<Self>,
+        topic: &str,
+        channel: &str,
+        paused: bool,
+    ) -> Result<(), CoreError> {
+        {
+            let mut state = self.lock();
+            let ch = state
+                .topics
+                .get_mut(topic)
+                .and_then(|t| t.topic.channel_mut(channel))
+                .ok_or_else(|| CoreError::ChannelNotFound(channel.to_owned()))?;
+            if paused {
+                ch.pause();
+            } else {
+                ch.unpause();
+            }
+            Node::wake(&state, topic, Some(channel));
+        }
+        self.topology_changed().await;
+        Ok(())
+    }
+
+    /// Empties a topic's backlog and disk queue (channels untouched, as nsqd).
+    pub async fn empty_topic(&self, topic: &str) -> Result<(), CoreError> {
+        let backend = {
+            let mut state = self.lock();
+            let t = state
+                .topics
+                .get_mut(topic)
+                .ok_or_else(|| CoreError::ChannelNotFound(topic.to_owned()))?;
+            t.topic.empty();
+            t.backend.clone()
+        };
+        if let Some(b) = backend {
+            let _ = b.empty().await;
+        }
+        Ok(())
+    }
+
+    /// Empties a channel (memory, in flight, deferred) and its disk queue.
+    pub async fn empty_channel(&self, topic: &str, channel: &str) -> Result<(), CoreError> {
+        let backend = {
+            let mut state = self.lock();
+            let t = state
+                .topics
+                .get_mut(topic)
+                .ok_or_else(|| CoreError::ChannelNotFound(topic.to_owned()))?;
+            t.topic
+                .channel_mut(channel)
+                .ok_or_else(|| CoreError::ChannelNotFound(channel.to_owned()))?
+                .empty();
+            t.channels.get(channel).and_then(|c| c.backend.clone())
+        };
+        if let Some(b) = backend {
+            let _ = b.empty().await;
+        }
+        Ok(())
+    }
+
+    /// Called after every create/delete/pause: persists the metadata and tells the lookups.
+    /// (Metadata and lookup registration plug in here once their modules land.)
+    pub(crate) async fn topology_changed(&self) {}
+}
+
+/// Testing::first_channel_only — BROKEN VARIANT: a message reaches only the first channel (by
+/// name); with no channel it is held as usual.
+fn first_channel_only(topic: &mut Topic, msg: Message) -> PublishOutcome {
+    let Some(first) = topic.channels().next().map(|c| c.name().to_owned()) else {
+        return topic.publish(msg);
+    };
+    let mut out = PublishOutcome::default();
+    if topic.is_paused() {
+        return topic.publish(msg);
+    }
+    let ch = topic.channel_mut(&first).expect("listed just above");
+    match ch.put(msg) {
+        Ok(PutOutcome::Queued) => {}
+        Ok(PutOutcome::Overflow(m)) => out.spilled.push(Spill {
+            channel: Some(first),
+            msg: m,
+            due_ms: None,
+        }),
+        Ok(PutOutcome::Dropped(_)) => out.dropped += 1,
+        Err(_) => out.duplicates += 1,
+    }
+    out
+}

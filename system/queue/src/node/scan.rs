@@ -1,0 +1,95 @@
+//! The queue scan: drives the core's clock (in-flight timeouts, deferred messages coming due) and
+//! the disk queues' time-based sync.
+//!
+//! It wakes every `--queue-scan-interval`, or earlier when the core's `next_wakeup_ms` says a
+//! deadline falls before that, so a timeout is acted on within one scan interval at worst.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Node;
+
+impl Node {
+    /// Runs the scan until `shutdown` triggers.
+    pub async fn run_scan(self: Arc<Self>, mut shutdown: rt::shutdown::Shutdown) {
+        let interval_ms = self.opts.queue_scan_interval_ms.max(1);
+        loop {
+            let now_ms = self.now_ms();
+            let wait_ms = self
+                .next_wakeup_ms()
+                .map(|w| w.saturating_sub(now_ms).min(interval_ms))
+                .unwrap_or(interval_ms);
+            tokio::select! {
+                _ = shutdown.wait() => return,
+                _ = rt::time::sleep(Duration::from_millis(wait_ms.max(1))) => {}
+            }
+            self.scan_once();
+            self.sync_due().await;
+        }
+    }
+
+    fn next_wakeup_ms(&self) -> Option<u64> {
+        self.lock()
+            .topics
+            .values()
+            .filter_map(|t| t.topic.next_wakeup_ms())
+            .min()
+    }
+
+    /// One pass of `tick` over every topic; wakes consumers of channels where something came back.
+    pub(crate) fn scan_once(&self) {
+        let now_ms = self.now_ms();
+        let mut state = self.lock();
+        let mut woken: Vec<(String, String)> = Vec::new();
+        for (name, t) in state.topics.iter_mut() {
+            if self.opts.testing.no_timeout_requeue {
+                // Testing::no_timeout_requeue — BROKEN VARIANT: an expired in-flight message is
+                // pushed far into the future instead of requeued, so it is stuck for good.
+                for ch in t.topic.channels().map(|c| c.name().to_owned()).collect::<Vec<_>>() {
+                    let Some(ch) = t.topic.channel_mut(&ch) else {
+                        continue;
+                    };
+                    let expired: Vec<_> = ch
+                        .in_flight_iter()
+                        .filter(|e| e.deadline_ms <= now_ms)
+                        .map(|e| (e.client, e.msg.id))
+                        .collect();
+                    for (client, id) in expired {
+                        let forever = u64::MAX / 4;
+                        let _ = ch.touch(client, &id, now_ms, forever, forever);
+                    }
+                }
+            }
+            for (channel, _report) in t.topic.tick(now_ms) {
+                woken.push((name.clone(), channel));
+            }
+        }
+        for (topic, channel) in woken {
+            Node::wake(&state, &topic, Some(&channel));
+        }
+    }
+
+    /// `--sync-timeout`: syncs every disk queue whose time has come.
+    async fn sync_due(&self) {
+        let handles: Vec<_> = {
+            let state = self.lock();
+            state
+                .topics
+                .values()
+                .flat_map(|t| {
+                    t.backend
+                        .iter()
+                        .chain(t.channels.values().filter_map(|c| c.backend.as_ref()))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let now_ms = self.now_ms();
+        for h in handles {
+            if let Err(e) = h.maybe_sync(now_ms).await {
+                self.set_unhealthy(format!("failed to sync disk queue: {e}"));
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Command dispatch: by program name (`nsqd`) or by subcommand (`weir queue`), flag parsing with
+//! Go's exit codes (2 for a bad command line, 0 for `-h`), `--version`, then the service.
+
+use crate::goflags::ParseError;
+use crate::nsqd_flags::{self, Host};
+
+/// Weir's own version.
+pub const WEIR_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The nsqd release whose behaviour `weir queue` reproduces.
+pub const NSQD_VERSION: &str = "1.3.0";
+
+/// Subcommands that exist in the design but are not built yet.
+const NOT_BUILT: &[&str] = &["lookup", "registry", "gateway", "up"];
+
+fn weir_usage() -> String {
+    format!(
+        "Usage: weir <command> [flags]\n\n\
+         Commands:\n  \
+         queue      the queue daemon (nsqd {NSQD_VERSION} compatible; also runs as `nsqd`)\n  \
+         lookup     the lookup daemon (not built yet)\n  \
+         registry   the service registry (not built yet)\n  \
+         gateway    the HTTP gateway (not built yet)\n\n\
+         `weir <command> -h` lists a command's flags.\n"
+    )
+}
+
+/// Runs the command line `args` (with the program name first); returns the exit code.
+pub fn run(args: &[String]) -> i32 {
+    let program = args.first().map(String::as_str).unwrap_or("weir");
+    let base = std::path::Path::new(program).file_name().and_then(|n| n.to_str()).unwrap_or(program);
+    if base == "nsqd" {
+        return queue("nsqd", &args[1.min(args.len())..]);
+    }
+    let Some(command) = args.get(1) else {
+        eprint!("{}", weir_usage());
+        return 2;
+    };
+    match command.as_str() {
+        "queue" => queue("weir queue", &args[2..]),
+        "-h" | "-help" | "--help" | "help" => {
+            print!("{}", weir_usage());
+            0
+        }
+        "-version" | "--version" | "version" => {
+            println!("weir v{WEIR_VERSION}");
+            0
+        }
+        c if NOT_BUILT.contains(&c) => {
+            eprintln!("weir {c}: not built yet (only `weir queue` exists so far)");
+            2
+        }
+        other => {
+            eprintln!("weir: unknown command {other:?}\n");
+            eprint!("{}", weir_usage());
+            2
+        }
+    }
+}
+
+/// The facts of this machine that nsqd's defaults depend on.
+fn this_host() -> Host {
+    let hostname = crate::host::hostname();
+    let node_id = crate::host::default_node_id(&hostname);
+    let cwd = std::env::current_dir().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| ".".into());
+    Host { hostname, node_id, cwd }
+}
+
+/// `weir queue` / `nsqd`.
+fn queue(name: &str, args: &[String]) -> i32 {
+    let host = this_host();
+    let flags = nsqd_flags::flag_set(name, &host);
+    let parsed = match flags.parse(args) {
+        Ok(p) => p,
+        Err(ParseError::Help) => {
+            eprint!("{}", flags.usage());
+            return 0;
+        }
+        Err(ParseError::Invalid(msg)) => {
+            eprintln!("{msg}");
+            eprint!("{}", flags.usage());
+            return 2;
+        }
+    };
+    let command = match nsqd_flags::to_command(&parsed, &host) {
+        Ok(c) => c,
+        Err(msg) => {
+            logline::log("[nsqd] ", "FATAL", &format!("failed to instantiate nsqd - {msg}"));
+            return 1;
+        }
+    };
+    if command.version {
+        println!("nsqd v{NSQD_VERSION} (built w/weir {WEIR_VERSION})");
+        return 0;
+    }
+    let prefix = command.log_prefix.clone();
+    if !command.config_file.is_empty() {
+        logline::log(&prefix, "WARNING", &format!("--config {}: config files are not supported; using flags only", command.config_file));
+    }
+    if !parsed.args.is_empty() {
+        logline::log(&prefix, "WARNING", &format!("ignoring arguments after the flags: {:?}", parsed.args));
+    }
+    for flag in &command.ignored {
+        logline::log(&prefix, "INFO", &format!("--{flag} is accepted for nsqd compatibility and has no effect"));
+    }
+    crate::serve::queue(command)
+}
+
+use crate::logline;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(a: &[&str]) -> i32 {
+        run(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn exit_codes_of_the_dispatcher() {
+        assert_eq!(run_args(&["weir"]), 2);
+        assert_eq!(run_args(&["weir", "--help"]), 0);
+        assert_eq!(run_args(&["weir", "lookup"]), 2);
+        assert_eq!(run_args(&["weir", "registry", "-h"]), 2);
+        assert_eq!(run_args(&["weir", "frobnicate"]), 2);
+        assert_eq!(run_args(&["weir", "queue", "--nope"]), 2);
+        assert_eq!(run_args(&["weir", "queue", "-h"]), 0);
+        assert_eq!(run_args(&["weir", "queue", "--version"]), 0);
+        assert_eq!(run_args(&["/usr/local/bin/nsqd", "--version"]), 0);
+        assert_eq!(run_args(&["nsqd", "-x"]), 2);
+        // Logging a FATAL line reads the wall clock, which the simulator only has inside a run.
+        #[cfg(not(madsim))]
+        assert_eq!(run_args(&["nsqd", "--node-id=5000"]), 1);
+    }
+}

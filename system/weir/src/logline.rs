@@ -1,0 +1,65 @@
+//! nsqd's log line format, for the lines scripts wait for (`TCP: listening on <ip>:<port>`):
+//! `<prefix><yyyy/mm/dd hh:mm:ss.micros> <LEVEL>: <text>`, e.g.
+//! `[nsqd] 2026/11/21 12:00:00.000000 INFO: TCP: listening on 127.0.0.1:4150` (UTC).
+
+/// Formats one line (without the newline) for a wall-clock time in Unix nanoseconds.
+pub fn format(prefix: &str, unix_ns: i64, level: &str, text: &str) -> String {
+    format!("{prefix}{} {level}: {text}", timestamp(unix_ns))
+}
+
+/// Writes one line to stderr now.
+pub fn log(prefix: &str, level: &str, text: &str) {
+    eprintln!("{}", format(prefix, rt::clock::unix_ns(), level, text));
+}
+
+/// `yyyy/mm/dd hh:mm:ss.micros` in UTC.
+pub fn timestamp(unix_ns: i64) -> String {
+    let secs = unix_ns.div_euclid(1_000_000_000);
+    let micros = unix_ns.rem_euclid(1_000_000_000) / 1_000;
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}.{micros:06}",
+        of_day / 3600,
+        (of_day / 60) % 60,
+        of_day % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_nsqd() {
+        // 2026-11-21T12:00:00.000123Z
+        let ns = 1_795_262_400_000_123_000;
+        assert_eq!(
+            format("[nsqd] ", ns, "INFO", "TCP: listening on 127.0.0.1:4150"),
+            "[nsqd] 2026/11/21 12:00:00.000123 INFO: TCP: listening on 127.0.0.1:4150"
+        );
+    }
+
+    #[test]
+    fn calendar_edges() {
+        assert_eq!(timestamp(0), "1970/01/01 00:00:00.000000");
+        assert_eq!(timestamp(951_782_400 * 1_000_000_000), "2000/02/29 00:00:00.000000");
+        assert_eq!(timestamp(-1_000), "1969/12/31 23:59:59.999999");
+        assert_eq!(timestamp(4_102_444_799 * 1_000_000_000), "2099/12/31 23:59:59.000000");
+    }
+}
