@@ -49,3 +49,24 @@ def stats(server, topic):
     status, body = http(server, "GET", "/stats?format=json&topic=%s" % topic)
     assert status == 200, (status, body)
     return json.loads(body)
+
+
+def create_channel_over_tcp(server, topic, channel):
+    """Creates a channel the way a consumer does (SUB), then leaves without consuming: nsqd keeps
+    a non-ephemeral channel after its last consumer goes."""
+    import socket
+    import struct
+    with socket.create_connection(("127.0.0.1", server.tcp_port), timeout=10) as s:
+        s.sendall(b"  V2" + ("SUB %s %s\n" % (topic, channel)).encode())
+        header = b""
+        while len(header) < 8:
+            chunk = s.recv(8 - len(header))
+            assert chunk, "connection closed before the SUB reply"
+            header += chunk
+        size, frame_type = struct.unpack(">ii", header)
+        data = b""
+        while len(data) < size - 4:
+            chunk = s.recv(size - 4 - len(data))
+            assert chunk, "connection closed inside the SUB reply"
+            data += chunk
+        assert (frame_type, data) == (0, b"OK"), ("SUB %s %s" % (topic, channel), frame_type, data)

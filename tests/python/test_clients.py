@@ -9,7 +9,7 @@ import time
 
 import nsq
 
-from support import http, run_async, until
+from support import create_channel_over_tcp, run_async, until
 
 # pynsq logs every reconnect attempt at ERROR; the restart tests cause some on purpose.
 import logging
@@ -146,7 +146,8 @@ def test_req_and_timeout_redeliver_with_growing_attempts(ctx):
 
     async def main():
         w = await writer(server)
-        c = Collector(server, topic, "ch", max_in_flight=1, on_message=on_message, msg_timeout=1000)
+        c = Collector(server, topic, "ch", max_in_flight=1, on_message=on_message,
+                      msg_timeout=1)  # pynsq takes seconds: IDENTIFY msg_timeout=1000
         await subscribed(w, topic, [c])
         await pub(w, topic, b"again and again")
         await until(lambda: len(times) >= 4, 30, "four deliveries")
@@ -164,7 +165,7 @@ def test_req_and_timeout_redeliver_with_growing_attempts(ctx):
 def restart_loses_nothing(ctx, extra_args):
     """Phase 1: publish 1,000 messages and one deferred, finish 300, hold 50 in flight, then
     SIGTERM. Phase 2: restart on the same data path. Channel `c` must get back every unfinished
-    message and no finished one; channel `c2` (created over HTTP, never consumed, so it only exists
+    message and no finished one; channel `c2` (created by a SUB that left at once, never consumed, so it only exists
     after the restart if the metadata was saved) gets everything. A message published after the
     restart and before any SUB reaches both channels: both were recreated from the metadata."""
     data = ctx.data_dir()
@@ -173,8 +174,7 @@ def restart_loses_nothing(ctx, extra_args):
     finished, held = [], []
 
     first = ctx.start(data, extra_args)
-    status, body = http(first, "POST", "/channel/create?topic=%s&channel=c2" % topic)
-    assert status == 200, ("POST /channel/create", status, body)
+    create_channel_over_tcp(first, topic, "c2")
 
     def phase1_handler(m):
         if m.body.startswith(b"sentinel"):
@@ -209,7 +209,13 @@ def restart_loses_nothing(ctx, extra_args):
         c2 = Collector(second, topic, "c2", max_in_flight=200)
         want_c = (set(bodies) - set(finished)) | {b"deferred", b"after-restart"}
         want_c2 = set(bodies) | {b"deferred", b"after-restart"}
-        await until(lambda: want_c <= c.seen() and want_c2 <= c2.seen(), 60, "every message after the restart")
+        try:
+            await until(lambda: want_c <= c.seen() and want_c2 <= c2.seen(), 30, "every message after the restart")
+        except AssertionError:
+            miss_c, miss_c2 = want_c - c.seen(), want_c2 - c2.seen()
+            raise AssertionError(
+                "lost in the restart: channel c %d of %d (e.g. %r), channel c2 %d of %d (e.g. %r)"
+                % (len(miss_c), len(want_c), sorted(miss_c)[:3], len(miss_c2), len(want_c2), sorted(miss_c2)[:3]))
         await asyncio.sleep(0.5)  # a finished message coming back would show up by now
         back = set(finished) & c.seen()
         assert not back, "%d finished messages came back after a clean restart, e.g. %r" % (len(back), sorted(back)[:3])
