@@ -3,16 +3,18 @@
 //! - [`core`]: the sans-I/O core (topics, channels, in-flight, deferred), driven by explicit time.
 //! - [`options`]: one field per nsqd flag.
 
+pub mod auth;
+pub mod compress;
 pub mod core;
-pub mod http;
 pub mod daemon;
-pub mod node;
 pub mod diskqueue;
-pub mod metadata;
+pub mod http;
 pub mod lookup_peer;
+pub mod metadata;
+pub mod node;
 pub mod options;
-mod ping;
 pub mod tcp;
+pub mod tls;
 
 pub use daemon::Daemon;
 pub use options::{Options, Testing};

@@ -34,6 +34,9 @@ pub fn init(default_filter: &str) {
         .with_env_filter(filter)
         .with_timer(NodeTime)
         .with_target(false)
+        // Colour codes only for a terminal: scripts and tests parse stderr (e.g. the
+        // `TCP: listening on` line) and log files should not fill with escapes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }

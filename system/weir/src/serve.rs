@@ -65,13 +65,10 @@ mod daemon {
         prefix: &str,
         shutdown: rt::shutdown::Shutdown,
     ) -> anyhow::Result<()> {
-        // PENDING-DAEMON: queue::Daemon is not on main yet; once merged this body is:
-        //   let daemon = queue::Daemon::start(options).await?;
-        //   logline::log(prefix, "INFO", &format!("TCP: listening on {}", daemon.tcp_addr()));
-        //   logline::log(prefix, "INFO", &format!("HTTP: listening on {}", daemon.http_addr()));
-        //   daemon.run_until(shutdown).await
-        let _ = (options, shutdown, logline::format);
-        anyhow::bail!("{prefix}the queue daemon is not built into this binary yet")
+        let daemon = queue::Daemon::start(options).await?;
+        logline::log(prefix, "INFO", &format!("TCP: listening on {}", daemon.tcp_addr()));
+        logline::log(prefix, "INFO", &format!("HTTP: listening on {}", daemon.http_addr()));
+        daemon.run_until(shutdown).await
     }
 }
 
