@@ -55,7 +55,7 @@ def ensure_venv():
             bootstrap_failed("virtualenv", "%s\n%s\n%s" % (e.cmd, e.stdout, e.stderr))
         with open(stamp, "w") as f:
             f.write(wanted)
-    env = dict(os.environ, WEIR_PYENV_ACTIVE="1")
+    env = dict(os.environ, WEIR_PYENV_ACTIVE="1", PYTHONUNBUFFERED="1")
     os.execve(py, [py, os.path.abspath(__file__), *sys.argv[1:]], env)
 
 
