@@ -97,6 +97,14 @@ class Context:
         self.servers.append(w)
         return w
 
+    def start_service(self, service, extra_args=()):
+        """Starts another `weir <service>` (no data path); raises `weir_proc.NotBuilt` if the
+        binary says it does not have it yet."""
+        from weir_proc import Weir
+        w = Weir(self.binary, None, extra_args, service=service)
+        self.servers.append(w)
+        return w
+
     def cleanup(self):
         for w in self.servers:
             w.kill()

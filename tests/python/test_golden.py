@@ -38,5 +38,11 @@ def test_probe2_message_flow(ctx):
 
 
 def test_probe_lookupd(ctx):
-    """Lookup V1 protocol and HTTP API (lookupd_tcp_probe.txt)."""
-    raise Skip("needs the lookup (`weir lookup`), which is not built yet")
+    """Lookup V1 protocol and HTTP API (lookupd_tcp_probe.txt); runs once `weir lookup` exists."""
+    from weir_proc import NotBuilt
+    try:
+        lookup = ctx.start_service("lookup")
+    except NotBuilt:
+        raise Skip("needs the lookup (`weir lookup` says it is not built yet)")
+    compare(ctx, "probe_lookupd.py", "lookupd_tcp_probe.txt",
+            {"LOOKUPD_TCP_PORT": lookup.tcp_port, "LOOKUPD_HTTP_PORT": lookup.http_port})

@@ -19,30 +19,33 @@ def port_of(addr):
     return int(addr.rsplit(":", 1)[1])
 
 
-class Weir:
-    """One `weir queue` process."""
+class NotBuilt(Exception):
+    """The binary says this service is not built yet."""
 
-    def __init__(self, binary, data_path, extra_args=(), start_timeout_s=30.0):
+
+class Weir:
+    """One `weir <service>` process (`queue` unless told otherwise)."""
+
+    def __init__(self, binary, data_path=None, extra_args=(), start_timeout_s=30.0, service="queue"):
         self.binary = binary
         self.data_path = data_path
-        self.args = [
-            binary,
-            "queue",
-            "--tcp-address=127.0.0.1:0",
-            "--http-address=127.0.0.1:0",
-            "--data-path=%s" % data_path,
-            *extra_args,
-        ]
+        self.args = [binary, service, "--tcp-address=127.0.0.1:0", "--http-address=127.0.0.1:0"]
+        if data_path is not None:
+            self.args.append("--data-path=%s" % data_path)
+            os.makedirs(data_path, exist_ok=True)
+        self.args.extend(extra_args)
         self.log = []
         self.addrs = {}
         self._ready = threading.Event()
-        os.makedirs(data_path, exist_ok=True)
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         self._drain = threading.Thread(target=self._read_stderr, daemon=True)
         self._drain.start()
         if not self._ready.wait(start_timeout_s) or set(self.addrs) != {"TCP", "HTTP"}:
             self.kill()
+            self._drain.join(5)
+            if any("not built" in l for l in self.log):
+                raise NotBuilt("\n".join(self.log))
             raise RuntimeError("weir did not report both listeners within %.0fs (exit %r):\n%s"
                                % (start_timeout_s, self.proc.poll(), self.log_text()))
 
