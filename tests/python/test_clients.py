@@ -5,6 +5,7 @@ redelivery with growing attempts, and a clean restart (SIGTERM) that loses nothi
 messages stay finished, everything else (queued in memory, on disk, in flight, deferred) comes back.
 """
 import asyncio
+import os
 import time
 
 import nsq
@@ -100,7 +101,23 @@ def without_sentinels(bodies):
 def test_pub_sub_10000_messages_over_two_channels(ctx):
     """Every channel of a topic gets every message: 10,000 over MPUB, two consumers, no loss and
     no duplicate."""
-    server = ctx.start()
+    pub_sub_10000(ctx, [])
+
+
+def test_pub_sub_10000_messages_over_two_channels_through_disk(ctx):
+    """The same with `--mem-queue-size=100`: most messages overflow to the disk queues (small
+    files, so segments roll and are removed as they are read)."""
+    server = pub_sub_10000(ctx, ["--mem-queue-size=100", "--max-bytes-per-file=65536"])
+    # nsqd's layout: <topic>:<channel>.diskqueue.NNNNNN.dat; fully read segments are removed.
+    for channel in ("a", "b"):
+        prefix = "load:%s.diskqueue." % channel
+        segments = sorted(f for f in os.listdir(server.data_path) if f.startswith(prefix) and f[len(prefix):-4].isdigit())
+        assert segments and segments[0] != prefix + "000000.dat", \
+            "channel %s: expected rolled segments with the read ones removed, found %r" % (channel, segments)
+
+
+def pub_sub_10000(ctx, extra_args):
+    server = ctx.start(extra_args=extra_args)
     topic, n = "load", 10_000
     want = ["m-%05d" % i for i in range(n)]
 
@@ -121,6 +138,7 @@ def test_pub_sub_10000_messages_over_two_channels(ctx):
             c.close()
 
     run_async(main, 240)
+    return server
 
 
 def test_req_and_timeout_redeliver_with_growing_attempts(ctx):
