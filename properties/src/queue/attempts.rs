@@ -3,10 +3,12 @@
 //!
 //! `queue_attempts_grow`: between two unclean downs of its node, the deliveries of a message on a
 //! channel carry distinct attempts counts, each at least 1: every delivery adds one, so no count
-//! can repeat. Gaps are allowed (a delivery to a consumer that died or was cut off before its
+//! can repeat. A delivery is dated by the last start of its node before it was seen (one seen
+//! while its node was down, or just after a kill, was sent before). Gaps are allowed (a delivery to a consumer that died or was cut off before its
 //! handler saw it is not observed), and so is a count observed out of order (a delivery stalled
 //! in a partitioned TCP connection arrives after the heal, behind its redelivery). An unclean
-//! down resets the rule, since the disk copy of an in-flight message may hold an older count.
+//! down — or a clean stop while the node's disk had injected faults, which cannot persist its
+//! read positions — resets the rule, since the disk copy of a message may hold an older count.
 //!
 //! `queue_one_consumer_in_flight`: judged in the healed tail only (from `grace_ms` after the heal),
 //! where delivery latency is below `latency_ms` and no TCP segment is stalled by a partition. If
@@ -40,7 +42,13 @@ impl Property for AttemptsGrow {
                 }
                 // Compare with every earlier delivery since the node's last unclean down.
                 for e in ds[..i].iter().rev() {
-                    if e.server != d.server || m.downs_between(&d.server, e.at_ns, d.at_ns).any(|x| x.unclean) {
+                    if e.id != d.id {
+                        continue; // another copy of the key (a publish that was repeated)
+                    }
+                    // A delivery seen while its node was down was sent before the down: date
+                    // each one by the node's last start before it was seen.
+                    let (from, to) = (m.last_start(&e.server, e.at_ns), m.last_start(&d.server, d.at_ns));
+                    if e.server != d.server || m.downs_between(&d.server, from, to).any(|x| x.unclean || x.disk_faulted) {
                         break;
                     }
                     judged += 1;
@@ -94,7 +102,7 @@ impl Property for OneConsumerInFlight {
                     if d2.at_ns >= d1.at_ns + window {
                         break;
                     }
-                    if d2.consumer == d1.consumer || d2.server != d1.server {
+                    if d2.consumer == d1.consumer || d2.server != d1.server || d2.id != d1.id {
                         continue;
                     }
                     judged += 1;
@@ -135,6 +143,21 @@ mod tests {
             .deliver(4300, "q1", "a", "c1", "k", 4)
             .end(5000);
         assert!(AttemptsGrow.check(&h).passed);
+    }
+
+    #[test]
+    fn a_delivery_seen_while_its_node_is_down_belongs_before_the_kill() {
+        let h = H::new()
+            .restart(0, "q1")
+            .deliver(100, "q1", "a", "c1", "k", 1)
+            .kill(200, "q1")
+            .deliver(201, "q1", "a", "c2", "k", 2)
+            .restart(300, "q1")
+            .deliver(400, "q1", "a", "c1", "k", 1)
+            .end(5000);
+        assert!(AttemptsGrow.check(&h).passed, "{}", AttemptsGrow.check(&h).detail);
+        let same_life = H::new().restart(0, "q1").deliver(100, "q1", "a", "c1", "k", 1).kill(200, "q1").deliver(201, "q1", "a", "c2", "k", 1).end(5000);
+        assert!(!AttemptsGrow.check(&same_life).passed);
     }
 
     #[test]

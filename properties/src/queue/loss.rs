@@ -35,8 +35,8 @@ impl Property for AckedMessagesSurvive {
                 continue;
             }
             for c in m.channels_at_publish(p) {
-                let fin = m.first_fin(&p.key, &c).unwrap_or(u64::MAX);
-                let Some(down) = m.downs_between(&p.server, p.invoke_ns, fin.min(m.end_ns)).last() else { continue };
+                let unfinished_downs = || m.downs_between(&p.server, p.invoke_ns, m.end_ns).filter(|d| !m.finished_at(&p.key, &c, d.at_ns));
+                let Some(down) = unfinished_downs().last() else { continue };
                 let back = m.starts.get(&p.server).into_iter().flatten().find(|&&s| s >= down.at_ns).copied();
                 let due = back.map(|b| b.max(p.invoke_ns + p.defer_ms * MS) + self.settle_ms * MS);
                 if due.map(|d| d > m.end_ns).unwrap_or(true) {
@@ -45,14 +45,16 @@ impl Property for AckedMessagesSurvive {
                 judged += 1;
                 let again = m.deliveries.get(&(p.key.clone(), c.clone())).into_iter().flatten().any(|d| d.at_ns > down.at_ns);
                 if !again {
+                    let downs: Vec<String> = unfinished_downs()
+                        .map(|d| format!("{} at {}", if d.unclean { "killed" } else { "clean stop" }, secs(d.at_ns)))
+                        .collect();
                     violations.push(format!(
-                        "message {} acked by {} at {} was unfinished on channel {c} when {} went down ({}) at {} and was never delivered on {c} after it",
+                        "message {} acked by {} at {} was unfinished on channel {c} when {} went down ({}) and was never delivered on {c} after it",
                         p.key,
                         p.server,
                         secs(p.ack_ns.unwrap_or(0)),
                         p.server,
-                        if down.unclean { "killed" } else { "clean stop" },
-                        secs(down.at_ns)
+                        downs.join(", ")
                     ));
                 }
             }
@@ -82,7 +84,7 @@ mod tests {
         let h = base(&mut H::new(), false).stop(200, "q1").restart(300, "q1").end(5000);
         let v = AckedMessagesSurvive { settle_ms: 1000 }.check(&h);
         assert!(!v.passed);
-        assert!(v.detail.contains("message k acked by q1") && v.detail.contains("clean stop"), "{}", v.detail);
+        assert!(v.detail.contains("message k acked by q1") && v.detail.contains("(clean stop at 0.200s)"), "{}", v.detail);
     }
 
     #[test]

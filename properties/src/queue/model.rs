@@ -217,6 +217,17 @@ impl QueueModel {
             .map(|a| a.at_ns)
     }
 
+    /// Whether the message counted as finished on the channel at time `t`: a FIN was sent at or
+    /// before `t` and the message was not delivered on the channel again between that FIN and `t`
+    /// (a FIN racing a stop of its node may be lost, and the message comes back).
+    pub fn finished_at(&self, key: &str, channel: &str, t: u64) -> bool {
+        let k = (key.to_string(), channel.to_string());
+        let Some(fin) = self.answers.get(&k).and_then(|a| a.iter().rev().find(|a| a.kind == AnswerKind::Fin && a.at_ns <= t)) else {
+            return false;
+        };
+        !self.deliveries.get(&k).into_iter().flatten().any(|d| d.at_ns > fin.at_ns && d.at_ns <= t)
+    }
+
     /// Whether the node ran durably (`--sync-every=1 --mem-queue-size=0`) at time `t`.
     pub fn durable_at(&self, node: &str, t: u64) -> bool {
         self.configs.get(node).and_then(|c| c.iter().rev().find(|(at, _, _)| *at <= t)).map(|c| c.1).unwrap_or(false)
@@ -230,20 +241,25 @@ impl QueueModel {
     /// The allowed-loss rule. A message acknowledged by node N may be lost iff N was not running
     /// durably (`--sync-every=1` and `--mem-queue-size=0`) when it was published, and N went down
     /// uncleanly — killed, or a clean stop that timed out, or a clean stop while N's disk had
-    /// injected faults (it cannot flush) — after the publish was invoked and before the message
-    /// was finished on every channel that existed at the publish. Returns the down's time.
+    /// injected faults (it cannot flush) — after the publish was invoked, at a time when the
+    /// message was not finished ([`Self::finished_at`]) on some channel that existed at the
+    /// publish. Returns the down's time.
     pub fn allowed_loss(&self, p: &Publish) -> Option<u64> {
         if self.durable_at(&p.server, p.invoke_ns) {
             return None;
         }
         let channels = self.channels_at_publish(p);
-        let done_at = channels.iter().map(|c| self.first_fin(&p.key, c)).try_fold(0u64, |acc, f| f.map(|f| acc.max(f)));
         self.downs
             .get(&p.server)?
             .iter()
             .filter(|d| d.unclean || d.disk_faulted)
-            .find(|d| d.at_ns > p.invoke_ns && done_at.map(|f| d.at_ns < f).unwrap_or(true))
+            .find(|d| d.at_ns > p.invoke_ns && channels.iter().any(|c| !self.finished_at(&p.key, c, d.at_ns)))
             .map(|d| d.at_ns)
+    }
+
+    /// The node's last start at or before `t` (0 if none was recorded).
+    pub fn last_start(&self, node: &str, t: u64) -> u64 {
+        self.starts.get(node).and_then(|s| s.iter().rev().find(|&&s| s <= t)).copied().unwrap_or(0)
     }
 
     /// Downs of the node in `(from, to]`.
@@ -438,6 +454,25 @@ mod tests {
             .stop(400, "q1")
             .end(700);
         let m = QueueModel::from_history(&faulted);
+        assert_eq!(m.allowed_loss(&m.publishes["k"]), Some(400 * MS));
+    }
+
+    #[test]
+    fn a_message_back_after_its_fin_is_unfinished_again() {
+        let h = H::new()
+            .config(0, "q1", false, 1000)
+            .sub(10, "q1", "a")
+            .publish(100, "q1", "k", 0)
+            .deliver(150, "q1", "a", "c1", "k", 1)
+            .fin(160, "q1", "a", "c1", "k")
+            .stop(161, "q1")
+            .restart(200, "q1")
+            .deliver(300, "q1", "a", "c1", "k", 2)
+            .kill(400, "q1")
+            .end(700);
+        let m = QueueModel::from_history(&h);
+        assert!(m.finished_at("k", "a", 200 * MS));
+        assert!(!m.finished_at("k", "a", 300 * MS));
         assert_eq!(m.allowed_loss(&m.publishes["k"]), Some(400 * MS));
     }
 
