@@ -64,11 +64,16 @@ fn sim_build() -> Suite {
     Suite { name: "simulator build: cargo test --workspace (--cfg madsim)".into(), command }
 }
 
-/// (c) HOOK: suites beyond cargo's, e.g. a Python integration script under `tests/` driving the
-/// real `weir` binaries. Each is counted from libtest-style lines if it prints them, otherwise by
-/// its exit code (one pass or one failure). Empty for now.
+/// (c) Suites beyond cargo's, counted from the libtest-style lines they print:
+/// - the Python integration suite (`tests/python/run.py`): a real NSQ client (pynsq, installed by
+///   the suite itself into `target/pyenv`) and nsqd's golden transcripts against the `weir`
+///   binary, which it builds.
 fn extra_suites() -> Vec<Suite> {
-    vec![]
+    let script = cargo::root().join("tests").join("python").join("run.py");
+    let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+    let mut command = Command::new(python);
+    command.arg(script).current_dir(cargo::root());
+    vec![Suite { name: "python: real clients and golden transcripts against weir (tests/python)".into(), command }]
 }
 
 /// Runs `cmd`, copying its stdout through as it arrives (stderr is inherited untouched, so cargo
