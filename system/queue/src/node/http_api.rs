@@ -109,14 +109,14 @@ impl QueueApi for Api {
     }
 }
 
-fn client_stats(entry: &ClientEntry, consumer: Option<&crate::core::ConsumerStats>, state: i32) -> ClientStats {
+fn client_stats(entry: &ClientEntry, consumer: Option<&crate::core::ConsumerStats>) -> ClientStats {
     let i = &entry.info;
     ClientStats {
         client_id: i.client_id.clone(),
         hostname: i.hostname.clone(),
         version: "V2".into(),
         remote_address: i.remote_address.clone(),
-        state,
+        state: i.state,
         ready_count: consumer.map_or(0, |c| i64::from(c.rdy)),
         in_flight_count: consumer.map_or(0, |c| i64::from(c.in_flight)),
         message_count: consumer.map_or(0, |c| c.message_count),
@@ -161,7 +161,7 @@ fn snapshot(node: &Node, state: &State, filter: &StatsFilter, now_ms: u64) -> St
             let backend_depth = extra.and_then(|e| e.backend.as_ref()).map_or(0, |b| b.depth());
             let clients = filter.include_clients.then(|| {
                 ch.consumers()
-                    .filter_map(|(id, c)| state.clients.get(&id).map(|e| client_stats(e, Some(c), 3)))
+                    .filter_map(|(id, c)| state.clients.get(&id).map(|e| client_stats(e, Some(c))))
                     .collect()
             });
             channels.push(ChannelStats {
@@ -195,7 +195,7 @@ fn snapshot(node: &Node, state: &State, filter: &StatsFilter, now_ms: u64) -> St
         .clients
         .values()
         .filter(|c| !c.info.pub_counts.is_empty())
-        .map(|c| client_stats(c, None, if c.subscription.is_some() { 3 } else { 0 }))
+        .map(|c| client_stats(c, None))
         .collect();
     StatsSnapshot {
         start_time: node.start_time_secs(),

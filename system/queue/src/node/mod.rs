@@ -99,6 +99,8 @@ pub(crate) struct ClientEntry {
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     pub remote_address: String,
+    /// nsqd's client state number for `/stats`: 0 init, 3 subscribed, 4 closing (after CLS).
+    pub state: i32,
     pub client_id: String,
     pub hostname: String,
     pub user_agent: String,

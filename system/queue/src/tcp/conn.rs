@@ -46,6 +46,10 @@ pub type BoxIo = compress::BoxStream;
 /// the same silence that closes a connection).
 const TLS_HANDSHAKE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(60);
 
+/// nsqd's numeric client states as `/stats` reports them (`stateSubscribed`, `stateClosing`).
+const CLIENT_STATE_SUBSCRIBED: i32 = 3;
+const CLIENT_STATE_CLOSING: i32 = 4;
+
 /// Messages pumped per wake-up before the connection looks at its socket again.
 const PUMP_BATCH_MAX: usize = 256;
 /// How much to read at a time.
@@ -275,6 +279,7 @@ impl Conn {
                 match self.node.subscribe(self.client, &topic, &channel, sample_rate).await {
                     Ok(()) => {
                         self.state = ClientState::Subscribed;
+                        self.node.update_client_info(self.client, |i| i.state = CLIENT_STATE_SUBSCRIBED);
                         self.sub = Some(Subscription { topic, channel });
                         self.respond(OK).await?;
                         Ok(())
@@ -314,6 +319,7 @@ impl Conn {
             }, errors::touch_failed),
             Command::Cls => {
                 self.state = ClientState::Closing;
+                self.node.update_client_info(self.client, |i| i.state = CLIENT_STATE_CLOSING);
                 if let Some(sub) = &self.sub {
                     let _ = self.node.set_rdy(self.client, sub, 0);
                 }
