@@ -20,6 +20,7 @@
 //! running past the end of its file) is corruption: like nsqd, the reader renames the file to
 //! `.bad` and continues with the next one.
 
+mod batch;
 pub mod config;
 pub mod meta;
 mod reader;

@@ -7,6 +7,8 @@
 //! The depth is mirrored in an atomic so the delivery path can ask "is anything on disk?" while
 //! holding only the node's state lock, never the (async) queue lock.
 
+mod batch;
+
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

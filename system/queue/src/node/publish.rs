@@ -5,6 +5,7 @@
 //! the disk policy. Only after both does the caller answer `OK`, so with `--sync-every=1
 //! --mem-queue-size=0` every acknowledged message is on disk and fsynced.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -211,7 +212,9 @@ impl Node {
         self.write_spills(topic, outcome).await
     }
 
-    /// Writes what the core could not hold in memory to the matching disk queues.
+    /// Writes what the core could not hold in memory to the matching disk queues: per queue, in
+    /// publish order, with one append (and at most one sync) per queue, so an MPUB of 200 that
+    /// spills costs one disk write per queue, not 200.
     pub(crate) async fn write_spills(
         &self,
         topic: &str,
@@ -220,12 +223,15 @@ impl Node {
         if outcome.dropped > 0 {
             tracing::debug!("TOPIC({topic}): {} ephemeral copies dropped", outcome.dropped);
         }
-        for Spill {
-            channel,
-            msg,
-            due_ms,
-        } in outcome.spilled
-        {
+        if outcome.spilled.is_empty() {
+            return Ok(());
+        }
+        // Grouped by target queue (`None` = the topic's own), each group in publish order.
+        let mut groups: BTreeMap<Option<String>, Vec<(Message, Option<u64>)>> = BTreeMap::new();
+        for Spill { channel, msg, due_ms } in outcome.spilled {
+            groups.entry(channel).or_default().push((msg, due_ms));
+        }
+        for (channel, msgs) in groups {
             let handle = {
                 let state = self.lock();
                 let Some(t) = state.topics.get(topic) else {
@@ -240,8 +246,11 @@ impl Node {
                 // Deleted meanwhile, or ephemeral (the core drops those itself).
                 continue;
             };
-            let due_unix = due_ms.map(|d| self.due_to_unix_ms(d));
-            if let Err(e) = handle.put(&msg, due_unix, self.now_ms()).await {
+            let batch: Vec<(&Message, Option<i64>)> = msgs
+                .iter()
+                .map(|(m, due)| (m, due.map(|d| self.due_to_unix_ms(d))))
+                .collect();
+            if let Err(e) = handle.put_many(&batch, self.now_ms()).await {
                 let reason = format!("failed to write to disk queue: {e}");
                 self.set_unhealthy(reason.clone());
                 return Err(PublishError::Disk(reason));
@@ -293,29 +302,41 @@ impl Node {
                     }
                 }
             };
-            let popped = match handle.pop().await {
-                Ok(Some(x)) => x,
-                Ok(None) => continue,
-                Err(e) => {
-                    self.set_unhealthy(format!("failed to read disk queue {topic}: {e}"));
-                    if let Some(t) = self.lock().topics.get_mut(topic) {
-                        t.pumping = false;
+            // A batch per round: one state lock and one disk append per channel for up to
+            // PUMP_BATCH_MAX messages, instead of one of each per message.
+            let mut popped = Vec::new();
+            let mut read_error = None;
+            while popped.len() < PUMP_BATCH_MAX {
+                match handle.pop().await {
+                    Ok(Some(x)) => popped.push(x),
+                    Ok(None) => break,
+                    Err(e) => {
+                        read_error = Some(e);
+                        break;
                     }
-                    return;
                 }
-            };
-            let (msg, due_unix) = popped;
+            }
             let outcome = {
                 let state = &mut *self.lock();
                 let Some(t) = state.topics.get_mut(topic) else {
                     return;
                 };
-                let due = due_unix.and_then(|d| self.unix_to_due_ms(d));
-                let out = t.topic.publish_from_backend(msg, due);
+                let mut out = PublishOutcome::default();
+                for (msg, due_unix) in popped {
+                    let due = due_unix.and_then(|d| self.unix_to_due_ms(d));
+                    let routed = t.topic.publish_from_backend(msg, due);
+                    out.spilled.extend(routed.spilled);
+                    out.dropped += routed.dropped;
+                    out.duplicates += routed.duplicates;
+                }
                 Node::wake(state, topic, None);
                 out
             };
-            if self.write_spills(topic, outcome).await.is_err() {
+            let written = self.write_spills(topic, outcome).await;
+            if let Some(e) = &read_error {
+                self.set_unhealthy(format!("failed to read disk queue {topic}: {e}"));
+            }
+            if written.is_err() || read_error.is_some() {
                 if let Some(t) = self.lock().topics.get_mut(topic) {
                     t.pumping = false;
                 }
@@ -494,6 +515,9 @@ impl Node {
         self.save_metadata().await;
     }
 }
+
+/// Messages moved from a topic's disk queue to its channels per round of [`Node::pump_topic`].
+const PUMP_BATCH_MAX: usize = 256;
 
 /// Testing::first_channel_only — BROKEN VARIANT: a message reaches only the first channel (by
 /// name); with no channel it is held as usual.
