@@ -68,9 +68,9 @@ impl QueueScenario {
     }
 
     /// The healthy queue held to the durable promise (`--sync-every=1 --mem-queue-size=0`: no
-    /// acknowledged message lost at all). Not yet in `all()`: the daemon keeps a delivered (in
-    /// flight) or deferred message only in memory once it has read it back from its disk queue, so
-    /// a kill loses it (see the `queue` issue's report).
+    /// acknowledged message lost at all). Not yet in `all()`: messages read back from disk stay
+    /// there until FIN, but a DPUB'd message is held only in the channel's memory deferred set
+    /// until due, so a kill loses it.
     pub fn durable() -> QueueScenario {
         QueueScenario { name: "queue-durable", testing: queue::Testing::default(), durability: Durability::Durable }
     }

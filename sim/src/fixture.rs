@@ -59,7 +59,7 @@ pub async fn server(ctx: NodeCtx, opts: ServerOptions) {
         Err(e) => panic!("fixture cannot bind: {e}"),
     };
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, _) = rt::select! {
             _ = shutdown.wait() => break,
             a = listener.accept() => match a { Ok(x) => x, Err(_) => continue },
         };

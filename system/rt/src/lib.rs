@@ -17,6 +17,7 @@ pub mod http;
 pub mod log;
 pub mod net;
 pub mod rand;
+mod select;
 pub mod shutdown;
 pub mod task;
 pub mod time;
@@ -24,6 +25,10 @@ pub mod time;
 /// Harness-facing hooks: per-node clocks, disks and buggify state of one simulated run.
 #[cfg(madsim)]
 pub mod sim;
+
+/// For `rt::select!`: the caller's tokio paths resolve through rt.
+#[doc(hidden)]
+pub use tokio as __tokio;
 
 /// True when this build runs inside the simulator.
 pub const SIMULATED: bool = cfg!(madsim);

@@ -82,7 +82,7 @@ async fn serve(
         if close_wait && in_flight == 0 {
             return Ok(());
         }
-        tokio::select! {
+        rt::select! {
             frame = c.reader.next_frame() => {
                 let frame = frame?;
                 last_read = rt::time::now();

@@ -10,15 +10,32 @@
 //! when `put` returns). A sync fsyncs the write file and then replaces the meta file, so the meta
 //! never claims data that is not durable. After a crash, [`DiskQueue::open`] starts from the meta
 //! and scans the files past its write position for complete records written after that sync
-//! (they count again), cutting off a torn tail. Reads are at-least-once: a record popped after the
-//! last sync is read again after a crash, a synced record is never lost.
+//! (they count again), cutting off a torn tail.
+//!
+//! Reading is at-least-once through an *acknowledgement cursor*. Taking a record
+//! ([`DiskQueue::pop_unacked`]) advances only the in-memory read position and hands out the
+//! record's [`Position`]; the record stays on disk, and is read again after a crash or reopen,
+//! until its owner calls [`DiskQueue::ack`] (a consumer FINished it, or its owner gave it to
+//! another durable place). The *ack position* is the lowest record taken and not yet acked (the
+//! read position when there is none); the meta file stores it where nsqd stores its read
+//! position, so the format is unchanged, and reopening resumes there. Records between the ack
+//! position and the read position that were acked out of order are read again too (duplicates
+//! are allowed, losses are not); the meta's depth counts them. Segment files are removed only
+//! once entirely below the persisted ack position. [`DiskQueue::pop`] is `pop_unacked` + `ack`
+//! (nsqd's behaviour: a record popped and synced is gone). The set of unacked positions is held
+//! in memory; its size is the owner's business (a channel bounds it by what it holds in flight,
+//! deferred or requeued) and is reported by [`DiskQueue::unacked_count`].
+//!
+//! So the rule is: only what was not synced can be lost, and with `sync_every = 1` nothing that a
+//! `put` returned `Ok` for, until it is acked.
 //!
 //! Unlike nsqd this is not a goroutine: the owner calls the async methods in turn and drives the
 //! timed sync with [`DiskQueue::maybe_sync`] / [`DiskQueue::next_sync_due_ms`].
 //!
 //! Errors: every I/O error is returned. A record that cannot be valid (size out of bounds, or
 //! running past the end of its file) is corruption: like nsqd, the reader renames the file to
-//! `.bad` and continues with the next one.
+//! `.bad` and continues with the next one (unacked records of a renamed file are then lost after a
+//! crash: corruption already lost the rest of that file).
 
 mod batch;
 pub mod config;
@@ -31,13 +48,15 @@ mod tests;
 #[cfg(all(test, madsim))]
 mod sim_tests;
 
+use std::collections::BTreeMap;
 use std::io;
 
 use bytes::Bytes;
 use rt::disk::{Disk, File};
 
 pub use config::DiskQueueConfig;
-use meta::{Meta, Position};
+use meta::Meta;
+pub use meta::Position;
 use reader::ReadBuffer;
 
 /// Length of a record's size prefix.
@@ -65,7 +84,12 @@ pub struct DiskQueue {
     /// since dropped after an error).
     write_file_dirty: bool,
     reader: Option<ReadCursor>,
-    /// Puts and pops since the last sync.
+    /// Records taken and not yet acked: position → pop sequence number (so the number of records
+    /// between the ack position and the read position is known without remembering acked ones).
+    unacked: BTreeMap<Position, u64>,
+    /// Sequence number of the next record taken.
+    next_pop_seq: u64,
+    /// Puts, auto-acked pops and acks since the last sync.
     unsynced_ops: u64,
     /// The positions changed in a way the meta file must learn (file roll, skip, empty).
     needs_sync: bool,
@@ -97,6 +121,8 @@ impl DiskQueue {
             write_file: None,
             write_file_dirty: false,
             reader: None,
+            unacked: BTreeMap::new(),
+            next_pop_seq: 0,
             unsynced_ops: 0,
             needs_sync: false,
             pending_removals: Vec::new(),
@@ -190,10 +216,23 @@ impl DiskQueue {
         Ok(())
     }
 
-    /// Takes the oldest record, or `None` when the queue is empty. A corrupt record makes the
-    /// reader skip to the next file (the bad one is renamed `.bad`); an I/O error is returned and
-    /// the position stays, so the next call retries.
+    /// Takes the oldest record and acknowledges it at once (nsqd's semantics: after the next sync
+    /// it is not read again). See [`DiskQueue::pop_unacked`].
     pub async fn pop(&mut self) -> io::Result<Option<Bytes>> {
+        match self.pop_unacked().await? {
+            Some((at, body)) => {
+                self.ack(at).await;
+                Ok(Some(body))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Takes the oldest record, or `None` when the queue is empty. The record stays on disk (it
+    /// is read again after a reopen or crash) until [`DiskQueue::ack`] is called with the returned
+    /// position. A corrupt record makes the reader skip to the next file (the bad one is renamed
+    /// `.bad`); an I/O error is returned and the position stays, so the next call retries.
+    pub async fn pop_unacked(&mut self) -> io::Result<Option<(Position, Bytes)>> {
         loop {
             if self.read == self.write {
                 // nsqd's checkTailCorruption: an empty queue has depth 0 whatever was counted.
@@ -245,22 +284,58 @@ impl DiskQueue {
                 continue;
             }
             let body = Bytes::copy_from_slice(body);
+            let at = self.read;
             self.read.pos = body_at + size as u64;
             self.depth = self.depth.saturating_sub(1);
-            self.unsynced_ops += 1;
+            self.unacked.insert(at, self.next_pop_seq);
+            self.next_pop_seq += 1;
             if self.read.file < self.write.file && self.read.pos >= end {
                 self.finish_read_file().await;
-            } else if self.unsynced_ops >= self.config.sync_every.max(1) {
-                self.sync_after_read().await;
             }
             self.check_invariants();
-            return Ok(Some(body));
+            return Ok(Some((at, body)));
         }
+    }
+
+    /// Acknowledges a record taken with [`DiskQueue::pop_unacked`]: it will not be read again once
+    /// a sync has recorded the new ack position (counted towards `sync_every`). Returns `false`
+    /// (and does nothing) for a position not taken or already acked (e.g. the queue was emptied
+    /// meanwhile). A failed sync is logged and retried by the next one.
+    pub async fn ack(&mut self, at: Position) -> bool {
+        let before = self.ack_position();
+        if self.unacked.remove(&at).is_none() {
+            return false;
+        }
+        self.unsynced_ops += 1;
+        // The ack position left a finished file: sync now so it can be removed (as a read moving
+        // to the next file does when nothing is unacked).
+        let frees_file = self.ack_position().file > before.file && self.pending_removals.iter().any(|&n| n < self.ack_position().file);
+        if frees_file || self.unsynced_ops >= self.config.sync_every.max(1) {
+            self.sync_after_read().await;
+        }
+        true
+    }
+
+    /// Records taken and not yet acked.
+    pub fn unacked_count(&self) -> usize {
+        self.unacked.len()
+    }
+
+    /// Where reading resumes after a reopen: the lowest unacked record, else the read position.
+    pub fn ack_position(&self) -> Position {
+        self.unacked.keys().next().copied().unwrap_or(self.read)
     }
 
     /// Records in the queue (put and not yet popped).
     pub fn depth(&self) -> u64 {
         self.depth
+    }
+
+    /// The depth as seen from the ack position (what a reopen will find): the unread records plus
+    /// every record taken since the lowest unacked one.
+    fn durable_depth(&self) -> u64 {
+        let taken = self.unacked.values().next().map_or(0, |&seq| self.next_pop_seq - seq);
+        self.depth + taken
     }
 
     pub fn name(&self) -> &str {
@@ -274,12 +349,17 @@ impl DiskQueue {
             self.write_file.as_mut().expect("opened").sync().await?;
         }
         self.write_file_dirty = false;
-        let meta = Meta { depth: self.depth, read: self.read, write: self.write };
+        let ack = self.ack_position();
+        let meta = Meta { depth: self.durable_depth(), read: ack, write: self.write };
         self.disk.write_atomic(&self.meta_name(), &meta.encode()).await?;
         self.unsynced_ops = 0;
         self.needs_sync = false;
         self.last_sync_ms = self.last_now_ms;
-        for n in std::mem::take(&mut self.pending_removals) {
+        // Only segments entirely below the recorded ack position are finished with.
+        let (done, keep): (Vec<u64>, Vec<u64>) =
+            std::mem::take(&mut self.pending_removals).into_iter().partition(|&n| n < ack.file);
+        self.pending_removals = keep;
+        for n in done {
             self.remove_segment(n).await;
         }
         Ok(())
@@ -312,6 +392,7 @@ impl DiskQueue {
         self.write = Position { file: self.write.file + 1, pos: 0 };
         self.read = self.write;
         self.depth = 0;
+        self.unacked.clear();
         self.pending_removals.clear();
         self.sync().await
     }
@@ -551,6 +632,7 @@ impl DiskQueue {
 
     fn check_invariants(&self) {
         assert!(self.read <= self.write, "diskqueue read {:?} past write {:?}", self.read, self.write);
+        assert!(self.ack_position() <= self.read, "diskqueue ack position past the read position");
     }
 }
 

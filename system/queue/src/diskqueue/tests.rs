@@ -387,3 +387,177 @@ mod model {
         }
     }
 }
+
+#[tokio::test]
+async fn a_record_taken_but_not_acked_is_read_again_after_a_reopen() {
+    let disk = scratch("ack-reopen");
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    for i in 0..4 {
+        q.put(&rec(i)).await.unwrap();
+    }
+    let (a0, b0) = q.pop_unacked().await.unwrap().unwrap();
+    let (a1, b1) = q.pop_unacked().await.unwrap().unwrap();
+    let (a2, _) = q.pop_unacked().await.unwrap().unwrap();
+    assert_eq!((b0.to_vec(), b1.to_vec()), (rec(0), rec(1)));
+    assert_eq!(q.depth(), 1);
+    assert_eq!(q.unacked_count(), 3);
+    // Out of order: acking 1 does not move the ack position past the unacked 0.
+    assert!(q.ack(a1).await);
+    assert!(!q.ack(a1).await, "a second ack of the same record is refused");
+    assert_eq!(q.ack_position(), a0);
+    q.close().await.unwrap();
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    assert_eq!(q.depth(), 4, "0 unacked, 1 acked out of order (read again), 2 unacked, 3 unread");
+    assert_eq!(drain(&mut q).await, (0..4).map(rec).collect::<Vec<_>>());
+    // Acked in order: nothing comes back.
+    q.put(&rec(9)).await.unwrap();
+    let (a9, _) = q.pop_unacked().await.unwrap().unwrap();
+    assert!(q.ack(a9).await);
+    assert!(!q.ack(a2).await, "positions from before the reopen are unknown");
+    q.close().await.unwrap();
+    let mut q = DiskQueue::open(disk, "t", config()).await.unwrap();
+    assert_eq!(q.depth(), 0);
+    assert_eq!(q.pop().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_segment_stays_while_a_record_in_it_is_unacked() {
+    let disk = scratch("ack-segments");
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    // 6 records per 100-byte file: 0..6 in file 0, 6..12 in file 1, 12 in file 2.
+    for i in 0..13 {
+        q.put(&rec(i)).await.unwrap();
+    }
+    let (first, _) = q.pop_unacked().await.unwrap().unwrap();
+    let mut rest = Vec::new();
+    while let Some((at, _)) = q.pop_unacked().await.unwrap() {
+        rest.push(at);
+    }
+    for at in rest {
+        assert!(q.ack(at).await);
+    }
+    q.sync().await.unwrap();
+    assert_eq!(segment_files(&disk, "t.").await.len(), 3, "file 0 holds an unacked record, so files 1.. stay too");
+    assert!(q.ack(first).await);
+    q.sync().await.unwrap();
+    assert_eq!(segment_files(&disk, "t.").await.len(), 1, "only the write file is left");
+    q.close().await.unwrap();
+    let mut q = DiskQueue::open(disk, "t", config()).await.unwrap();
+    assert_eq!(q.pop().await.unwrap(), None);
+}
+
+/// Model-based at-least-once: random take/ack/sync/reopen/kill sequences. After a reopen the
+/// queue holds exactly a suffix of everything put, starting no later than the lowest record not
+/// acked (nothing lost) and no earlier than the ack position of the last sync (nothing acked
+/// before a sync is read again).
+#[cfg(not(madsim))]
+mod ack_model {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Put(u8),
+        Take,
+        /// Ack the n-th (mod count) unacked record.
+        Ack(usize),
+        Sync,
+        Reopen,
+        Kill,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (1u8..40).prop_map(Op::Put),
+            5 => Just(Op::Take),
+            5 => any::<usize>().prop_map(Op::Ack),
+            1 => Just(Op::Sync),
+            1 => Just(Op::Reopen),
+            1 => Just(Op::Kill),
+        ]
+    }
+
+    fn body(seq: u32, len: u8) -> Vec<u8> {
+        let mut b = seq.to_be_bytes().to_vec();
+        b.resize(4 + usize::from(len), len);
+        b
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn every_unacked_record_comes_back_and_no_synced_ack_does(
+            ops in proptest::collection::vec(op(), 1..150),
+            sync_every in 1u64..6,
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let disk = scratch("ack-model");
+                let cfg = DiskQueueConfig { sync_every, ..config() };
+                let mut q = DiskQueue::open(disk.clone(), "m", cfg.clone()).await.unwrap();
+                let mut log: Vec<Vec<u8>> = Vec::new();
+                // Index in `log` of the next record to take; taken-not-acked records by index.
+                let mut next = 0usize;
+                let mut unacked: BTreeMap<usize, Position> = BTreeMap::new();
+                // The ack floor at the last explicit sync (an automatic one may have moved it on).
+                let mut synced_floor = 0usize;
+                for op in ops {
+                    let floor = unacked.keys().next().copied().unwrap_or(next);
+                    match op {
+                        Op::Put(len) => {
+                            let b = body(log.len() as u32, len);
+                            q.put(&b).await.unwrap();
+                            log.push(b);
+                        }
+                        Op::Take => {
+                            let got = q.pop_unacked().await.unwrap();
+                            match got {
+                                Some((at, b)) => {
+                                    assert_eq!(Some(&b.to_vec()), log.get(next));
+                                    unacked.insert(next, at);
+                                    next += 1;
+                                }
+                                None => assert_eq!(next, log.len()),
+                            }
+                        }
+                        Op::Ack(n) => {
+                            if !unacked.is_empty() {
+                                let k = *unacked.keys().nth(n % unacked.len()).unwrap();
+                                let at = unacked.remove(&k).unwrap();
+                                assert!(q.ack(at).await);
+                            }
+                        }
+                        Op::Sync => {
+                            q.sync().await.unwrap();
+                            synced_floor = floor;
+                        }
+                        Op::Reopen | Op::Kill => {
+                            let clean = matches!(op, Op::Reopen);
+                            if clean {
+                                q.close().await.unwrap();
+                            } else {
+                                drop(q);
+                            }
+                            q = DiskQueue::open(disk.clone(), "m", cfg.clone()).await.unwrap();
+                            let from = log.len() - q.depth() as usize;
+                            assert!(from <= floor, "lost records {from}..{floor} (not acked)");
+                            if clean {
+                                assert_eq!(from, floor, "a clean reopen resumes at the ack position");
+                            } else {
+                                assert!(from >= synced_floor, "record {from} acked before a sync came back");
+                            }
+                            next = from;
+                            unacked.clear();
+                            synced_floor = from;
+                        }
+                    }
+                    assert_eq!(q.depth() as usize, log.len() - next);
+                    assert_eq!(q.unacked_count(), unacked.len());
+                }
+                let rest: Vec<Vec<u8>> = drain(&mut q).await;
+                assert_eq!(rest, log[next..].to_vec());
+            });
+        }
+    }
+}

@@ -67,7 +67,7 @@ pub(crate) async fn run(shared: Arc<PeerShared>, ctx: Arc<Context>, stop: Shutdo
         let delay = backoff + Duration::from_millis(jitter_ms);
         let mut stop = stop.clone();
         let mut global = ctx.shutdown.clone();
-        tokio::select! {
+        rt::select! {
             _ = stop.wait() => return,
             _ = global.wait() => return,
             _ = rt::time::sleep(delay) => {}
@@ -96,7 +96,7 @@ impl Session<'_> {
     async fn run(&mut self) -> Result<Stopped, SessionError> {
         let mut global = self.ctx.shutdown.clone();
         let mut stop = self.stop.clone();
-        tokio::select! {
+        rt::select! {
             _ = global.wait() => Ok(Stopped),
             _ = stop.wait() => Ok(Stopped),
             r = self.connected() => r,
@@ -145,7 +145,7 @@ impl Session<'_> {
 
         let mut ticker = rt::time::Ticker::new(config.ping_interval);
         loop {
-            tokio::select! {
+            rt::select! {
                 biased;
                 _ = self.shared.wake.notified() => self.forward_changes(&mut conn).await?,
                 _ = ticker.tick() => conn.exchange(&[LookupCommand::Ping]).await?,

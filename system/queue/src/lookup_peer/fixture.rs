@@ -222,7 +222,7 @@ impl LookupFixture {
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: Shutdown) {
     loop {
-        let (stream, peer) = tokio::select! {
+        let (stream, peer) = rt::select! {
             _ = stop.wait() => return,
             a = listener.accept() => match a {
                 Ok(x) => x,
@@ -242,7 +242,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: Shutd
         let shared = shared.clone();
         let mut stop = stop.clone();
         rt::task::spawn(async move {
-            tokio::select! {
+            rt::select! {
                 _ = stop.wait() => {}
                 _ = serve_conn(stream, conn, &shared) => {}
             }

@@ -6,19 +6,31 @@
 //!
 //! The depth is mirrored in an atomic so the delivery path can ask "is anything on disk?" while
 //! holding only the node's state lock, never the (async) queue lock.
+//!
+//! At-least-once from disk: a message a channel takes from its disk queue
+//! ([`BackendHandle::pop_tracked`]) stays unacknowledged in the disk queue (see `diskqueue`'s
+//! ack cursor) while the channel holds it in flight, deferred or requeued in memory. The node
+//! records which message id came from which record ([`BackendHandle::hold`], under its state
+//! lock, atomically with handing the message to the core) and releases it when the message is
+//! FINished ([`BackendHandle::release_id`]), written back to this queue ([`BackendHandle::put`]),
+//! or dropped. Releases are queued in a small synchronous tracker (so FIN, a synchronous call,
+//! can release) and applied to the disk queue by the next async operation on it, or by the flush
+//! [`BackendHandle::release_id`] asks its caller to schedule. A kill before FIN thus leaves the
+//! record on disk and it is delivered again after restart.
 
 mod batch;
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Mutex as AsyncMutex;
 
 use rt::disk::Disk;
 
-use crate::core::Message;
-use crate::diskqueue::{record, DiskQueue, DiskQueueConfig};
+use crate::core::{Message, MessageId};
+use crate::diskqueue::{record, DiskQueue, DiskQueueConfig, Position};
 use crate::options::Options;
 
 /// Opens the backends of a data directory.
@@ -48,6 +60,7 @@ impl Storage {
         Ok(BackendHandle {
             queue: Arc::new(AsyncMutex::new(Queue { dq: Some(queue) })),
             depth,
+            tracker: Arc::new(Mutex::new(Tracker::default())),
         })
     }
 }
@@ -57,6 +70,28 @@ impl Storage {
 pub(crate) struct BackendHandle {
     queue: Arc<AsyncMutex<Queue>>,
     depth: Arc<AtomicU64>,
+    /// Lock order: the node's state lock, then this; never the async queue lock while holding it.
+    tracker: Arc<Mutex<Tracker>>,
+}
+
+/// Messages taken from the disk queue and still held by the channel, and releases not yet
+/// applied to the disk queue.
+#[derive(Debug, Default)]
+struct Tracker {
+    /// Message id → its unacked record. Bounded by what the channel holds (asserted by the node).
+    held: BTreeMap<MessageId, Position>,
+    /// Records to ack at the next async operation.
+    released: Vec<Position>,
+    /// A flush of `released` was asked for and has not run yet.
+    flush_pending: bool,
+}
+
+/// A message taken from disk, still unacknowledged there.
+#[derive(Debug)]
+pub(crate) struct Popped {
+    pub msg: Message,
+    pub due_unix_ms: Option<i64>,
+    pub at: Position,
 }
 
 impl std::fmt::Debug for BackendHandle {
@@ -72,34 +107,128 @@ impl BackendHandle {
     }
 
     /// Appends one message, then syncs if the sync policy says so (`now_ms` drives sync-timeout).
+    /// If the message was held from an earlier record of this queue, that record is released: the
+    /// new copy is written first, and a sync fsyncs the data before it records the ack.
     pub async fn put(&self, msg: &Message, due_unix_ms: Option<i64>, now_ms: u64) -> io::Result<()> {
         let mut q = self.queue.lock().await;
         q.put(msg, due_unix_ms).await?;
         self.depth.store(q.depth(), Ordering::Release);
+        self.release_id(&msg.id);
+        self.apply_releases(&mut q).await;
         q.maybe_sync(now_ms).await
     }
 
-    /// Takes the oldest message, if any.
+    /// Takes the oldest message and acknowledges it at once (the topic's pump; nsqd semantics).
     pub async fn pop(&self) -> io::Result<Option<(Message, Option<i64>)>> {
         let mut q = self.queue.lock().await;
-        let got = q.pop().await;
+        self.apply_releases(&mut q).await;
+        let got = match q.pop_tracked().await {
+            Ok(Some(p)) => {
+                q.ack(p.at).await;
+                Ok(Some((p.msg, p.due_unix_ms)))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
         self.depth.store(q.depth(), Ordering::Release);
         got
     }
 
+    /// Takes the oldest message, leaving its record unacknowledged: the caller must either
+    /// [`BackendHandle::hold`] it (the channel took it) or [`BackendHandle::release_pos`] it.
+    pub async fn pop_tracked(&self) -> io::Result<Option<Popped>> {
+        let mut q = self.queue.lock().await;
+        self.apply_releases(&mut q).await;
+        let got = q.pop_tracked().await;
+        self.depth.store(q.depth(), Ordering::Release);
+        got
+    }
+
+    /// The channel took message `id` from record `at`: keep the record until the id is released.
+    /// Returns the number of held messages (for the caller's bound check).
+    pub fn hold(&self, id: MessageId, at: Position) -> usize {
+        let mut t = self.tracker.lock().expect("tracker lock");
+        if let Some(old) = t.held.insert(id, at) {
+            // A second record of the same message (a replay): one copy is enough.
+            t.released.push(old);
+        }
+        t.held.len()
+    }
+
+    /// Keeps only the held ids for which `still_held` is true, releasing the others (their
+    /// messages left the channel by a path that does not release, e.g. an empty). Returns the
+    /// number left.
+    pub fn retain_held(&self, mut still_held: impl FnMut(&MessageId) -> bool) -> usize {
+        let mut t = self.tracker.lock().expect("tracker lock");
+        let gone: Vec<MessageId> = t.held.keys().filter(|id| !still_held(id)).copied().collect();
+        for id in gone {
+            if let Some(at) = t.held.remove(&id) {
+                t.released.push(at);
+            }
+        }
+        t.held.len()
+    }
+
+    /// The message `id` is finished (or otherwise no longer needs its disk record). Returns `true`
+    /// when the caller should schedule [`BackendHandle::flush_releases`] (a release is queued and
+    /// no flush is pending yet).
+    pub fn release_id(&self, id: &MessageId) -> bool {
+        let mut t = self.tracker.lock().expect("tracker lock");
+        match t.held.remove(id) {
+            Some(at) => {
+                t.released.push(at);
+                !std::mem::replace(&mut t.flush_pending, true)
+            }
+            None => false,
+        }
+    }
+
+    /// A record taken with [`BackendHandle::pop_tracked`] is not needed (dropped, duplicate, or
+    /// written back): ack it at the next operation.
+    pub fn release_pos(&self, at: Position) {
+        self.tracker.lock().expect("tracker lock").released.push(at);
+    }
+
+    /// Applies queued releases now (acks, syncing as the sync policy says).
+    pub async fn flush_releases(&self, now_ms: u64) -> io::Result<()> {
+        let mut q = self.queue.lock().await;
+        self.apply_releases(&mut q).await;
+        q.maybe_sync(now_ms).await
+    }
+
+    async fn apply_releases(&self, q: &mut Queue) {
+        let released = {
+            let mut t = self.tracker.lock().expect("tracker lock");
+            t.flush_pending = false;
+            std::mem::take(&mut t.released)
+        };
+        for at in released {
+            q.ack(at).await;
+        }
+    }
+
     /// Syncs if due by time (the periodic `--sync-timeout` flush).
     pub async fn maybe_sync(&self, now_ms: u64) -> io::Result<()> {
-        self.queue.lock().await.maybe_sync(now_ms).await
+        let mut q = self.queue.lock().await;
+        self.apply_releases(&mut q).await;
+        q.maybe_sync(now_ms).await
     }
 
     /// Syncs now (clean stop).
     pub async fn sync(&self) -> io::Result<()> {
-        self.queue.lock().await.sync().await
+        let mut q = self.queue.lock().await;
+        self.apply_releases(&mut q).await;
+        q.sync().await
     }
 
-    /// Discards every message (topic/channel empty).
+    /// Discards every message (topic/channel empty), held ones included.
     pub async fn empty(&self) -> io::Result<()> {
         let mut q = self.queue.lock().await;
+        {
+            let mut t = self.tracker.lock().expect("tracker lock");
+            t.held.clear();
+            t.released.clear();
+        }
         let r = q.empty().await;
         self.depth.store(q.depth(), Ordering::Release);
         r
@@ -134,18 +263,27 @@ impl Queue {
         dq.put(&record::encode(msg, due_unix_ms)).await
     }
 
-    async fn pop(&mut self) -> io::Result<Option<(Message, Option<i64>)>> {
+    async fn pop_tracked(&mut self) -> io::Result<Option<Popped>> {
         let Some(dq) = self.dq.as_mut() else {
             return Ok(None);
         };
         // Bounded by the depth: each round consumes one record.
-        while let Some(bytes) = dq.pop().await? {
+        while let Some((at, bytes)) = dq.pop_unacked().await? {
             match record::decode(bytes) {
-                Ok(r) => return Ok(Some((r.message, r.due_unix_ms))),
-                Err(e) => tracing::error!("disk queue {}: skipping corrupt record: {e}", dq.name()),
+                Ok(r) => return Ok(Some(Popped { msg: r.message, due_unix_ms: r.due_unix_ms, at })),
+                Err(e) => {
+                    tracing::error!("disk queue {}: skipping corrupt record: {e}", dq.name());
+                    dq.ack(at).await;
+                }
             }
         }
         Ok(None)
+    }
+
+    async fn ack(&mut self, at: Position) {
+        if let Some(dq) = self.dq.as_mut() {
+            dq.ack(at).await;
+        }
     }
 
     async fn maybe_sync(&mut self, now_ms: u64) -> io::Result<()> {

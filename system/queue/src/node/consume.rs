@@ -4,12 +4,42 @@
 //! channel's memory queue, then its disk queue straight to the client (nsqd's message pump reads
 //! both; reading disk → client bypasses memory, so `--mem-queue-size=0` still delivers and the
 //! client's RDY bounds how much leaves the disk).
+//!
+//! A message taken from the channel's disk queue stays recoverable from disk until it is
+//! FINished: its record is left unacknowledged (`backend`'s module docs) and held under the
+//! message id while the channel has it in flight, deferred or requeued; FIN releases it, as does
+//! writing it back to disk or dropping it. A kill before FIN loses nothing that was synced: the
+//! record is read again after restart (at least once; duplicates are allowed, losses are not).
+//! The held set is bounded by what the channel holds (in flight ≤ RDY × clients, deferred,
+//! requeued), which [`hold_from_disk`] asserts.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::core::{sample_accepts, ClientId, CoreError, Message, MessageId, PutOutcome, Refused, TopicEvent};
+use crate::core::{sample_accepts, Channel, ClientId, CoreError, Message, MessageId, PutOutcome, Refused, TopicEvent};
+use crate::diskqueue::Position;
 
+use super::backend::{BackendHandle, Popped};
 use super::{Node, PublishError};
+
+/// The channel now holds message `id`, read from disk record `at`: keep the record until FIN.
+/// Asserts the bound on held records: never more than the messages the channel holds (after
+/// releasing any that left it by a path that does not release, such as an empty racing this).
+fn hold_from_disk(backend: &BackendHandle, ch: &Channel, id: MessageId, at: Position) {
+    let held = backend.hold(id, at);
+    let holding = ch.in_flight_count() + ch.deferred_count() + ch.depth();
+    if held <= holding {
+        return;
+    }
+    let present: BTreeSet<MessageId> = ch
+        .in_flight_iter()
+        .map(|e| e.msg.id)
+        .chain(ch.deferred_iter().map(|(_, m)| m.id))
+        .chain(ch.ready_iter().map(|m| m.id))
+        .collect();
+    let held = backend.retain_held(|id| present.contains(id));
+    assert!(held <= holding, "disk records held ({held}) exceed the channel's messages ({holding})");
+}
 
 /// The channel a client consumes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,8 +130,20 @@ impl Node {
         let t = state.topics.get_mut(&sub.topic).ok_or(ConsumeError::Gone)?;
         let ch = t.topic.channel_mut(&sub.channel).ok_or(ConsumeError::Gone)?;
         let msg = ch.finish(client, id).map_err(ConsumeError::Core)?;
-        if let Some(q) = t.channels.get_mut(&sub.channel).and_then(|c| c.e2e.as_mut()) {
+        let entry = t.channels.get_mut(&sub.channel);
+        let backend = entry.as_ref().and_then(|c| c.backend.clone());
+        if let Some(q) = entry.and_then(|c| c.e2e.as_mut()) {
             q.add(now_ms, rt::clock::unix_ns().saturating_sub(msg.timestamp_ns));
+        }
+        drop(state);
+        // A message read from disk: its record may go now. Acked by a task (FIN is synchronous),
+        // one at a time per queue; until then it would merely be read again after a crash.
+        if let Some(b) = backend.filter(|b| b.release_id(id)) {
+            rt::task::spawn(async move {
+                if let Err(e) = b.flush_releases(now_ms).await {
+                    tracing::warn!("disk queue ack after FIN failed: {e}");
+                }
+            });
         }
         Ok(())
     }
@@ -169,7 +211,7 @@ impl Node {
                 }
                 backend
             };
-            let (msg, due_unix) = match handle.pop().await {
+            let Popped { msg, due_unix_ms: due_unix, at } = match handle.pop_tracked().await {
                 Ok(Some(x)) => x,
                 Ok(None) => return None,
                 Err(e) => {
@@ -181,25 +223,45 @@ impl Node {
             let due = due_unix.and_then(|d| self.unix_to_due_ms(d));
             let back: Option<(Message, Option<u64>)> = {
                 let mut state = self.lock();
-                let ch = state
+                let Some(ch) = state
                     .topics
                     .get_mut(&sub.topic)
-                    .and_then(|t| t.topic.channel_mut(&sub.channel))?;
+                    .and_then(|t| t.topic.channel_mut(&sub.channel))
+                else {
+                    // Deleted meanwhile (its queue with it).
+                    handle.release_pos(at);
+                    return None;
+                };
                 if let Some(due_ms) = due {
                     // Still deferred: hold it in the channel's deferred set until due.
+                    let id = msg.id;
                     match ch.put_deferred(msg, due_ms) {
                         Ok(PutOutcome::Overflow(m)) => Some((m, Some(due_ms))),
-                        _ => None,
+                        Ok(PutOutcome::Queued) => {
+                            hold_from_disk(&handle, ch, id, at);
+                            None
+                        }
+                        _ => {
+                            handle.release_pos(at);
+                            None
+                        }
                     }
                 } else if sample_rate > 0 && !sample_accepts(sample_rate, rt::rand::range(0u8..100)) {
+                    handle.release_pos(at);
                     None
                 } else {
                     match ch.deliver_from_backend(client, msg, now_ms, msg_timeout_ms) {
-                        Ok(m) => return Some(m),
+                        Ok(m) => {
+                            hold_from_disk(&handle, ch, m.id, at);
+                            return Some(m);
+                        }
                         Err(Refused {
                             error: CoreError::DuplicateId,
                             ..
-                        }) => None,
+                        }) => {
+                            handle.release_pos(at);
+                            None
+                        }
                         // The window closed meanwhile: back to disk (delivery order is not
                         // promised), and stop for now.
                         Err(Refused { msg, .. }) => Some((msg, None)),
@@ -207,9 +269,12 @@ impl Node {
                 }
             };
             if let Some((m, due_ms)) = back {
+                // Written anew, then the old record is released (never the other way round).
                 let due_unix = due_ms.map(|d| self.due_to_unix_ms(d));
-                if let Err(e) = handle.put(&m, due_unix, now_ms).await {
-                    self.set_unhealthy(format!("failed to write to disk queue: {e}"));
+                match handle.put(&m, due_unix, now_ms).await {
+                    Ok(()) => handle.release_pos(at),
+                    // Keep the old record: the message stays on disk at least there.
+                    Err(e) => self.set_unhealthy(format!("failed to write to disk queue: {e}")),
                 }
                 return None;
             }

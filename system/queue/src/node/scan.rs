@@ -19,7 +19,7 @@ impl Node {
                 .next_wakeup_ms()
                 .map(|w| w.saturating_sub(now_ms).min(interval_ms))
                 .unwrap_or(interval_ms);
-            tokio::select! {
+            rt::select! {
                 _ = shutdown.wait() => return,
                 _ = rt::time::sleep(Duration::from_millis(wait_ms.max(1))) => {}
             }

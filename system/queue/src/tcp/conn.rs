@@ -187,7 +187,7 @@ impl Conn {
             let heartbeat_at = (self.settings.heartbeat_ms > 0).then_some(self.next_heartbeat);
             let read_deadline = self.read_deadline();
             let flush_at = self.flush_at;
-            let wake = tokio::select! {
+            let wake = rt::select! {
                 r = self.io.read_buf(&mut self.inbuf) => Wake::Read(r),
                 _ = self.notify.notified() => Wake::Notified,
                 _ = sleep_until_opt(heartbeat_at) => Wake::Heartbeat,

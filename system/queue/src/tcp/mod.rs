@@ -43,7 +43,7 @@ pub(crate) async fn accept_loop(
 ) {
     let max = node.options().max_connections;
     loop {
-        let accepted = tokio::select! {
+        let accepted = rt::select! {
             _ = shutdown.wait() => return,
             a = listener.accept() => a,
         };

@@ -54,7 +54,7 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     let open = Arc::new(AtomicUsize::new(0));
     loop {
-        let accepted = tokio::select! {
+        let accepted = crate::select! {
             _ = shutdown.wait() => break,
             a = listener.accept() => a,
         };
@@ -110,7 +110,7 @@ async fn serve_connection(
         .max_buf_size(config.max_header_bytes.max(8192))
         .serve_connection(RtIo::new(stream), service);
     tokio::pin!(conn);
-    tokio::select! {
+    crate::select! {
         r = conn.as_mut() => {
             if let Err(e) = r {
                 tracing::debug!(%peer, "http connection ended: {e}");
