@@ -407,6 +407,25 @@ impl Channel {
         Ok(self.start_in_flight(client, msg, now_ms, msg_timeout_ms))
     }
 
+    /// Holds a message the shell read from this channel's disk queue in the deferred set until
+    /// `due_ms`. Unlike [`Channel::put_deferred`] it ignores `deferred_max` and is not counted in
+    /// `message_count` (it was counted when it first went to disk): the shell keeps the disk
+    /// record until the message is finished, so memory holds only a cache of what disk has, and
+    /// refusing it would make the shell write it back and read it again forever. The shell
+    /// bounds this by reading disk only for a consumer with an open window. Refused (handed back)
+    /// only for an id already present.
+    pub fn defer_from_backend(&mut self, msg: Message, due_ms: u64) -> Result<(), Refused> {
+        if self.present.contains(&msg.id) {
+            return Err(Refused {
+                error: CoreError::DuplicateId,
+                msg,
+            });
+        }
+        self.present.insert(msg.id);
+        self.deferred.push(msg, due_ms);
+        Ok(())
+    }
+
     fn start_in_flight(
         &mut self,
         client: ClientId,

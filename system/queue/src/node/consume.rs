@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::core::{sample_accepts, Channel, ClientId, CoreError, Message, MessageId, PutOutcome, Refused, TopicEvent};
+use crate::core::{sample_accepts, Channel, ClientId, CoreError, Message, MessageId, Refused, TopicEvent};
 use crate::diskqueue::Position;
 
 use super::backend::{BackendHandle, Popped};
@@ -234,18 +234,14 @@ impl Node {
                 };
                 if let Some(due_ms) = due {
                     // Still deferred: hold it in the channel's deferred set until due.
+                    // Its record stays held, so the deferred set needs no room for it (see
+                    // `Channel::defer_from_backend`); writing it back would only be read again.
                     let id = msg.id;
-                    match ch.put_deferred(msg, due_ms) {
-                        Ok(PutOutcome::Overflow(m)) => Some((m, Some(due_ms))),
-                        Ok(PutOutcome::Queued) => {
-                            hold_from_disk(&handle, ch, id, at);
-                            None
-                        }
-                        _ => {
-                            handle.release_pos(at);
-                            None
-                        }
+                    match ch.defer_from_backend(msg, due_ms) {
+                        Ok(()) => hold_from_disk(&handle, ch, id, at),
+                        Err(_) => handle.release_pos(at),
                     }
+                    None
                 } else if sample_rate > 0 && !sample_accepts(sample_rate, rt::rand::range(0u8..100)) {
                     handle.release_pos(at);
                     None

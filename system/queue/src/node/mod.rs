@@ -323,6 +323,14 @@ impl Node {
                 mem_queue_size: self.opts.mem_queue_size,
                 max_rdy_count: self.opts.max_rdy_count,
                 max_consumers: self.opts.max_channel_consumers,
+                // `--mem-queue-size=0` promises every acknowledged message is on disk: deferred
+                // copies (DPUB, a topic's deferred backlog) then go to the channel's disk queue
+                // too, and come back into memory only as held records (`defer_from_backend`).
+                deferred_max: if self.opts.mem_queue_size == 0 {
+                    0
+                } else {
+                    ChannelConfig::default().deferred_max
+                },
                 ..ChannelConfig::default()
             },
         }
