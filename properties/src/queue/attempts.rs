@@ -3,8 +3,9 @@
 //!
 //! `queue_attempts_grow`: between two unclean downs of its node, the deliveries of a message on a
 //! channel carry distinct attempts counts, each at least 1: every delivery adds one, so no count
-//! can repeat. A delivery is dated by the last start of its node before it was seen (one seen
-//! while its node was down, or just after a kill, was sent before). Gaps are allowed (a delivery to a consumer that died or was cut off before its
+//! can repeat. A delivery is dated by the node instance that sent it: the one that answered
+//! the SUB of its connection (one seen while its node was down, or after a kill and restart on a
+//! connection made before them, was sent before; see `QueueModel::sent_start`). Gaps are allowed (a delivery to a consumer that died or was cut off before its
 //! handler saw it is not observed), and so is a count observed out of order (a delivery stalled
 //! in a partitioned TCP connection arrives after the heal, behind its redelivery). An unclean
 //! down — or a clean stop while the node's disk had injected faults, which cannot persist its
@@ -47,7 +48,10 @@ impl Property for AttemptsGrow {
                     }
                     // A delivery seen while its node was down was sent before the down: date
                     // each one by the node's last start before it was seen.
-                    let (from, to) = (m.last_start(&e.server, e.at_ns), m.last_start(&d.server, d.at_ns));
+                    // A delivery seen after a restart on a connection made before it was sent by
+                    // the earlier instance: date each by the instance that sent it.
+                    let (a, b) = (m.sent_start(e), m.sent_start(d));
+                    let (from, to) = (a.min(b), a.max(b));
                     if e.server != d.server || m.downs_between(&d.server, from, to).any(|x| x.unclean || x.disk_faulted) {
                         break;
                     }
@@ -158,6 +162,27 @@ mod tests {
         assert!(AttemptsGrow.check(&h).passed, "{}", AttemptsGrow.check(&h).detail);
         let same_life = H::new().restart(0, "q1").deliver(100, "q1", "a", "c1", "k", 1).kill(200, "q1").deliver(201, "q1", "a", "c2", "k", 1).end(5000);
         assert!(!AttemptsGrow.check(&same_life).passed);
+    }
+
+    #[test]
+    fn a_delivery_stalled_across_a_kill_and_restart_belongs_to_the_killed_instance() {
+        // c1's connection dates from before the kill; the restarted node redelivers from disk with
+        // attempts 1 to c2, and only then does c1 see the copy the killed instance sent it.
+        let stale = |resub: bool| {
+            let mut h = H::new();
+            h.config(0, "q1", true, 2000).sub_as(10, "q1", "a", "c1").publish(100, "q1", "k", 0);
+            h.kill(500, "q1").restart(600, "q1").sub_as(700, "q1", "a", "c2").deliver(800, "q1", "a", "c2", "k", 1);
+            if resub {
+                // c1 reconnected: its copy came from the new instance, which repeated attempts.
+                h.sub_as(850, "q1", "a", "c1");
+            }
+            let h = h.deliver(900, "q1", "a", "c1", "k", 1).end(5000);
+            AttemptsGrow.check(&h)
+        };
+        let v = stale(false);
+        assert!(v.passed, "{}", v.detail);
+        let v = stale(true);
+        assert!(!v.passed && v.detail.contains("with attempts 1, after delivery to c2"), "{}", v.detail);
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct Delivery {
     pub consumer: String,
     pub id: String,
     pub attempts: u16,
+    /// When the consumer's SUB to this server and channel last succeeded before the delivery: the
+    /// connection it arrived on. `None` if no SUB was recorded.
+    pub conn_ns: Option<u64>,
 }
 
 /// A consumer's answer to a delivery.
@@ -85,6 +88,8 @@ pub struct QueueModel {
     pub clock: BTreeMap<String, Vec<ClockStep>>,
     pub healed_ns: Option<u64>,
     pub end_ns: u64,
+    /// (consumer, server, channel) → its latest successful SUB so far (while building).
+    subs: BTreeMap<(String, String, String), u64>,
 }
 
 /// One change to a node's clock, as recorded by the harness.
@@ -163,12 +168,14 @@ impl QueueModel {
     fn observe(&mut self, at_ns: u64, what: &Observation) {
         match what {
             Observation::Delivered { server, channel, consumer, key, id, attempts, .. } => {
+                let conn_ns = self.subs.get(&(consumer.clone(), server.clone(), channel.clone())).copied();
                 self.deliveries.entry((key.clone(), channel.clone())).or_default().push(Delivery {
                     at_ns,
                     server: server.clone(),
                     consumer: consumer.clone(),
                     id: id.clone(),
                     attempts: *attempts,
+                    conn_ns,
                 })
             }
             Observation::Finished { channel, consumer, key, .. } => self
@@ -181,7 +188,8 @@ impl QueueModel {
                 .entry((key.clone(), channel.clone()))
                 .or_default()
                 .push(Answer { at_ns, consumer: consumer.clone(), kind: AnswerKind::Req { delay_ms: *delay_ms } }),
-            Observation::Subscribed { server, topic, channel, .. } => {
+            Observation::Subscribed { server, topic, channel, consumer } => {
+                self.subs.insert((consumer.clone(), server.clone(), channel.clone()), at_ns);
                 self.channel_since.entry((server.clone(), topic.clone(), channel.clone())).or_insert(at_ns);
             }
             Observation::QueueNode { server, sync_every, mem_queue_size, msg_timeout_ms } => self
@@ -262,6 +270,14 @@ impl QueueModel {
         self.starts.get(node).and_then(|s| s.iter().rev().find(|&&s| s <= t)).copied().unwrap_or(0)
     }
 
+    /// The start of the node instance that sent delivery `d`: the one that answered the SUB of
+    /// the connection `d` arrived on (a connection does not survive its node's restart, but a
+    /// delivery stalled in a partitioned connection can be seen after the node was killed and
+    /// restarted), else the last start before it was seen.
+    pub fn sent_start(&self, d: &Delivery) -> u64 {
+        self.last_start(&d.server, d.conn_ns.unwrap_or(d.at_ns).min(d.at_ns))
+    }
+
     /// Downs of the node in `(from, to]`.
     pub fn downs_between(&self, node: &str, from: u64, to: u64) -> impl Iterator<Item = &Down> {
         self.downs.get(node).into_iter().flatten().filter(move |d| d.at_ns > from && d.at_ns <= to)
@@ -322,6 +338,11 @@ pub mod build {
 
         pub fn sub(&mut self, at_ms: u64, server: &str, channel: &str) -> &mut H {
             self.obs(at_ms, Observation::Subscribed { server: server.into(), topic: T.into(), channel: channel.into(), consumer: "c".into() })
+        }
+
+        /// A SUB by a named consumer (its connection: deliveries to it are dated by this SUB).
+        pub fn sub_as(&mut self, at_ms: u64, server: &str, channel: &str, consumer: &str) -> &mut H {
+            self.obs(at_ms, Observation::Subscribed { server: server.into(), topic: T.into(), channel: channel.into(), consumer: consumer.into() })
         }
 
         /// An acknowledged publish, invoked at `at_ms` and acked 1 ms later.
