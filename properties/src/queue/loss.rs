@@ -43,7 +43,9 @@ impl Property for AckedMessagesSurvive {
                     continue; // the node never came back long enough to tell
                 }
                 judged += 1;
-                let again = m.deliveries.get(&(p.key.clone(), c.clone())).into_iter().flatten().any(|d| d.at_ns > down.at_ns);
+                // Delivered by an instance started after the down (a copy seen later but sent
+                // before it, stalled in a partitioned connection, does not show it survived).
+                let again = m.deliveries.get(&(p.key.clone(), c.clone())).into_iter().flatten().any(|d| d.at_ns > down.at_ns && m.sent_start(d) > down.at_ns);
                 if !again {
                     let downs: Vec<String> = unfinished_downs()
                         .map(|d| format!("{} at {}", if d.unclean { "killed" } else { "clean stop" }, secs(d.at_ns)))
@@ -77,6 +79,24 @@ mod tests {
     fn a_message_delivered_again_after_a_stop_survives() {
         let h = base(&mut H::new(), false).stop(200, "q1").restart(300, "q1").deliver(400, "q1", "a", "c1", "k", 2).fin(410, "q1", "a", "c1", "k").end(5000);
         assert!(AckedMessagesSurvive { settle_ms: 1000 }.check(&h).passed);
+    }
+
+    #[test]
+    fn copies_stalled_across_a_restart_neither_unfinish_nor_save_a_message() {
+        // c1 (connected before the stop) sees its stale copy after c2 finished the message on the
+        // restarted node: the message stays finished, so a later kill does not put it at stake.
+        let mut h = H::new();
+        h.config(0, "q1", true, 1000).sub_as(10, "q1", "a", "c1").publish(100, "q1", "k", 0);
+        h.stop(200, "q1").restart(300, "q1").sub_as(350, "q1", "a", "c2").deliver(400, "q1", "a", "c2", "k", 2).fin(410, "q1", "a", "c2", "k");
+        let h = h.deliver(500, "q1", "a", "c1", "k", 1).kill(600, "q1").restart(700, "q1").end(5000);
+        let v = AckedMessagesSurvive { settle_ms: 1000 }.check(&h);
+        assert!(v.passed, "{}", v.detail);
+        // Only the stale copy is seen after the stop: the restarted node never had the message.
+        let mut h = H::new();
+        h.config(0, "q1", true, 1000).sub_as(10, "q1", "a", "c1").publish(100, "q1", "k", 0);
+        let h = h.stop(200, "q1").restart(300, "q1").deliver(500, "q1", "a", "c1", "k", 1).end(5000);
+        let v = AckedMessagesSurvive { settle_ms: 1000 }.check(&h);
+        assert!(!v.passed && v.detail.contains("never delivered on a after it"), "{}", v.detail);
     }
 
     #[test]

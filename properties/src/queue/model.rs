@@ -227,13 +227,18 @@ impl QueueModel {
 
     /// Whether the message counted as finished on the channel at time `t`: a FIN was sent at or
     /// before `t` and the message was not delivered on the channel again between that FIN and `t`
-    /// (a FIN racing a stop of its node may be lost, and the message comes back).
+    /// (a FIN racing a stop of its node may be lost, and the message comes back). A copy seen
+    /// after the FIN but sent by an older instance of the node than the one the FIN answered (it
+    /// sat stalled in a partitioned connection) is not the message coming back.
     pub fn finished_at(&self, key: &str, channel: &str, t: u64) -> bool {
         let k = (key.to_string(), channel.to_string());
         let Some(fin) = self.answers.get(&k).and_then(|a| a.iter().rev().find(|a| a.kind == AnswerKind::Fin && a.at_ns <= t)) else {
             return false;
         };
-        !self.deliveries.get(&k).into_iter().flatten().any(|d| d.at_ns > fin.at_ns && d.at_ns <= t)
+        let ds = self.deliveries.get(&k).map(|d| d.as_slice()).unwrap_or(&[]);
+        // The instance that sent the delivery this FIN answered.
+        let answered = ds.iter().rev().find(|d| d.consumer == fin.consumer && d.at_ns <= fin.at_ns).map(|d| self.sent_start(d));
+        !ds.iter().any(|d| d.at_ns > fin.at_ns && d.at_ns <= t && answered.is_none_or(|a| self.sent_start(d) >= a))
     }
 
     /// Whether the node ran durably (`--sync-every=1 --mem-queue-size=0`) at time `t`.
