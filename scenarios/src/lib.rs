@@ -16,7 +16,12 @@ use sim::fixture::{FixtureScenario, ServerOptions};
 /// All scenarios, in the order the runner runs them.
 #[cfg(madsim)]
 pub fn all() -> Vec<Arc<dyn sim::Scenario>> {
-    vec![Arc::new(FixtureScenario::default()), Arc::new(queue::QueueScenario::healthy())]
+    vec![
+        Arc::new(FixtureScenario::default()),
+        Arc::new(queue::QueueScenario::healthy()),
+        // The durable promise: --sync-every=1 --mem-queue-size=0 loses no acknowledged message.
+        Arc::new(queue::QueueScenario::durable()),
+    ]
 }
 
 /// Deliberately broken variants: each must fail one of its properties on some seeds.
@@ -37,19 +42,8 @@ pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
     v
 }
 
-/// Healthy scenarios that currently fail because of a known, reported bug in the system: they run
-/// only by name, and move to `all()` once the bug is fixed.
-#[cfg(madsim)]
-pub fn pending() -> Vec<Arc<dyn sim::Scenario>> {
-    // The durable promise (--sync-every=1 --mem-queue-size=0: no acknowledged message lost).
-    // Messages read from disk now stay there until FIN (diskqueue ack cursor), but a DPUB'd
-    // message still goes to the channel's in-memory deferred set (deferred_max is not tied to
-    // --mem-queue-size), so a kill before it is due loses it (e.g. seeds 4, 22).
-    vec![Arc::new(queue::QueueScenario::durable())]
-}
-
-/// Finds a scenario by name, including the broken variants and the pending ones.
+/// Finds a scenario by name, including the broken variants.
 #[cfg(madsim)]
 pub fn by_name(name: &str) -> Option<Arc<dyn sim::Scenario>> {
-    all().into_iter().chain(broken()).chain(pending()).find(|s| s.name() == name)
+    all().into_iter().chain(broken()).find(|s| s.name() == name)
 }

@@ -68,9 +68,8 @@ impl QueueScenario {
     }
 
     /// The healthy queue held to the durable promise (`--sync-every=1 --mem-queue-size=0`: no
-    /// acknowledged message lost at all). Not yet in `all()`: messages read back from disk stay
-    /// there until FIN, but a DPUB'd message is held only in the channel's memory deferred set
-    /// until due, so a kill loses it.
+    /// acknowledged message lost at all, kills included): messages read back from disk stay
+    /// there until FIN, and deferred copies (DPUB) go to disk before the publish is answered.
     pub fn durable() -> QueueScenario {
         QueueScenario { name: "queue-durable", testing: queue::Testing::default(), durability: Durability::Durable }
     }
