@@ -331,7 +331,6 @@ impl Node {
                 } else {
                     ChannelConfig::default().deferred_max
                 },
-                ..ChannelConfig::default()
             },
         }
     }

@@ -647,3 +647,31 @@ fn finish_after_remove_client_is_harmless() {
     assert!(ch.finish(A, &id(1)).is_ok());
     ch.check_invariants();
 }
+
+#[test]
+fn defer_from_backend_ignores_deferred_max_and_is_not_counted() {
+    // The durable configuration: nothing deferred is admitted from a publish...
+    let config = ChannelConfig {
+        mem_queue_size: 0,
+        deferred_max: 0,
+        ..ChannelConfig::default()
+    };
+    let mut ch = Channel::new("c", config).expect("valid name");
+    ch.add_client(A, 0).expect("new client");
+    ch.set_rdy(A, 1).expect("in range");
+    assert_eq!(ch.put_deferred(msg(1), 500), Ok(PutOutcome::Overflow(msg(1))));
+    assert_eq!(ch.message_count(), 1);
+    // ...but the copy read back from disk (its record held there) waits in memory until due.
+    assert_eq!(ch.defer_from_backend(msg(1), 500), Ok(()));
+    assert_eq!((ch.deferred_count(), ch.message_count()), (1, 1));
+    ch.check_invariants();
+    let dup = ch.defer_from_backend(msg(1), 600).expect_err("already present");
+    assert_eq!((dup.error, dup.msg.id), (CoreError::DuplicateId, id(1)));
+    assert!(ch.next_delivery(A, 499, TIMEOUT_MS).is_none());
+    assert_eq!(ch.tick(499).undeferred, 0);
+    assert_eq!(ch.tick(500).undeferred, 1);
+    let sent = ch.next_delivery(A, 500, TIMEOUT_MS).expect("due and window open");
+    assert_eq!((sent.id, sent.attempts), (id(1), 1));
+    assert_eq!(ch.finish(A, &id(1)).map(|m| m.id), Ok(id(1)));
+    ch.check_invariants();
+}
