@@ -42,10 +42,12 @@ impl Daemon {
             .with_context(|| format!("HTTP: listen on {}", opts.http_address))?;
         let tcp_addr = tcp.local_addr()?;
         let http_addr = http.local_addr()?;
+        node.set_ports(tcp_addr.port(), http_addr.port());
         tracing::info!("TCP: listening on {tcp_addr}");
         tracing::info!("HTTP: listening on {http_addr}");
 
         let (stop, stopped) = rt::shutdown::channel();
+        node.start_lookups(stopped.clone());
         let conns = Arc::new(Connections::default());
         let mut tasks = Vec::new();
         tasks.push(rt::task::spawn(tcp::accept_loop(
@@ -55,7 +57,10 @@ impl Daemon {
             stopped.clone(),
         )));
         tasks.push(rt::task::spawn(node.clone().run_scan(stopped.clone())));
-        let router = crate::ping::router(node.clone());
+        let router = crate::http::router(
+            Arc::new(crate::node::Api(node.clone())),
+            crate::http::HttpLimits::from_options(&opts),
+        );
         let http_stopped = stopped.clone();
         tasks.push(rt::task::spawn(async move {
             if let Err(e) = rt::http::serve(http, router, http_stopped).await {

@@ -3,6 +3,8 @@
 //! - [`core`]: the sans-I/O core (topics, channels, in-flight, deferred), driven by explicit time.
 //! - [`options`]: one field per nsqd flag.
 
+pub mod auth;
+pub mod compress;
 pub mod core;
 pub mod daemon;
 pub mod diskqueue;
@@ -11,8 +13,8 @@ pub mod lookup_peer;
 pub mod metadata;
 pub mod node;
 pub mod options;
-mod ping;
 pub mod tcp;
+pub mod tls;
 
 pub use daemon::Daemon;
 pub use options::{Options, Testing};

@@ -27,11 +27,8 @@ async fn heartbeats_and_read_deadline() {
     }
     // Silence: closed after 2× the interval (one more heartbeat may come first).
     let start = rt::time::now();
-    loop {
-        match c.frame_or_heartbeat().await {
-            Some(f) => assert!(f.is_heartbeat()),
-            None => break,
-        }
+    while let Some(f) = c.frame_or_heartbeat().await {
+        assert!(f.is_heartbeat());
     }
     assert!(rt::time::now() - start >= Duration::from_millis(1000));
     d.stop().await;

@@ -7,47 +7,45 @@
 //! The depth is mirrored in an atomic so the delivery path can ask "is anything on disk?" while
 //! holding only the node's state lock, never the (async) queue lock.
 
-use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::Mutex as AsyncMutex;
 
-use crate::core::Message;
+use rt::disk::Disk;
 
-/// What the storage needs from the options.
-#[derive(Debug, Clone)]
-#[allow(dead_code)] // read by the disk queue once it is wired in
-pub(crate) struct StorageConfig {
-    pub data_path: String,
-    pub max_bytes_per_file: u64,
-    pub sync_every: u64,
-    pub sync_timeout_ms: u64,
-    pub max_msg_size_bytes: u64,
-    /// `Testing::skip_fsync`: never sync (the broken variant).
-    pub skip_fsync: bool,
-}
+use crate::core::Message;
+use crate::diskqueue::{record, DiskQueue, DiskQueueConfig};
+use crate::options::Options;
 
 /// Opens the backends of a data directory.
 #[derive(Debug, Clone)]
 pub(crate) struct Storage {
-    config: StorageConfig,
+    disk: Disk,
+    config: DiskQueueConfig,
 }
 
 impl Storage {
-    pub fn new(config: StorageConfig) -> Self {
-        Self { config }
+    pub fn new(opts: &Options) -> Self {
+        Self {
+            disk: Disk::new(opts.data_path.clone()),
+            config: DiskQueueConfig::from_options(opts),
+        }
+    }
+
+    /// The data directory (metadata lives here too).
+    pub fn disk(&self) -> &Disk {
+        &self.disk
     }
 
     /// Opens (or creates) the queue named `name` (nsqd's `<topic>` / `<topic>:<channel>`).
     pub async fn open(&self, name: &str) -> io::Result<BackendHandle> {
-        let queue = Queue::open(&self.config, name).await?;
+        let queue = DiskQueue::open(self.disk.clone(), name, self.config.clone()).await?;
         let depth = Arc::new(AtomicU64::new(queue.depth()));
         Ok(BackendHandle {
-            queue: Arc::new(AsyncMutex::new(queue)),
+            queue: Arc::new(AsyncMutex::new(Queue { dq: Some(queue) })),
             depth,
-            skip_fsync: self.config.skip_fsync,
         })
     }
 }
@@ -57,7 +55,6 @@ impl Storage {
 pub(crate) struct BackendHandle {
     queue: Arc<AsyncMutex<Queue>>,
     depth: Arc<AtomicU64>,
-    skip_fsync: bool,
 }
 
 impl std::fmt::Debug for BackendHandle {
@@ -77,10 +74,7 @@ impl BackendHandle {
         let mut q = self.queue.lock().await;
         q.put(msg, due_unix_ms).await?;
         self.depth.store(q.depth(), Ordering::Release);
-        if !self.skip_fsync {
-            q.maybe_sync(now_ms).await?;
-        }
-        Ok(())
+        q.maybe_sync(now_ms).await
     }
 
     /// Takes the oldest message, if any.
@@ -93,17 +87,11 @@ impl BackendHandle {
 
     /// Syncs if due by time (the periodic `--sync-timeout` flush).
     pub async fn maybe_sync(&self, now_ms: u64) -> io::Result<()> {
-        if self.skip_fsync {
-            return Ok(());
-        }
         self.queue.lock().await.maybe_sync(now_ms).await
     }
 
     /// Syncs now (clean stop).
     pub async fn sync(&self) -> io::Result<()> {
-        if self.skip_fsync {
-            return Ok(());
-        }
         self.queue.lock().await.sync().await
     }
 
@@ -124,49 +112,65 @@ impl BackendHandle {
     }
 }
 
-/// The queue implementation behind the seam.
-///
-/// PLACEHOLDER until `diskqueue::DiskQueue` lands on main: messages are kept in memory, so an
-/// overflow is not durable across a restart. Replaced by the disk queue at integration.
+/// The disk queue behind the seam, speaking messages (the record codec) instead of bytes.
+/// `None` once deleted.
 struct Queue {
-    items: VecDeque<(Message, Option<i64>)>,
+    dq: Option<DiskQueue>,
+}
+
+fn deleted() -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, "disk queue deleted")
 }
 
 impl Queue {
-    async fn open(_config: &StorageConfig, _name: &str) -> io::Result<Self> {
-        Ok(Self {
-            items: VecDeque::new(),
-        })
-    }
-
     fn depth(&self) -> u64 {
-        self.items.len() as u64
+        self.dq.as_ref().map_or(0, DiskQueue::depth)
     }
 
     async fn put(&mut self, msg: &Message, due_unix_ms: Option<i64>) -> io::Result<()> {
-        self.items.push_back((msg.clone(), due_unix_ms));
-        Ok(())
+        let dq = self.dq.as_mut().ok_or_else(deleted)?;
+        dq.put(&record::encode(msg, due_unix_ms)).await
     }
 
     async fn pop(&mut self) -> io::Result<Option<(Message, Option<i64>)>> {
-        Ok(self.items.pop_front())
+        let Some(dq) = self.dq.as_mut() else {
+            return Ok(None);
+        };
+        // Bounded by the depth: each round consumes one record.
+        while let Some(bytes) = dq.pop().await? {
+            match record::decode(bytes) {
+                Ok(r) => return Ok(Some((r.message, r.due_unix_ms))),
+                Err(e) => tracing::error!("disk queue {}: skipping corrupt record: {e}", dq.name()),
+            }
+        }
+        Ok(None)
     }
 
-    async fn maybe_sync(&mut self, _now_ms: u64) -> io::Result<()> {
-        Ok(())
+    async fn maybe_sync(&mut self, now_ms: u64) -> io::Result<()> {
+        match self.dq.as_mut() {
+            Some(dq) => dq.maybe_sync(now_ms).await,
+            None => Ok(()),
+        }
     }
 
     async fn sync(&mut self) -> io::Result<()> {
-        Ok(())
+        match self.dq.as_mut() {
+            Some(dq) => dq.sync().await,
+            None => Ok(()),
+        }
     }
 
     async fn empty(&mut self) -> io::Result<()> {
-        self.items.clear();
-        Ok(())
+        match self.dq.as_mut() {
+            Some(dq) => dq.empty().await,
+            None => Ok(()),
+        }
     }
 
     async fn delete(&mut self) -> io::Result<()> {
-        self.items.clear();
-        Ok(())
+        match self.dq.take() {
+            Some(dq) => dq.delete().await,
+            None => Ok(()),
+        }
     }
 }

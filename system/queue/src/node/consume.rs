@@ -243,6 +243,7 @@ impl Node {
             };
             (sub, events)
         };
+        let changed = !events.is_empty();
         let mut topic_deletable = false;
         for ev in events {
             match ev {
@@ -251,14 +252,19 @@ impl Node {
                     if let Some(t) = state.topics.get_mut(&sub.topic) {
                         t.channels.remove(&name);
                     }
+                    drop(state);
                     tracing::info!("TOPIC({}): ephemeral channel({name}) deleted", sub.topic);
+                    if let Some(lookup) = self.lookup() {
+                        lookup.unregister(&sub.topic, Some(&name));
+                    }
                 }
                 TopicEvent::TopicDeletable => topic_deletable = true,
             }
         }
         if topic_deletable {
             let _ = self.delete_topic(&sub.topic).await;
+        } else if changed {
+            self.topology_changed().await;
         }
-        self.topology_changed().await;
     }
 }

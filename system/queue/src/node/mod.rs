@@ -13,6 +13,7 @@
 //! permit, so a wake-up that arrives while the connection is busy is not lost.
 
 pub(crate) mod backend;
+mod http_api;
 mod consume;
 mod publish;
 mod scan;
@@ -27,12 +28,15 @@ use tokio::sync::{Mutex as AsyncMutex, Notify};
 use crate::core::{
     ChannelConfig, ClientId, IdGenerator, Quantiles, Topic, TopicConfig,
 };
+use crate::lookup_peer::{LookupPeerConfig, LookupPeers, SnapshotFn};
 use crate::options::Options;
+use wire::lookup::LookupIdentify;
 
 pub use consume::{ConsumeError, Subscription};
+pub use http_api::Api;
 pub use publish::PublishError;
 
-use backend::{BackendHandle, Storage, StorageConfig};
+use backend::{BackendHandle, Storage};
 
 /// The daemon's state shared by every connection and task.
 pub struct Node {
@@ -46,6 +50,16 @@ pub struct Node {
     /// `None` = healthy; else the reason (`/ping` answers `NOK - <reason>`).
     health: Mutex<Option<String>>,
     next_client_id: AtomicU64,
+    /// Set while [`Node::load`] recreates topics: no metadata saves meanwhile.
+    loading: std::sync::atomic::AtomicBool,
+    /// Unix seconds at start (`/info`, `/stats`).
+    start_time_secs: i64,
+    /// The bound (TCP, HTTP) ports, set once listening.
+    ports: Mutex<(u16, u16)>,
+    /// Options changed at run time (`PUT /config/...`): lookup addresses and log level.
+    runtime: Mutex<(Vec<String>, String)>,
+    /// Registration with the lookups, once listening (the identity needs the bound ports).
+    lookup: Mutex<Option<LookupPeers>>,
 }
 
 /// Everything behind the state lock.
@@ -113,27 +127,108 @@ impl Node {
             )
             .map_err(|e| anyhow::anyhow!("--e2e-processing-latency-percentile: {e}"))?;
         }
-        let storage = Storage::new(StorageConfig {
-            data_path: opts.data_path.clone(),
-            max_bytes_per_file: opts.max_bytes_per_file,
-            sync_every: opts.sync_every,
-            sync_timeout_ms: opts.sync_timeout_ms,
-            max_msg_size_bytes: opts.max_msg_size_bytes,
-            skip_fsync: opts.testing.skip_fsync,
-        });
+        let storage = Storage::new(&opts);
         Ok(Self {
-            opts,
             start: rt::time::now(),
             state: Mutex::new(State::default()),
             storage,
             create_lock: AsyncMutex::new(()),
             health: Mutex::new(None),
             next_client_id: AtomicU64::new(1),
+            loading: std::sync::atomic::AtomicBool::new(false),
+            start_time_secs: rt::clock::unix_secs(),
+            ports: Mutex::new((0, 0)),
+            runtime: Mutex::new((opts.lookupd_tcp_addresses.clone(), opts.log_level.clone())),
+            lookup: Mutex::new(None),
+            opts,
         })
     }
 
+    /// The options the node was started with.
     pub fn options(&self) -> &Options {
         &self.opts
+    }
+
+    /// The options with run-time changes applied (`GET /config`).
+    pub fn current_options(&self) -> Options {
+        let runtime = self.runtime.lock().unwrap_or_else(|p| p.into_inner());
+        Options {
+            lookupd_tcp_addresses: runtime.0.clone(),
+            log_level: runtime.1.clone(),
+            ..self.opts.clone()
+        }
+    }
+
+    /// `PUT /config/nsqlookupd_tcp_addresses`: reconnects to exactly these lookups.
+    pub fn set_lookupd_addresses(&self, addrs: Vec<String>) {
+        self.runtime.lock().unwrap_or_else(|p| p.into_inner()).0 = addrs.clone();
+        if let Some(l) = self.lookup() {
+            l.set_addresses(addrs);
+        }
+    }
+
+    /// The lookup connections, if started.
+    pub(crate) fn lookup(&self) -> Option<LookupPeers> {
+        self.lookup.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Starts registering with the configured lookups (after binding: the identity carries the
+    /// ports). On every (re)connect the lookup gets the current topics and channels.
+    pub fn start_lookups(self: &Arc<Self>, shutdown: rt::shutdown::Shutdown) {
+        let (tcp, http) = self.ports();
+        let opts = &self.opts;
+        let hostname = opts.hostname.clone();
+        let broadcast_address = if opts.broadcast_address.is_empty() {
+            hostname.clone()
+        } else {
+            opts.broadcast_address.clone()
+        };
+        let port = |configured: u16, bound: u16| i64::from(if configured == 0 { bound } else { configured });
+        let identity = LookupIdentify {
+            broadcast_address,
+            hostname,
+            http_port: port(opts.broadcast_http_port, http),
+            tcp_port: port(opts.broadcast_tcp_port, tcp),
+            version: "1.3.0".to_owned(),
+        };
+        let weak = Arc::downgrade(self);
+        let snapshot: SnapshotFn = Arc::new(move || {
+            let Some(node) = weak.upgrade() else {
+                return Vec::new();
+            };
+            let state = node.lock();
+            let mut regs = Vec::new();
+            for (name, t) in &state.topics {
+                if t.channels.is_empty() {
+                    regs.push((name.clone(), None));
+                }
+                for c in t.channels.keys() {
+                    regs.push((name.clone(), Some(c.clone())));
+                }
+            }
+            regs
+        });
+        let addrs = self.current_options().lookupd_tcp_addresses;
+        let peers = LookupPeers::start(addrs, identity, snapshot, LookupPeerConfig::default(), shutdown);
+        *self.lookup.lock().unwrap_or_else(|p| p.into_inner()) = Some(peers);
+    }
+
+    /// `PUT /config/log_level` (recorded; the log filter is process-wide and set at start).
+    pub fn set_log_level(&self, level: String) {
+        self.runtime.lock().unwrap_or_else(|p| p.into_inner()).1 = level;
+    }
+
+    pub fn start_time_secs(&self) -> i64 {
+        self.start_time_secs
+    }
+
+    /// The bound (TCP, HTTP) ports.
+    pub fn ports(&self) -> (u16, u16) {
+        *self.ports.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn set_ports(&self, tcp: u16, http: u16) {
+        *self.ports.lock().unwrap_or_else(|p| p.into_inner()) = (tcp, http);
     }
 
     /// Milliseconds of this node's monotonic clock since start: the core's `now_ms`.

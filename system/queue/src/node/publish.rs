@@ -37,13 +37,30 @@ impl Node {
         if self.topic_exists(name)? {
             return Ok(false);
         }
-        let topic = Topic::new(name, self.topic_config(), self.id_generator())
+        let mut topic = Topic::new(name, self.topic_config(), self.id_generator())
             .map_err(|e| PublishError::Invalid(e.to_string()))?;
         let backend = if is_ephemeral_name(name) {
             None
         } else {
             Some(self.open_backend(&Node::queue_name(name, None)).await?)
         };
+        // A topic created at run time first learns the channels other nodes have for it from
+        // the lookups and creates them, so no message published here misses them (nsqd's
+        // GetTopic). Not on load: the metadata already lists this node's channels.
+        let mut channels = std::collections::BTreeMap::new();
+        if !self.loading.load(std::sync::atomic::Ordering::Acquire) {
+            if let Some(lookup) = self.lookup() {
+                for c in lookup.channels_for_topic(name).await {
+                    if is_ephemeral_name(&c) || !crate::core::is_valid_name(&c) {
+                        continue;
+                    }
+                    let backend = Some(self.open_backend(&Node::queue_name(name, Some(&c))).await?);
+                    let _ = topic.create_channel(&c);
+                    channels.insert(c, ChannelEntry { backend, e2e: self.new_e2e() });
+                }
+            }
+        }
+        let registrations: Vec<String> = channels.keys().cloned().collect();
         {
             let mut state = self.lock();
             if state.exiting {
@@ -54,12 +71,18 @@ impl Node {
                 TopicEntry {
                     topic,
                     backend,
-                    channels: Default::default(),
+                    channels,
                     pumping: false,
                 },
             );
         }
         tracing::info!("TOPIC({name}): created");
+        if let Some(lookup) = self.lookup() {
+            lookup.register(name, None);
+            for c in &registrations {
+                lookup.register(name, Some(c));
+            }
+        }
         self.topology_changed().await;
         Ok(true)
     }
@@ -135,6 +158,9 @@ impl Node {
             outcome
         };
         tracing::info!("TOPIC({topic}): new channel({channel})");
+        if let Some(lookup) = self.lookup() {
+            lookup.register(topic, Some(channel));
+        }
         drop(_guard);
         self.write_spills(topic, outcome).await?;
         self.kick_topic_pump(topic);
@@ -325,6 +351,12 @@ impl Node {
             let _ = b.delete().await;
         }
         tracing::info!("TOPIC({name}): deleted");
+        if let Some(lookup) = self.lookup() {
+            for c in entry.channels.keys() {
+                lookup.unregister(name, Some(c));
+            }
+            lookup.unregister(name, None);
+        }
         drop(_guard);
         self.topology_changed().await;
         Ok(())
@@ -360,6 +392,9 @@ impl Node {
             let _ = b.delete().await;
         }
         tracing::info!("TOPIC({topic}): deleted channel({channel})");
+        if let Some(lookup) = self.lookup() {
+            lookup.unregister(topic, Some(channel));
+        }
         drop(_guard);
         if topic_deletable {
             let _ = self.delete_topic(topic).await;
@@ -454,9 +489,10 @@ impl Node {
         Ok(())
     }
 
-    /// Called after every create/delete/pause: persists the metadata and tells the lookups.
-    /// (Metadata and lookup registration plug in here once their modules land.)
-    pub(crate) async fn topology_changed(&self) {}
+    /// Called after every create/delete/pause: persists the metadata.
+    pub(crate) async fn topology_changed(&self) {
+        self.save_metadata().await;
+    }
 }
 
 /// Testing::first_channel_only — BROKEN VARIANT: a message reaches only the first channel (by

@@ -2,9 +2,13 @@
 //! queue (deferred ones keep their due time, as absolute unix ms), every queue is synced, and the
 //! metadata is saved; a restart then delivers them all.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::core::Message;
+use anyhow::Context;
+
+use crate::core::{Drained, Message};
+use crate::metadata::{self, ChannelMetadata, Metadata, TopicMetadata};
 
 use super::backend::BackendHandle;
 use super::Node;
@@ -16,7 +20,7 @@ impl Node {
         let writes = {
             let mut state = self.lock();
             state.exiting = true;
-            let mut writes: Vec<(BackendHandle, Vec<(Message, Option<u64>)>)> = Vec::new();
+            let mut writes: Vec<(BackendHandle, Drained)> = Vec::new();
             for t in state.topics.values_mut() {
                 if self.opts.testing.drop_in_flight_on_stop {
                     // Testing::drop_in_flight_on_stop — BROKEN VARIANT: in-flight and deferred
@@ -83,11 +87,78 @@ impl Node {
         }
     }
 
-    /// Loads what a previous run left on disk: topics, channels, pause state and their queues.
+    /// Loads what a previous run left on disk: topics, channels, pause state and their queues
+    /// (whose messages are then delivered from disk).
     pub async fn load(self: &Arc<Self>) -> anyhow::Result<()> {
+        let md = metadata::load(self.storage.disk())
+            .await
+            .context("reading metadata")?;
+        self.loading.store(true, Ordering::Release);
+        let result = self.recreate(&md).await;
+        self.loading.store(false, Ordering::Release);
+        result?;
+        self.save_metadata().await;
         Ok(())
     }
 
-    /// Persists topics/channels/paused (once `metadata` lands on main).
-    pub(crate) async fn save_metadata(&self) {}
+    async fn recreate(self: &Arc<Self>, md: &Metadata) -> anyhow::Result<()> {
+        for t in &md.topics {
+            if !crate::core::is_valid_name(&t.name) {
+                tracing::warn!("metadata: skipping invalid topic name {:?}", t.name);
+                continue;
+            }
+            self.ensure_topic(&t.name)
+                .await
+                .map_err(|e| anyhow::anyhow!("topic {}: {e}", t.name))?;
+            for c in &t.channels {
+                if !crate::core::is_valid_name(&c.name) {
+                    tracing::warn!("metadata: skipping invalid channel name {:?}", c.name);
+                    continue;
+                }
+                self.ensure_channel(&t.name, &c.name)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("channel {}:{}: {e}", t.name, c.name))?;
+                if c.paused {
+                    let _ = self.set_channel_paused(&t.name, &c.name, true).await;
+                }
+            }
+            if t.paused {
+                let _ = self.set_topic_paused(&t.name, true).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Persists topics/channels/paused (`nsqd.dat`); a failure is logged and marks the node
+    /// unhealthy (the next create/delete/pause retries).
+    pub(crate) async fn save_metadata(&self) {
+        if self.loading.load(Ordering::Acquire) {
+            return;
+        }
+        let md = {
+            let state = self.lock();
+            Metadata {
+                version: "1.3.0".to_owned(),
+                topics: state
+                    .topics
+                    .values()
+                    .map(|t| TopicMetadata {
+                        name: t.topic.name().to_owned(),
+                        paused: t.topic.is_paused(),
+                        channels: t
+                            .topic
+                            .channels()
+                            .map(|c| ChannelMetadata {
+                                name: c.name().to_owned(),
+                                paused: c.is_paused(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            }
+        };
+        if let Err(e) = metadata::save(self.storage.disk(), &md).await {
+            self.set_unhealthy(format!("failed to save metadata: {e}"));
+        }
+    }
 }

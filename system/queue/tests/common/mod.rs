@@ -90,10 +90,17 @@ impl Client {
 
     /// The next frame, skipping heartbeats; `None` if the server closed the connection.
     pub async fn frame(&mut self) -> Option<Frame> {
+        self.frame_wait(WAIT).await.expect("a frame within the wait")
+    }
+
+    /// The next non-heartbeat frame within `wait` (`Err` if none came; `Ok(None)` at EOF).
+    pub async fn frame_wait(&mut self, wait: Duration) -> Result<Option<Frame>, rt::time::Elapsed> {
+        let until = rt::time::now() + wait;
         loop {
-            let f = self.frame_or_heartbeat().await?;
-            if !f.is_heartbeat() {
-                return Some(f);
+            let left = until.saturating_duration_since(rt::time::now());
+            match rt::time::timeout(left, self.frame_or_heartbeat()).await? {
+                Some(f) if f.is_heartbeat() => continue,
+                other => return Ok(other),
             }
         }
     }
@@ -104,7 +111,7 @@ impl Client {
             if let Some(f) = self.dec.decode(&mut self.buf).expect("valid frames") {
                 return Some(f);
             }
-            let n = rt::time::timeout(WAIT, self.stream.read_buf(&mut self.buf))
+            let n = rt::time::timeout(WAIT * 10, self.stream.read_buf(&mut self.buf))
                 .await
                 .expect("a frame within the wait")
                 .ok()?;
@@ -116,7 +123,7 @@ impl Client {
 
     /// Whether a frame (other than a heartbeat) arrives within `d` — for "nothing is sent" checks.
     pub async fn frame_within(&mut self, d: Duration) -> Option<Frame> {
-        rt::time::timeout(d, self.frame()).await.ok().flatten()
+        self.frame_wait(d).await.ok().flatten()
     }
 
     pub async fn expect_ok(&mut self) {
