@@ -105,9 +105,7 @@ fn serve_register_and_stop(program: &Path, first_args: &[&str]) {
     s.write_all(body).unwrap();
     let identify = String::from_utf8(reply(&mut s)).unwrap();
     assert!(
-        identify.starts_with(&format!(
-            r#"{{"broadcast_address":"127.0.0.1","hostname":""#
-        )) && identify.ends_with(&format!(
+        identify.starts_with(r#"{"broadcast_address":"127.0.0.1","hostname":""#) && identify.ends_with(&format!(
             r#"","http_port":{},"tcp_port":{},"version":"1.3.0"}}"#,
             http.port(),
             tcp.port()
