@@ -11,14 +11,14 @@ pub const WEIR_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const NSQD_VERSION: &str = "1.3.0";
 
 /// Subcommands that exist in the design but are not built yet.
-const NOT_BUILT: &[&str] = &["lookup", "registry", "gateway", "up"];
+const NOT_BUILT: &[&str] = &["registry", "gateway", "up"];
 
 fn weir_usage() -> String {
     format!(
         "Usage: weir <command> [flags]\n\n\
          Commands:\n  \
          queue      the queue daemon (nsqd {NSQD_VERSION} compatible; also runs as `nsqd`)\n  \
-         lookup     the lookup daemon (not built yet)\n  \
+         lookup     the lookup daemon (nsqlookupd {NSQD_VERSION} compatible; also runs as `nsqlookupd`)\n  \
          registry   the service registry (not built yet)\n  \
          gateway    the HTTP gateway (not built yet)\n\n\
          `weir <command> -h` lists a command's flags.\n"
@@ -32,12 +32,16 @@ pub fn run(args: &[String]) -> i32 {
     if base == "nsqd" {
         return queue("nsqd", &args[1.min(args.len())..]);
     }
+    if base == "nsqlookupd" {
+        return lookup("nsqlookupd", &args[1.min(args.len())..]);
+    }
     let Some(command) = args.get(1) else {
         eprint!("{}", weir_usage());
         return 2;
     };
     match command.as_str() {
         "queue" => queue("weir queue", &args[2..]),
+        "lookup" => lookup("weir lookup", &args[2..]),
         "-h" | "-help" | "--help" | "help" => {
             print!("{}", weir_usage());
             0
@@ -47,7 +51,7 @@ pub fn run(args: &[String]) -> i32 {
             0
         }
         c if NOT_BUILT.contains(&c) => {
-            eprintln!("weir {c}: not built yet (only `weir queue` exists so far)");
+            eprintln!("weir {c}: not built yet (only `weir queue` and `weir lookup` exist so far)");
             2
         }
         other => {
@@ -106,7 +110,48 @@ fn queue(name: &str, args: &[String]) -> i32 {
     crate::serve::queue(command)
 }
 
+/// `weir lookup` / `nsqlookupd`.
+fn lookup(name: &str, args: &[String]) -> i32 {
+    let host = this_host();
+    let flags = nsqlookupd_flags::flag_set(name, &host);
+    let parsed = match flags.parse(args) {
+        Ok(p) => p,
+        Err(ParseError::Help) => {
+            eprint!("{}", flags.usage());
+            return 0;
+        }
+        Err(ParseError::Invalid(msg)) => {
+            eprintln!("{msg}");
+            eprint!("{}", flags.usage());
+            return 2;
+        }
+    };
+    let command = match nsqlookupd_flags::to_command(&parsed, &host) {
+        Ok(c) => c,
+        Err(msg) => {
+            logline::log("[nsqlookupd] ", "FATAL", &format!("failed to instantiate nsqlookupd - {msg}"));
+            return 1;
+        }
+    };
+    if command.version {
+        println!("nsqlookupd v{} (built w/weir {WEIR_VERSION})", lookup::VERSION);
+        return 0;
+    }
+    let prefix = command.log_prefix.clone();
+    if !command.config_file.is_empty() {
+        logline::log(&prefix, "WARNING", &format!("--config {}: config files are not supported; using flags only", command.config_file));
+    }
+    if !parsed.args.is_empty() {
+        logline::log(&prefix, "WARNING", &format!("ignoring arguments after the flags: {:?}", parsed.args));
+    }
+    for flag in &command.ignored {
+        logline::log(&prefix, "INFO", &format!("--{flag} is accepted for nsqlookupd compatibility and has no effect"));
+    }
+    crate::lookup_serve::lookup(command)
+}
+
 use crate::logline;
+use crate::nsqlookupd_flags;
 
 #[cfg(test)]
 mod tests {
@@ -120,7 +165,11 @@ mod tests {
     fn exit_codes_of_the_dispatcher() {
         assert_eq!(run_args(&["weir"]), 2);
         assert_eq!(run_args(&["weir", "--help"]), 0);
-        assert_eq!(run_args(&["weir", "lookup"]), 2);
+        assert_eq!(run_args(&["weir", "lookup", "-h"]), 0);
+        assert_eq!(run_args(&["weir", "lookup", "--version"]), 0);
+        assert_eq!(run_args(&["weir", "lookup", "--nope"]), 2);
+        assert_eq!(run_args(&["/usr/bin/nsqlookupd", "--version"]), 0);
+        assert_eq!(run_args(&["weir", "gateway"]), 2);
         assert_eq!(run_args(&["weir", "registry", "-h"]), 2);
         assert_eq!(run_args(&["weir", "frobnicate"]), 2);
         assert_eq!(run_args(&["weir", "queue", "--nope"]), 2);
@@ -131,5 +180,7 @@ mod tests {
         // Logging a FATAL line reads the wall clock, which the simulator only has inside a run.
         #[cfg(not(madsim))]
         assert_eq!(run_args(&["nsqd", "--node-id=5000"]), 1);
+        #[cfg(not(madsim))]
+        assert_eq!(run_args(&["nsqlookupd", "--max-registrations=0"]), 1);
     }
 }

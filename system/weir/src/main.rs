@@ -1,12 +1,15 @@
 //! `weir`: one binary for every Weir service. `weir queue [flags]` runs the queue daemon with
 //! nsqd's flags; the same binary invoked under the name `nsqd` (a symlink or copy) behaves as
-//! `weir queue`, so scripts, units and compose files written for nsqd run it unchanged.
+//! `weir queue`, so scripts, units and compose files written for nsqd run it unchanged. `weir
+//! lookup` (or the binary named `nsqlookupd`) likewise runs the lookup daemon with nsqlookupd's flags.
 
 mod cli;
 mod goflags;
 mod host;
 mod logline;
+mod lookup_serve;
 mod nsqd_flags;
+mod nsqlookupd_flags;
 mod serve;
 
 fn main() {
