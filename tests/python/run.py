@@ -117,8 +117,9 @@ class Context:
 def all_tests():
     import test_clients
     import test_golden
+    import test_lookup
     tests = []
-    for module, prefix in ((test_clients, "clients"), (test_golden, "golden")):
+    for module, prefix in ((test_clients, "clients"), (test_golden, "golden"), (test_lookup, "lookup")):
         for name in dir(module):
             if name.startswith("test_"):
                 tests.append(("%s::%s" % (prefix, name[len("test_"):]), getattr(module, name)))
