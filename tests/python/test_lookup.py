@@ -7,7 +7,6 @@ real-time bounds, so a loaded machine only makes a test slower.
 """
 import asyncio
 import json
-import time
 
 import nsq
 
@@ -122,6 +121,12 @@ def test_reader_consumes_from_every_queue_it_finds_through_the_lookup(ctx):
     run_async(main, 3 * DELIVERY_TIMEOUT_S)
 
 
+def node_ports(lookup):
+    status, body = get_json(lookup, "/nodes")
+    assert status == 200, (status, body)
+    return {p["tcp_port"] for p in body["producers"]}
+
+
 def channel_names(queue, topic):
     s = stats(queue, topic)
     return {c["channel_name"] for t in s["topics"] or [] if t["topic_name"] == topic for c in t["channels"]}
@@ -146,6 +151,10 @@ def test_new_topic_on_a_queue_gets_the_channels_the_lookup_knows(ctx):
     wait_until(lambda: get_json(lookup, "/channels?topic=%s" % topic)[1] == {"channels": [channel]},
                REGISTER_TIMEOUT_S, "queue A's channel to reach the lookup (/channels?topic=%s)" % topic)
 
+    # B learns where the lookup's HTTP API is from the lookup's reply to its IDENTIFY: wait until
+    # the lookup lists B as a node, so a slow start does not pass for a missing feature.
+    wait_until(lambda: {a.tcp_port, b.tcp_port} <= node_ports(lookup), REGISTER_TIMEOUT_S,
+               "both queues to IDENTIFY to the lookup (/nodes)")
     assert topic not in {t["topic_name"] for t in stats(b, topic)["topics"] or []}, "B has the topic before any publish"
     status, body = http(b, "POST", "/pub?topic=%s" % topic, b"before-any-subscriber")
     assert (status, body) == (200, b"OK"), (status, body)
@@ -192,5 +201,5 @@ def test_new_topic_on_a_queue_gets_the_channels_the_lookup_knows(ctx):
     # A clean stop unregisters: only A is left.
     assert b.terminate() == 0
     wait_producers(lookup, topic, [a], "the stopped queue B to leave /lookup")
-    wait_until(lambda: {p["tcp_port"] for p in get_json(lookup, "/nodes")[1]["producers"]} == {a.tcp_port},
+    wait_until(lambda: node_ports(lookup) == {a.tcp_port},
                REGISTER_TIMEOUT_S, "the stopped queue B to leave /nodes")
