@@ -104,8 +104,20 @@ pub struct ConsumerConfig {
     /// Reconnect delays after a connection drops: exponential from min to max, jittered.
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
-    /// How often each lookup is asked `/lookup?topic=` (jittered).
+    /// How often every lookup is asked `/lookup?topic=`: one round per interval.
     pub lookup_poll_interval_ms: u64,
+    /// The first round waits a random share of up to `lookup_poll_interval_ms ×
+    /// lookup_poll_jitter` (0..=1; go-nsq's default 0.3), so consumers started together do not
+    /// poll in step.
+    pub lookup_poll_jitter: f64,
+    /// A lookup's last answer is forgotten after this many consecutive failed polls, so an
+    /// unreachable lookup cannot keep a dead queue wanted forever (until then it keeps its answer,
+    /// so a brief partition from one lookup does not drop healthy queues).
+    pub lookup_forget_after_failures: u32,
+    /// Largest `/lookup` response body accepted, in bytes (larger: the poll failed).
+    pub lookup_response_bytes_max: usize,
+    /// Producers taken from one lookup answer at most (each is a connection).
+    pub lookup_producers_max: usize,
     /// How often RDY 1 rotates when there are more connections than `max_in_flight`.
     pub rdy_redistribute_interval_ms: u64,
     /// Deadline for TCP connect plus IDENTIFY and SUB, in ms.
@@ -129,6 +141,10 @@ impl Default for ConsumerConfig {
             reconnect_min_ms: 250,
             reconnect_max_ms: 15_000,
             lookup_poll_interval_ms: 60_000,
+            lookup_poll_jitter: 0.3,
+            lookup_forget_after_failures: crate::lookup::FORGET_AFTER_FAILURES_DEFAULT,
+            lookup_response_bytes_max: 1 << 20,
+            lookup_producers_max: 1024,
             rdy_redistribute_interval_ms: 5_000,
             connect_timeout_ms: 5_000,
             stop_timeout_ms: 5_000,

@@ -27,6 +27,8 @@ pub(crate) enum CoordMsg {
     Signal(Signal),
     BackoffTimer { generation: u64 },
     RotateRdy,
+    /// Time for a discovery round: ask every lookup (see `crate::lookup` for the schedule).
+    PollRound,
     Lookup { lookupd: String, answer: Option<BTreeSet<String>> },
     Stop { done: Option<oneshot::Sender<()>> },
     StopTimeout,
@@ -63,6 +65,11 @@ pub(crate) struct Coordinator {
     rotation: usize,
     rotating: bool,
     lookupds: BTreeSet<String>,
+    /// Lookups asked and not answered yet: a slow lookup is not asked again until it answers
+    /// (or its request times out), so queries never pile up.
+    polling: BTreeSet<String>,
+    /// Created with the first lookup; shared (pooled) by every query.
+    http: Option<rt::http::HttpClient>,
     discovery: Discovery,
     stopping: bool,
     stop_waiters: Vec<oneshot::Sender<()>>,
@@ -81,6 +88,7 @@ impl Coordinator {
             Duration::from_millis(config.backoff_multiplier_ms),
             Duration::from_millis(config.max_backoff_ms),
         );
+        let forget_after_failures = config.lookup_forget_after_failures;
         Coordinator {
             topic,
             channel,
@@ -98,7 +106,9 @@ impl Coordinator {
             rotation: 0,
             rotating: false,
             lookupds: BTreeSet::new(),
-            discovery: Discovery::default(),
+            polling: BTreeSet::new(),
+            http: None,
+            discovery: Discovery::new(forget_after_failures),
             stopping: false,
             stop_waiters: Vec::new(),
         }
@@ -134,9 +144,23 @@ impl Coordinator {
                 }
             }
             CoordMsg::AddLookupd(lookupd) => {
-                if !self.stopping && self.lookupds.insert(lookupd.clone()) {
-                    self.spawn_poller(lookupd);
+                if self.stopping {
+                    return;
                 }
+                let first = self.lookupds.is_empty();
+                // Later lookups join the next round (as in go-nsq).
+                if self.lookupds.insert(lookupd) && first {
+                    let interval = Duration::from_millis(self.config.lookup_poll_interval_ms.max(1));
+                    let delay = lookup::first_poll_delay(interval, self.config.lookup_poll_jitter, rt::rand::range(0.0..1.0));
+                    self.after(delay, CoordMsg::PollRound);
+                }
+            }
+            CoordMsg::PollRound => {
+                if self.stopping {
+                    return;
+                }
+                self.poll_round();
+                self.after(Duration::from_millis(self.config.lookup_poll_interval_ms.max(1)), CoordMsg::PollRound);
             }
             CoordMsg::SetMaxInFlight(n) => {
                 self.max_in_flight = n;
@@ -217,6 +241,7 @@ impl Coordinator {
                 self.rebalance();
             }
             CoordMsg::Lookup { lookupd, answer } => {
+                self.polling.remove(&lookupd);
                 if self.stopping {
                     return;
                 }
@@ -346,28 +371,32 @@ impl Coordinator {
         }
     }
 
-    /// Polls one lookup forever (until the consumer is gone), first at once.
-    fn spawn_poller(&self, lookupd: String) {
-        let tx = self.tx.clone();
-        let topic = self.topic.clone();
-        let interval = Duration::from_millis(self.config.lookup_poll_interval_ms.max(1));
-        let client = rt::http::HttpClient::new(rt::http::client::ClientConfig {
-            request_timeout: Duration::from_millis(self.config.lookup_request_timeout_ms),
-            connect_timeout: Duration::from_millis(self.config.lookup_request_timeout_ms),
-            ..Default::default()
-        });
-        rt::task::spawn(async move {
-            loop {
-                let answer = lookup::query(&client, &lookupd, &topic).await;
-                if tx.send(CoordMsg::Lookup { lookupd: lookupd.clone(), answer }).is_err() {
-                    return;
-                }
-                // Jitter so many consumers do not poll in step.
-                rt::time::sleep(interval.mul_f64(rt::rand::range(0.9..=1.1))).await;
-                if tx.is_closed() {
-                    return;
-                }
+    /// Asks every lookup not still busy with the previous round, each in its own task, so a
+    /// slow or failing lookup delays no other; each answer is merged as it arrives.
+    fn poll_round(&mut self) {
+        let config = &self.config;
+        let client = self
+            .http
+            .get_or_insert_with(|| {
+                let timeout = Duration::from_millis(config.lookup_request_timeout_ms.max(1));
+                rt::http::HttpClient::new(rt::http::client::ClientConfig {
+                    request_timeout: timeout,
+                    connect_timeout: timeout,
+                    max_response_bytes: config.lookup_response_bytes_max,
+                    ..Default::default()
+                })
+            })
+            .clone();
+        for lookupd in &self.lookupds {
+            if !self.polling.insert(lookupd.clone()) {
+                continue;
             }
-        });
+            let (tx, client, topic, lookupd) = (self.tx.clone(), client.clone(), self.topic.clone(), lookupd.clone());
+            let producers_max = self.config.lookup_producers_max;
+            rt::task::spawn(async move {
+                let answer = lookup::query_bounded(&client, &lookupd, &topic, producers_max).await;
+                let _ = tx.send(CoordMsg::Lookup { lookupd, answer });
+            });
+        }
     }
 }
