@@ -11,7 +11,7 @@
 //!
 //! Timing: the queue pings its lookups every 15 s (nsqd's fixed interval), so the lookups'
 //! `--inactive-producer-timeout` is 20 s (shorter would drop healthy producers between pings);
-//! pauses of a queue node of up to 28 s are what stop its pings without closing its connection.
+//! pauses of a queue node of 16-29 s are what stop its pings without closing its connection.
 //! `--tombstone-lifetime` is 5 s; the consumers poll every second. The fault window is 30 s,
 //! publishers stop 5 s after the heal, and the tail runs 32 s: connections by heal + 19 s,
 //! the tail tombstone at heal + 22 s.
@@ -328,7 +328,7 @@ impl Scenario for DiscoveryScenario {
                 (2, Rule::KillRestart { role: "queue", down_ms: (300, 3_000), tear: true }),
                 (2, Rule::StopRestart { role: "queue", down_ms: (300, 3_000) }),
                 // Long pauses: a queue node that stops pinging with its connections open.
-                (2, Rule::Pause { role: "queue", dur_ms: (10_000, 28_000) }),
+                (3, Rule::Pause { role: "queue", dur_ms: (16_000, 29_000) }),
                 (2, Rule::Clock { role: "queue", max_ms: 5_000 }),
                 (1, Rule::Clock { role: "lookup", max_ms: 5_000 }),
             ],
