@@ -11,7 +11,7 @@
 
 use history::{History, Scope, Verdict};
 
-use super::model::{secs, DiscoveryModel, MS};
+use super::model::{secs, ConnEvent, DiscoveryModel, MS};
 use crate::Property;
 
 pub struct ConsumersConnected {
@@ -58,16 +58,25 @@ impl Property for ConsumersConnected {
                 judged += 1;
                 let events = m.conns.get(&(c.clone(), q.clone())).map(|v| v.as_slice()).unwrap_or(&[]);
                 let fresh = q_start.max(c_start);
-                let up = events.iter().filter(|e| e.at_ns >= fresh && e.at_ns <= due).next_back();
-                match up {
-                    Some(e) if e.up => {}
-                    Some(e) => violations.push(format!(
+                let window: Vec<&ConnEvent> = events.iter().filter(|e| e.at_ns >= fresh && e.at_ns <= due).collect();
+                // The client's events name the address, not the connection: a connection that
+                // was dropped while connecting can report Up and Down while its replacement is
+                // up. A delivery after the last Down shows a connection outlived it.
+                let last_down = window.iter().rev().find(|e| !e.up).map(|e| e.at_ns);
+                let delivered_after = |t: u64| {
+                    m.delivered.get(&(c.clone(), q.clone())).into_iter().flatten().any(|&d| d > t && d <= due)
+                };
+                let ever_up = window.iter().any(|e| e.up);
+                let lost = last_down.filter(|&d| !window.iter().any(|e| e.up && e.at_ns > d) && !delivered_after(d));
+                match (ever_up, lost) {
+                    (true, None) => {}
+                    (true, Some(d)) => violations.push(format!(
                         "consumer {c} lost its connection to {q} at {} and had none again by {} (clock started {})",
-                        secs(e.at_ns),
+                        secs(d),
                         secs(due),
                         secs(since)
                     )),
-                    None => violations.push(format!(
+                    (false, _) => violations.push(format!(
                         "consumer {c} never connected to {q} between {} and {} ({q} started {}, acked a publish {}, healed {})",
                         secs(fresh),
                         secs(due),

@@ -29,3 +29,6 @@ fn verdict(name: &str, scope: Scope, violations: Vec<String>, checked: String) -
         Verdict::fail(name, scope, format!("{n} violation(s): {}", crate::summarize(&violations, 3)))
     }
 }
+
+#[cfg(test)]
+mod tests;

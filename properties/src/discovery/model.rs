@@ -56,6 +56,8 @@ pub struct DiscoveryModel {
     pub net: Vec<(u64, BTreeSet<(String, String)>, BTreeSet<String>)>,
     /// (consumer, server) → connection events in order.
     pub conns: BTreeMap<(String, String), Vec<ConnEvent>>,
+    /// (consumer, server) → times a message from the server reached the consumer.
+    pub delivered: BTreeMap<(String, String), Vec<u64>>,
     pub answers: Vec<Answer>,
     pub tombstones: Vec<Tombstone>,
     /// server → times it acknowledged a publish.
@@ -151,6 +153,9 @@ impl DiscoveryModel {
             }
             Observation::Disconnected { server, consumer, .. } => {
                 self.conns.entry((consumer.clone(), server.clone())).or_default().push(ConnEvent { at_ns, up: false })
+            }
+            Observation::Delivered { server, consumer, .. } => {
+                self.delivered.entry((consumer.clone(), server.clone())).or_default().push(at_ns)
             }
             Observation::LookupAnswer { lookup, topic, producers, asked_ms } => self.answers.push(Answer {
                 lookup: lookup.clone(),
