@@ -4,6 +4,7 @@
 
 use history::{History, Scope, Verdict};
 
+pub mod discovery;
 pub mod fixture;
 pub mod queue;
 

@@ -5,6 +5,8 @@
 //! variants that exist to show a property failing (and replaying); they run only by name.
 
 #[cfg(madsim)]
+pub mod discovery;
+#[cfg(madsim)]
 pub mod queue;
 
 #[cfg(madsim)]
@@ -21,6 +23,7 @@ pub fn all() -> Vec<Arc<dyn sim::Scenario>> {
         Arc::new(queue::QueueScenario::healthy()),
         // The durable promise: --sync-every=1 --mem-queue-size=0 loses no acknowledged message.
         Arc::new(queue::QueueScenario::durable()),
+        Arc::new(discovery::DiscoveryScenario::healthy()),
     ]
 }
 
@@ -39,6 +42,8 @@ pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
     ];
     // One per `queue::Testing` switch; each fails the property guarding against it.
     v.extend(queue::QueueScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
+    // One per discovery property.
+    v.extend(discovery::DiscoveryScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     v
 }
 

@@ -67,6 +67,17 @@ pub enum Observation {
     /// Queue: a queue node (re)started with this configuration. Recorded by the node itself at
     /// every start, so properties can tell which durability promise applied to each message.
     QueueNode { server: String, sync_every: u64, mem_queue_size: u64, msg_timeout_ms: u64 },
+    /// Discovery: a consumer's connection to `server` (a queue node) ended, or a connect attempt
+    /// failed. `Subscribed` is its counterpart (the connection is up and subscribed).
+    Disconnected { server: String, topic: String, channel: String, consumer: String },
+    /// Discovery: lookup `lookup` answered `/lookup?topic=` with these producers (world node
+    /// names, sorted; empty for 404 `TOPIC_NOT_FOUND`). The request was sent at `asked_ms` (sim
+    /// time); the event's own time is when the answer arrived, so the lookup computed it in
+    /// between.
+    LookupAnswer { lookup: String, topic: String, producers: Vec<String>, asked_ms: u64 },
+    /// Discovery: lookup `lookup` acknowledged `POST /topic/tombstone` of `producer` (a queue
+    /// node's world name) for `topic`. Sent at `asked_ms`; the event's time is the acknowledgement.
+    Tombstoned { lookup: String, topic: String, producer: String, asked_ms: u64 },
     /// Free-form note from a workload (kept out of property logic).
     Note { text: String },
 }

@@ -18,7 +18,7 @@ pub mod state;
 pub mod tcp;
 
 pub use daemon::Daemon;
-pub use options::Options;
+pub use options::{Options, Testing};
 pub use state::{Lookup, VERSION};
 
 #[cfg(all(test, madsim))]

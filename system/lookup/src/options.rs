@@ -41,6 +41,20 @@ pub struct Options {
     pub max_registrations: usize,
     /// `--max-producer-registrations`: registrations one producer may hold.
     pub max_producer_registrations: usize,
+
+    /// Deliberately broken behaviour for the simulator (all off by default; no flag sets it).
+    pub testing: Testing,
+}
+
+/// Deliberately broken variants of the lookup, one switch each. The simulator runs the
+/// `discovery` scenario with one switched on to show that the property guarding against it fails
+/// (a property that cannot fail proves nothing). None is reachable from the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Testing {
+    /// TESTING: producers that stop pinging are never dropped from `/lookup` and `/nodes`.
+    pub never_expire_inactive: bool,
+    /// TESTING: tombstones are ignored: `/lookup` (and `/nodes`) treat no producer as tombstoned.
+    pub ignore_tombstones: bool,
 }
 
 impl Default for Options {
@@ -61,6 +75,7 @@ impl Default for Options {
             max_identify_body_bytes: 64 * 1024,
             max_registrations: db.max_registrations,
             max_producer_registrations: db.max_producer_registrations,
+            testing: Testing::default(),
         }
     }
 }
@@ -76,10 +91,18 @@ impl Options {
     }
 
     pub fn liveness(&self) -> Liveness {
-        Liveness {
+        let mut live = Liveness {
             inactive_producer_timeout_ms: self.inactive_producer_timeout_ms,
             tombstone_lifetime_ms: self.tombstone_lifetime_ms,
+        };
+        // TESTING: deliberately broken variants (see [`Testing`]).
+        if self.testing.never_expire_inactive {
+            live.inactive_producer_timeout_ms = u64::MAX;
         }
+        if self.testing.ignore_tombstones {
+            live.tombstone_lifetime_ms = 0;
+        }
+        live
     }
 
     pub fn db_limits(&self) -> DbLimits {

@@ -110,6 +110,8 @@ impl Session {
                 buf.reserve(READ_CHUNK_BYTES);
             }
             let read = tokio::select! {
+                // Polled in order: tokio's unseeded RNG would make simulated runs nondeterministic.
+                biased;
                 _ = shutdown.wait() => return "shutting down".into(),
                 r = rt::time::timeout(read_timeout, rd.read_buf(&mut buf)) => r,
             };

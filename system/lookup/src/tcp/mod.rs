@@ -39,6 +39,8 @@ pub(crate) async fn accept_loop(
     let max = lookup.options().max_connections;
     loop {
         let accepted = tokio::select! {
+            // Polled in order: tokio's unseeded RNG would make simulated runs nondeterministic.
+            biased;
             _ = shutdown.wait() => return,
             a = listener.accept() => a,
         };

@@ -1,0 +1,109 @@
+//! Each property on small synthetic histories: one that holds and one that breaks it.
+
+use history::{Call, Event, EventKind, Fault, History, Observation, Outcome};
+
+use super::*;
+use crate::Property;
+
+#[derive(Default)]
+struct H {
+    events: Vec<Event>,
+}
+
+impl H {
+    fn push(&mut self, at_ms: u64, node: &str, kind: EventKind) -> &mut H {
+        let seq = self.events.len() as u64;
+        self.events.push(Event { seq, at_ns: at_ms * 1_000_000, node: node.into(), kind });
+        self
+    }
+    fn obs(&mut self, at_ms: u64, what: Observation) -> &mut H {
+        self.push(at_ms, "x", EventKind::Observe { process: "x".into(), what })
+    }
+    fn started(&mut self, at_ms: u64, node: &str) -> &mut H {
+        self.push(at_ms, node, EventKind::NodeStarted)
+    }
+    fn fault(&mut self, at_ms: u64, fault: Fault) -> &mut H {
+        self.push(at_ms, "harness", EventKind::Fault { fault })
+    }
+    fn ack(&mut self, at_ms: u64, server: &str) -> &mut H {
+        let op = self.events.len() as u64;
+        let call = Call::Publish { server: server.into(), topic: "t".into(), key: format!("k{op}"), defer_ms: 0 };
+        self.push(at_ms, "p", EventKind::Invoke { op, process: "p".into(), call });
+        self.push(at_ms, "p", EventKind::Complete { op, outcome: Outcome::ok() })
+    }
+    fn conn(&mut self, at_ms: u64, consumer: &str, server: &str, up: bool) -> &mut H {
+        let (server, topic, channel, consumer) = (server.into(), "t".into(), "a".into(), consumer.into());
+        self.obs(at_ms, if up { Observation::Subscribed { server, topic, channel, consumer } } else { Observation::Disconnected { server, topic, channel, consumer } })
+    }
+    fn answer(&mut self, at_ms: u64, lookup: &str, producers: &[&str]) -> &mut H {
+        let producers = producers.iter().map(|p| p.to_string()).collect();
+        self.obs(at_ms + 5, Observation::LookupAnswer { lookup: lookup.into(), topic: "t".into(), producers, asked_ms: at_ms })
+    }
+    fn tombstone(&mut self, at_ms: u64, lookup: &str, producer: &str) -> &mut H {
+        self.obs(at_ms + 5, Observation::Tombstoned { lookup: lookup.into(), topic: "t".into(), producer: producer.into(), asked_ms: at_ms })
+    }
+    fn end(&mut self, at_ms: u64) -> History {
+        self.push(at_ms, "harness", EventKind::End);
+        History { events: std::mem::take(&mut self.events) }
+    }
+}
+
+fn base() -> H {
+    let mut h = H::default();
+    h.started(0, "q1").started(0, "l1").started(0, "c1").ack(100, "q1");
+    h
+}
+
+fn connected() -> ConsumersConnected {
+    ConsumersConnected { consumers: vec!["c1".into()], queues: vec!["q1".into()], poll_ms: 1_000, bound_ms: 2_000 }
+}
+
+#[test]
+fn consumers_must_be_connected_after_the_heal() {
+    let ok = base().conn(500, "c1", "q1", true).push(10_000, "harness", EventKind::Healed).end(20_000);
+    assert!(connected().check(&ok).passed);
+    let never = base().push(10_000, "harness", EventKind::Healed).end(20_000);
+    let v = connected().check(&never);
+    assert!(!v.passed && v.detail.contains("never connected to q1"), "{}", v.detail);
+    let lost = base().conn(500, "c1", "q1", true).conn(11_000, "c1", "q1", false).push(10_000, "harness", EventKind::Healed).end(20_000);
+    let v = connected().check(&lost);
+    assert!(!v.passed && v.detail.contains("lost its connection"), "{}", v.detail);
+    // Too late to judge.
+    let late = base().push(10_000, "harness", EventKind::Healed).end(12_000);
+    assert!(connected().check(&late).passed);
+}
+
+#[test]
+fn a_producer_that_cannot_ping_must_expire() {
+    let p = InactiveProducersExpire { inactive_timeout_ms: 5_000, slack_ms: 500 };
+    let mut h = base();
+    h.fault(1_000, Fault::Cut { from: "q1".into(), to: "l1".into() }).answer(4_000, "l1", &["q1"]).answer(6_400, "l1", &["q1"]);
+    assert!(p.check(&h.end(10_000)).passed);
+    let mut h = base();
+    h.fault(1_000, Fault::Cut { from: "q1".into(), to: "l1".into() }).answer(6_600, "l1", &["q1"]);
+    let v = p.check(&h.end(10_000));
+    assert!(!v.passed && v.detail.contains("could last reach it at 1.000s"), "{}", v.detail);
+    // A pause stops pings too; the resume starts them again.
+    let mut h = base();
+    h.fault(1_000, Fault::Pause { node: "q1".into() }).answer(7_000, "l1", &["q1"]);
+    assert!(!p.check(&h.end(10_000)).passed);
+    let mut h = base();
+    h.fault(1_000, Fault::Pause { node: "q1".into() }).fault(3_000, Fault::Resume { node: "q1".into() }).answer(7_000, "l1", &["q1"]);
+    assert!(p.check(&h.end(10_000)).passed);
+}
+
+#[test]
+fn a_tombstoned_producer_is_hidden_unless_it_reconnected() {
+    let p = TombstonedProducersHidden { lifetime_ms: 5_000, reconnect_ms: 2_000 };
+    let mut h = base();
+    h.answer(3_000, "l1", &["q1"]).tombstone(4_000, "l1", "q1").answer(5_000, "l1", &[]).answer(9_500, "l1", &["q1"]);
+    assert!(p.check(&h.end(12_000)).passed);
+    let mut h = base();
+    h.tombstone(4_000, "l1", "q1").answer(5_000, "l1", &["q1"]);
+    let v = p.check(&h.end(12_000));
+    assert!(!v.passed && v.detail.contains("listed q1"), "{}", v.detail);
+    // q1 restarted after the tombstone: it registered afresh, untombstoned.
+    let mut h = base();
+    h.tombstone(4_000, "l1", "q1").push(4_500, "q1", EventKind::NodeKilled).started(4_600, "q1").answer(5_000, "l1", &["q1"]);
+    assert!(p.check(&h.end(12_000)).passed);
+}
