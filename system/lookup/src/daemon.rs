@@ -83,11 +83,7 @@ impl Daemon {
         for task in self.tasks {
             let _ = task.await;
         }
-        for conn in self.conns.take_all() {
-            if rt::time::timeout(CONNECTION_STOP_TIMEOUT, conn).await.is_err() {
-                tracing::warn!("a connection did not stop in time");
-            }
-        }
+        self.conns.join_all(CONNECTION_STOP_TIMEOUT).await;
         Ok(())
     }
 }

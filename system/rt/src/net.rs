@@ -6,6 +6,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+mod accept;
+
+pub use accept::{serve_connections, Connections};
 pub use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 
 /// Connects with a deadline; a partitioned peer otherwise never answers.

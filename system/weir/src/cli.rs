@@ -1,7 +1,7 @@
 //! Command dispatch: by program name (`nsqd`) or by subcommand (`weir queue`), flag parsing with
 //! Go's exit codes (2 for a bad command line, 0 for `-h`), `--version`, then the service.
 
-use crate::goflags::ParseError;
+use crate::goflags::{FlagSet, ParseError, Parsed};
 use crate::nsqd_flags::{self, Host};
 
 /// Weir's own version.
@@ -70,21 +70,44 @@ fn this_host() -> Host {
     Host { hostname, node_id, cwd }
 }
 
-/// `weir queue` / `nsqd`.
-fn queue(name: &str, args: &[String]) -> i32 {
-    let host = this_host();
-    let flags = nsqd_flags::flag_set(name, &host);
-    let parsed = match flags.parse(args) {
-        Ok(p) => p,
+/// Parses `args` with Go's exit codes: `Err(0)` after `-h` (usage printed), `Err(2)` for a bad
+/// command line (the error and the usage printed).
+fn parse_flags(flags: &FlagSet, args: &[String]) -> Result<Parsed, i32> {
+    match flags.parse(args) {
+        Ok(p) => Ok(p),
         Err(ParseError::Help) => {
             eprint!("{}", flags.usage());
-            return 0;
+            Err(0)
         }
         Err(ParseError::Invalid(msg)) => {
             eprintln!("{msg}");
             eprint!("{}", flags.usage());
-            return 2;
+            Err(2)
         }
+    }
+}
+
+/// Says what of the command line `daemon` (`nsqd`, `nsqlookupd`) accepted but will not act on:
+/// a config file, arguments after the flags, flags kept only for compatibility.
+fn warn_unused(prefix: &str, daemon: &str, config_file: &str, extra_args: &[String], ignored: &[String]) {
+    if !config_file.is_empty() {
+        logline::log(prefix, "WARNING", &format!("--config {config_file}: config files are not supported; using flags only"));
+    }
+    if !extra_args.is_empty() {
+        logline::log(prefix, "WARNING", &format!("ignoring arguments after the flags: {extra_args:?}"));
+    }
+    for flag in ignored {
+        logline::log(prefix, "INFO", &format!("--{flag} is accepted for {daemon} compatibility and has no effect"));
+    }
+}
+
+/// `weir queue` / `nsqd`.
+fn queue(name: &str, args: &[String]) -> i32 {
+    let host = this_host();
+    let flags = nsqd_flags::flag_set(name, &host);
+    let parsed = match parse_flags(&flags, args) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     let command = match nsqd_flags::to_command(&parsed, &host) {
         Ok(c) => c,
@@ -97,16 +120,7 @@ fn queue(name: &str, args: &[String]) -> i32 {
         println!("nsqd v{NSQD_VERSION} (built w/weir {WEIR_VERSION})");
         return 0;
     }
-    let prefix = command.log_prefix.clone();
-    if !command.config_file.is_empty() {
-        logline::log(&prefix, "WARNING", &format!("--config {}: config files are not supported; using flags only", command.config_file));
-    }
-    if !parsed.args.is_empty() {
-        logline::log(&prefix, "WARNING", &format!("ignoring arguments after the flags: {:?}", parsed.args));
-    }
-    for flag in &command.ignored {
-        logline::log(&prefix, "INFO", &format!("--{flag} is accepted for nsqd compatibility and has no effect"));
-    }
+    warn_unused(&command.log_prefix, "nsqd", &command.config_file, &parsed.args, &command.ignored);
     crate::serve::queue(command)
 }
 
@@ -114,17 +128,9 @@ fn queue(name: &str, args: &[String]) -> i32 {
 fn lookup(name: &str, args: &[String]) -> i32 {
     let host = this_host();
     let flags = nsqlookupd_flags::flag_set(name, &host);
-    let parsed = match flags.parse(args) {
+    let parsed = match parse_flags(&flags, args) {
         Ok(p) => p,
-        Err(ParseError::Help) => {
-            eprint!("{}", flags.usage());
-            return 0;
-        }
-        Err(ParseError::Invalid(msg)) => {
-            eprintln!("{msg}");
-            eprint!("{}", flags.usage());
-            return 2;
-        }
+        Err(code) => return code,
     };
     let command = match nsqlookupd_flags::to_command(&parsed, &host) {
         Ok(c) => c,
@@ -137,16 +143,7 @@ fn lookup(name: &str, args: &[String]) -> i32 {
         println!("nsqlookupd v{} (built w/weir {WEIR_VERSION})", lookup::VERSION);
         return 0;
     }
-    let prefix = command.log_prefix.clone();
-    if !command.config_file.is_empty() {
-        logline::log(&prefix, "WARNING", &format!("--config {}: config files are not supported; using flags only", command.config_file));
-    }
-    if !parsed.args.is_empty() {
-        logline::log(&prefix, "WARNING", &format!("ignoring arguments after the flags: {:?}", parsed.args));
-    }
-    for flag in &command.ignored {
-        logline::log(&prefix, "INFO", &format!("--{flag} is accepted for nsqlookupd compatibility and has no effect"));
-    }
+    warn_unused(&command.log_prefix, "nsqlookupd", &command.config_file, &parsed.args, &command.ignored);
     crate::lookup_serve::lookup(command)
 }
 

@@ -18,26 +18,44 @@ pub struct Host {
     pub cwd: String,
 }
 
-/// What the command line asks for.
+/// What a service's command line asks for (`O`: the service's options).
 #[derive(Debug, Clone)]
-pub struct QueueCommand {
-    #[cfg_attr(madsim, allow(dead_code))]
-    pub options: Options,
+pub struct ServiceCommand<O> {
+    pub options: O,
     /// `--version`: print the version and exit.
     pub version: bool,
-    /// `--log-prefix` (default `[nsqd] `).
+    /// `--log-prefix` (default `[nsqd] ` / `[nsqlookupd] `).
     pub log_prefix: String,
-    /// `--config` (a TOML file nsqd would read; Weir does not).
+    /// `--config` (a TOML file nsq would read; Weir does not).
     pub config_file: String,
     /// Accepted flags that Weir ignores and that were given (for a warning).
     pub ignored: Vec<String>,
 }
 
-fn ms(v: u64) -> String {
+impl<O> ServiceCommand<O> {
+    /// The flags every nsq daemon shares (`--version`, `--log-prefix`, `--config`), plus which
+    /// of the `ignored` flags were given.
+    pub(crate) fn from_parsed(options: O, p: &Parsed, ignored: &[&str]) -> Self {
+        ServiceCommand {
+            options,
+            version: p.bool("version"),
+            log_prefix: p.str("log-prefix").to_string(),
+            config_file: p.str("config").to_string(),
+            ignored: ignored.iter().filter(|n| p.is_set(n)).map(|n| n.to_string()).collect(),
+        }
+    }
+}
+
+/// `weir queue` / `nsqd`'s command.
+pub type QueueCommand = ServiceCommand<Options>;
+
+/// A millisecond default in Go's duration text (`60s`), as nsq's usage prints it.
+pub(crate) fn ms(v: u64) -> String {
     format_duration_ns(i64::try_from(v.saturating_mul(1_000_000)).unwrap_or(i64::MAX))
 }
 
-fn log_level(v: &str) -> Result<(), String> {
+/// nsq's `--log-level` values (nsqd and nsqlookupd share them).
+pub(crate) fn log_level(v: &str) -> Result<(), String> {
     match v.to_ascii_lowercase().as_str() {
         "debug" | "info" | "warn" | "error" | "fatal" => Ok(()),
         _ => Err(format!("invalid log level '{v}' (debug, info, warn, error, fatal)")),
@@ -177,12 +195,14 @@ const IGNORED: &[&str] = &[
     "tls-root-ca-file",
 ];
 
-fn non_negative<T: TryFrom<i64>>(p: &Parsed, name: &str) -> Result<T, String> {
+/// An integer flag that must fit `T` (non-negative for unsigned `T`).
+pub(crate) fn non_negative<T: TryFrom<i64>>(p: &Parsed, name: &str) -> Result<T, String> {
     let v = p.int(name);
     T::try_from(v).map_err(|_| format!("--{name} value {v} is out of range"))
 }
 
-fn duration_ms(p: &Parsed, name: &str) -> Result<u64, String> {
+/// A duration flag in whole milliseconds; negative is an error.
+pub(crate) fn duration_ms(p: &Parsed, name: &str) -> Result<u64, String> {
     let ns = p.duration_ns(name);
     if ns < 0 {
         return Err(format!("--{name} must not be negative"));
@@ -296,13 +316,7 @@ pub fn to_command(p: &Parsed, host: &Host) -> Result<QueueCommand, String> {
     o.tls_min_version = p.str("tls-min-version").to_ascii_lowercase();
     o.log_level = p.str("log-level").to_ascii_lowercase();
 
-    Ok(QueueCommand {
-        options: o,
-        version: p.bool("version"),
-        log_prefix: p.str("log-prefix").to_string(),
-        config_file: p.str("config").to_string(),
-        ignored: IGNORED.iter().filter(|n| p.is_set(n)).map(|n| n.to_string()).collect(),
-    })
+    Ok(QueueCommand::from_parsed(o, p, IGNORED))
 }
 
 #[cfg(test)]

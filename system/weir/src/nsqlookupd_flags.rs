@@ -3,34 +3,11 @@
 
 use lookup::Options;
 
-use crate::goflags::{format_duration_ns, Flag, FlagSet, Kind, Parsed};
-use crate::nsqd_flags::{listen_address, Host};
+use crate::goflags::{Flag, FlagSet, Kind, Parsed};
+use crate::nsqd_flags::{duration_ms, listen_address, log_level, ms, non_negative, Host, ServiceCommand};
 
-/// What the command line asks for.
-#[derive(Debug, Clone)]
-pub struct LookupCommand {
-    #[cfg_attr(madsim, allow(dead_code))]
-    pub options: Options,
-    /// `--version`: print the version and exit.
-    pub version: bool,
-    /// `--log-prefix` (default `[nsqlookupd] `).
-    pub log_prefix: String,
-    /// `--config` (a TOML file nsqlookupd would read; Weir does not).
-    pub config_file: String,
-    /// Accepted flags that Weir ignores and that were given.
-    pub ignored: Vec<String>,
-}
-
-fn ms(v: u64) -> String {
-    format_duration_ns(i64::try_from(v.saturating_mul(1_000_000)).unwrap_or(i64::MAX))
-}
-
-fn log_level(v: &str) -> Result<(), String> {
-    match v.to_ascii_lowercase().as_str() {
-        "debug" | "info" | "warn" | "error" | "fatal" => Ok(()),
-        _ => Err(format!("invalid log level '{v}' (debug, info, warn, error, fatal)")),
-    }
-}
+/// `weir lookup` / `nsqlookupd`'s command.
+pub type LookupCommand = ServiceCommand<Options>;
 
 /// The flag set, named `name` in its usage (`nsqlookupd` or `weir lookup`).
 pub fn flag_set(name: &str, host: &Host) -> FlagSet {
@@ -63,19 +40,6 @@ pub fn flag_set(name: &str, host: &Host) -> FlagSet {
 /// Flags nsqlookupd has that Weir parses and ignores.
 const IGNORED: &[&str] = &["verbose"];
 
-fn non_negative<T: TryFrom<i64>>(p: &Parsed, name: &str) -> Result<T, String> {
-    let v = p.int(name);
-    T::try_from(v).map_err(|_| format!("--{name} value {v} is out of range"))
-}
-
-fn duration_ms(p: &Parsed, name: &str) -> Result<u64, String> {
-    let ns = p.duration_ns(name);
-    if ns < 0 {
-        return Err(format!("--{name} must not be negative"));
-    }
-    Ok(u64::try_from(ns / 1_000_000).unwrap_or(0))
-}
-
 /// Maps a parsed command line onto `lookup::Options`; `Err` is the FATAL text.
 #[allow(clippy::field_reassign_with_default)]
 pub fn to_command(p: &Parsed, host: &Host) -> Result<LookupCommand, String> {
@@ -95,13 +59,7 @@ pub fn to_command(p: &Parsed, host: &Host) -> Result<LookupCommand, String> {
     o.max_registrations = non_negative(p, "max-registrations")?;
     o.max_producer_registrations = non_negative(p, "max-producer-registrations")?;
     o.validate()?;
-    Ok(LookupCommand {
-        options: o,
-        version: p.bool("version"),
-        log_prefix: p.str("log-prefix").to_string(),
-        config_file: p.str("config").to_string(),
-        ignored: IGNORED.iter().filter(|n| p.is_set(n)).map(|n| n.to_string()).collect(),
-    })
+    Ok(LookupCommand::from_parsed(o, p, IGNORED))
 }
 
 #[cfg(test)]

@@ -1,10 +1,14 @@
 //! Running a service process: the runtime, logging, the signal-driven graceful stop, and the
-//! `listening on` lines scripts wait for.
+//! `listening on` lines scripts wait for. [`run_service`] is the part every service shares;
+//! [`queue`] is `weir queue` / `nsqd` (the lookup's is in `lookup_serve`).
+
+use std::future::Future;
+use std::net::SocketAddr;
 
 use crate::logline;
 use crate::nsqd_flags::QueueCommand;
 
-/// nsqd's log levels onto tracing filters (tracing has no "fatal").
+/// nsq's log levels onto tracing filters (tracing has no "fatal").
 #[cfg_attr(madsim, allow(dead_code))]
 fn tracing_filter(level: &str) -> &'static str {
     match level {
@@ -15,61 +19,75 @@ fn tracing_filter(level: &str) -> &'static str {
     }
 }
 
-/// Runs the queue daemon until SIGTERM/SIGINT; returns the exit code (0 after a clean stop).
+/// Runs one service process until SIGTERM/SIGINT and returns its exit code (0 after a clean
+/// stop, 1 on a failure, logged as FATAL). The signal handler is installed first, so a signal
+/// that arrives while starting still stops cleanly; then the `banner` lines are logged and
+/// `serve(shutdown)` starts the daemon and runs it until the shutdown.
 #[cfg(not(madsim))]
-pub fn queue(command: QueueCommand) -> i32 {
-    rt::log::init(tracing_filter(&command.options.log_level));
+pub(crate) fn run_service<F, Fut>(log_level: &str, prefix: &str, banner: Vec<String>, serve: F) -> i32
+where
+    F: FnOnce(rt::shutdown::Shutdown) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    rt::log::init(tracing_filter(log_level));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            logline::log(&command.log_prefix, "FATAL", &format!("cannot start the runtime: {e}"));
+            logline::log(prefix, "FATAL", &format!("cannot start the runtime: {e}"));
             return 1;
         }
     };
-    runtime.block_on(run_queue(command))
+    runtime.block_on(async move {
+        let (_trigger, shutdown) = rt::shutdown::on_signal();
+        for line in &banner {
+            logline::log(prefix, "INFO", line);
+        }
+        match serve(shutdown).await {
+            Ok(()) => {
+                logline::log(prefix, "INFO", "stopped");
+                0
+            }
+            Err(e) => {
+                logline::log(prefix, "FATAL", &format!("{e:#}"));
+                1
+            }
+        }
+    })
 }
 
 /// The simulator runs services from its own node closures, never through this binary.
 #[cfg(madsim)]
-pub fn queue(command: QueueCommand) -> i32 {
-    logline::log(&command.log_prefix, "FATAL", "the weir binary does not run inside the simulator");
+pub(crate) fn run_service<F, Fut>(_log_level: &str, prefix: &str, _banner: Vec<String>, _serve: F) -> i32
+where
+    F: FnOnce(rt::shutdown::Shutdown) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    logline::log(prefix, "FATAL", "the weir binary does not run inside the simulator");
     1
 }
 
-#[cfg(not(madsim))]
-async fn run_queue(command: QueueCommand) -> i32 {
-    let prefix = command.log_prefix.clone();
-    // First thing: a signal that arrives while starting must still stop cleanly.
-    let (_trigger, shutdown) = rt::shutdown::on_signal();
-    logline::log(&prefix, "INFO", &format!("nsqd v{} (built w/weir {})", crate::cli::NSQD_VERSION, crate::cli::WEIR_VERSION));
-    logline::log(&prefix, "INFO", &format!("ID: {}", command.options.node_id));
-    match crate::serve::daemon::run(command.options, &prefix, shutdown).await {
-        Ok(()) => {
-            logline::log(&prefix, "INFO", "stopped");
-            0
-        }
-        Err(e) => {
-            logline::log(&prefix, "FATAL", &format!("{e:#}"));
-            1
-        }
-    }
+/// The lines scripts wait for, in nsqd's format, once both listeners are bound.
+#[cfg_attr(madsim, allow(dead_code))]
+pub(crate) fn announce_listening(prefix: &str, tcp_addr: SocketAddr, http_addr: SocketAddr) {
+    logline::log(prefix, "INFO", &format!("TCP: listening on {tcp_addr}"));
+    logline::log(prefix, "INFO", &format!("HTTP: listening on {http_addr}"));
 }
 
-#[cfg(not(madsim))]
-mod daemon {
-    use crate::logline;
-
-    /// Starts the daemon, announces the bound addresses, serves until `shutdown`.
-    pub async fn run(
-        options: queue::Options,
-        prefix: &str,
-        shutdown: rt::shutdown::Shutdown,
-    ) -> anyhow::Result<()> {
+/// Runs the queue daemon until SIGTERM/SIGINT; returns the exit code (0 after a clean stop).
+pub fn queue(command: QueueCommand) -> i32 {
+    let prefix = command.log_prefix.clone();
+    let banner = vec![
+        format!("nsqd v{} (built w/weir {})", crate::cli::NSQD_VERSION, crate::cli::WEIR_VERSION),
+        format!("ID: {}", command.options.node_id),
+    ];
+    let options = command.options;
+    let log_level = options.log_level.clone();
+    let announce_prefix = prefix.clone();
+    run_service(&log_level, &prefix, banner, |shutdown| async move {
         let daemon = queue::Daemon::start(options).await?;
-        logline::log(prefix, "INFO", &format!("TCP: listening on {}", daemon.tcp_addr()));
-        logline::log(prefix, "INFO", &format!("HTTP: listening on {}", daemon.http_addr()));
+        announce_listening(&announce_prefix, daemon.tcp_addr(), daemon.http_addr());
         daemon.run_until(shutdown).await
-    }
+    })
 }
 
 #[cfg(test)]
@@ -78,6 +96,7 @@ mod tests {
     fn log_levels_map_to_filters() {
         assert_eq!(super::tracing_filter("fatal"), "error");
         assert_eq!(super::tracing_filter("debug"), "debug");
+        assert_eq!(super::tracing_filter("warn"), "warn");
         assert_eq!(super::tracing_filter("info"), "info");
     }
 }

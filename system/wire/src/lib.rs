@@ -20,7 +20,7 @@
 //!
 //! Lookup protocol V1 (TCP 4160): [`lookup`].
 //!
-//! HTTP bodies: [`mpub`] (`/mpub` binary and text, `/pub` checks);
+//! HTTP: [`mpub`] (`/mpub` binary and text, `/pub` checks); [`http_params`] (query strings);
 //! names: [`names`]; Go-exact number handling: [`numbers`].
 
 #![forbid(unsafe_code)]
@@ -33,6 +33,7 @@ mod error;
 pub mod errors;
 pub mod frame;
 mod gojson;
+pub mod http_params;
 mod goquote;
 pub mod identify;
 pub mod limits;

@@ -1,65 +1,41 @@
-//! Query-string parsing as Go's `url.ParseQuery` does it (nsqd reads parameters from the query
-//! string only): `&`-separated `key=value` pairs, `+` is a space, `%XX` escapes; a `;` or a bad
-//! escape anywhere makes the whole query invalid (nsqd: 400 `INVALID_REQUEST`). A repeated key
-//! keeps its first value for lookups, as nsqd's `Get` does.
+//! nsqd's query-string parameters: the parsing is [`wire::http_params`] (Go's `url.ParseQuery`,
+//! shared with the lookup); this maps its errors to nsqd's HTTP errors and adds nsqd's `/stats`
+//! flag reading.
 
-use std::collections::BTreeMap;
+use wire::http_params::{ArgError, QueryParams};
 
 use super::reply::{codes, HttpError};
-
-/// The most distinct keys kept; a peer controls the query string, and nsqd reads a handful.
-const KEYS_MAX: usize = 64;
 
 /// Parsed query parameters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Params {
-    values: BTreeMap<String, String>,
+    query: QueryParams,
 }
 
 impl Params {
-    /// Parses a raw query string (`None` = no `?`).
+    /// Parses a raw query string (`None` = no `?`); a malformed one is 400 `INVALID_REQUEST`.
     pub fn parse(query: Option<&str>) -> Result<Params, HttpError> {
-        let mut values = BTreeMap::new();
-        for pair in query.unwrap_or("").split('&') {
-            if pair.contains(';') {
-                return Err(codes::INVALID_REQUEST);
-            }
-            if pair.is_empty() {
-                continue;
-            }
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let k = unescape(k).ok_or(codes::INVALID_REQUEST)?;
-            let v = unescape(v).ok_or(codes::INVALID_REQUEST)?;
-            if values.len() < KEYS_MAX || values.contains_key(&k) {
-                values.entry(k).or_insert(v);
-            }
-        }
-        Ok(Params { values })
+        let query = QueryParams::parse(query).map_err(|_| codes::INVALID_REQUEST)?;
+        Ok(Params { query })
     }
 
     /// The first value of `key`, if present (possibly empty).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.values.get(key).map(String::as_str)
+        self.query.get(key)
     }
 
     /// `topic=`, present and a valid topic name; `invalid` is the error for a bad name (nsqd
     /// says `INVALID_TOPIC` on most endpoints, `INVALID_ARG_TOPIC` on channel ones).
     pub fn topic(&self, invalid: HttpError) -> Result<&str, HttpError> {
-        let topic = self.get("topic").ok_or(codes::MISSING_ARG_TOPIC)?;
-        if !wire::names::is_valid_topic_name(topic) {
-            return Err(invalid);
-        }
-        Ok(topic)
+        self.query.valid_topic().map_err(|e| match e {
+            ArgError::InvalidTopic => invalid,
+            other => arg_error(other),
+        })
     }
 
     /// `topic=` and `channel=` as nsqd's `GetTopicChannelArgs` checks them, in its order.
     pub fn topic_channel(&self) -> Result<(&str, &str), HttpError> {
-        let topic = self.topic(codes::INVALID_ARG_TOPIC)?;
-        let channel = self.get("channel").ok_or(codes::MISSING_ARG_CHANNEL)?;
-        if !wire::names::is_valid_channel_name(channel) {
-            return Err(codes::INVALID_ARG_CHANNEL);
-        }
-        Ok((topic, channel))
+        self.query.topic_channel().map_err(arg_error)
     }
 
     /// A boolean flag as nsqd's `/stats` reads them: `true`/`1`, `false`/`0`, anything else
@@ -73,34 +49,8 @@ impl Params {
     }
 }
 
-/// Go's `QueryUnescape`: `+` is a space, `%XX` a byte; a malformed escape is an error.
-fn unescape(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hi = hex(*bytes.get(i + 1)?)?;
-                let lo = hex(*bytes.get(i + 2)?)?;
-                out.push(hi << 4 | lo);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+fn arg_error(e: ArgError) -> HttpError {
+    HttpError::new(400, e.code())
 }
 
 #[cfg(test)]
@@ -136,9 +86,12 @@ mod tests {
     }
 
     #[test]
-    fn keeps_a_bounded_number_of_keys() {
-        let q: Vec<String> = (0..1000).map(|i| format!("k{i}=v")).collect();
-        let p = Params::parse(Some(&q.join("&"))).unwrap();
-        assert_eq!(p.values.len(), KEYS_MAX);
+    fn reads_stats_flags_like_nsqd() {
+        let p = Params::parse(Some("a=true&b=0&c=yes")).unwrap();
+        assert!(p.flag("a", false));
+        assert!(!p.flag("b", true));
+        assert!(p.flag("c", true));
+        assert!(!p.flag("c", false));
+        assert!(p.flag("absent", true));
     }
 }

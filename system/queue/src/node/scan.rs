@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::backend::BackendHandle;
 use super::Node;
 
 impl Node {
@@ -69,22 +70,26 @@ impl Node {
         }
     }
 
+    /// Every topic's and channel's disk queue, taken under the lock so the syncs that follow
+    /// run without it (the periodic sync and the stop both walk them this way).
+    pub(super) fn backend_handles(&self) -> Vec<BackendHandle> {
+        let state = self.lock();
+        state
+            .topics
+            .values()
+            .flat_map(|t| {
+                t.backend
+                    .iter()
+                    .chain(t.channels.values().filter_map(|c| c.backend.as_ref()))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// `--sync-timeout`: syncs every disk queue whose time has come.
     async fn sync_due(&self) {
-        let handles: Vec<_> = {
-            let state = self.lock();
-            state
-                .topics
-                .values()
-                .flat_map(|t| {
-                    t.backend
-                        .iter()
-                        .chain(t.channels.values().filter_map(|c| c.backend.as_ref()))
-                        .cloned()
-                        .collect::<Vec<_>>()
-                })
-                .collect()
-        };
+        let handles = self.backend_handles();
         let now_ms = self.now_ms();
         for h in handles {
             if let Err(e) = h.maybe_sync(now_ms).await {

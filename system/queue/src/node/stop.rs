@@ -61,20 +61,7 @@ impl Node {
                 }
             }
         }
-        let handles: Vec<BackendHandle> = {
-            let state = self.lock();
-            state
-                .topics
-                .values()
-                .flat_map(|t| {
-                    t.backend
-                        .iter()
-                        .chain(t.channels.values().filter_map(|c| c.backend.as_ref()))
-                        .cloned()
-                        .collect::<Vec<_>>()
-                })
-                .collect()
-        };
+        let handles = self.backend_handles();
         for h in handles {
             if let Err(e) = h.sync().await {
                 first_error.get_or_insert(e);

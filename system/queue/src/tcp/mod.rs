@@ -7,31 +7,11 @@ pub(crate) mod settings;
 
 pub(crate) use features::Features;
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+
+pub(crate) use rt::net::Connections;
 
 use crate::node::Node;
-
-/// The accept loop's record of live connection tasks, so a stop can wait for them.
-#[derive(Default)]
-pub(crate) struct Connections {
-    next: AtomicU64,
-    live: Mutex<BTreeMap<u64, rt::task::JoinHandle<()>>>,
-}
-
-impl Connections {
-    pub fn count(&self) -> usize {
-        self.live.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    /// Takes every live task (for the stop to await).
-    pub fn take_all(&self) -> Vec<rt::task::JoinHandle<()>> {
-        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        std::mem::take(&mut *live).into_values().collect()
-    }
-}
 
 /// Accepts until `shutdown`; each connection gets the same shutdown so it closes with the node.
 pub(crate) async fn accept_loop(
@@ -39,43 +19,11 @@ pub(crate) async fn accept_loop(
     features: Arc<Features>,
     listener: rt::net::TcpListener,
     conns: Arc<Connections>,
-    mut shutdown: rt::shutdown::Shutdown,
+    shutdown: rt::shutdown::Shutdown,
 ) {
     let max = node.options().max_connections;
-    loop {
-        let accepted = rt::select! {
-            _ = shutdown.wait() => return,
-            a = listener.accept() => a,
-        };
-        let (stream, peer) = match accepted {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!("TCP: accept failed: {e}");
-                rt::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        if max > 0 && conns.count() >= max {
-            tracing::warn!(%peer, "TCP: too many connections ({max}), closing");
-            drop(stream);
-            continue;
-        }
-        let _ = stream.set_nodelay(true);
-        let id = conns.next.fetch_add(1, Ordering::Relaxed);
-        let node = node.clone();
-        let features = features.clone();
-        let conns2 = conns.clone();
-        let shutdown = shutdown.clone();
-        // Hold the registry lock across spawn + insert so the task cannot remove itself first.
-        let mut live = conns.live.lock().unwrap_or_else(|p| p.into_inner());
-        let handle = rt::task::spawn(async move {
-            conn::serve(node, features, Box::new(stream), peer, shutdown).await;
-            conns2
-                .live
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&id);
-        });
-        live.insert(id, handle);
-    }
+    rt::net::serve_connections(listener, max, conns, shutdown, |stream, peer, shutdown| {
+        conn::serve(node.clone(), features.clone(), Box::new(stream), peer, shutdown)
+    })
+    .await
 }
