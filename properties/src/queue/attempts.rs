@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 
 use history::{EventKind, Fault, History, Scope, Verdict};
 
-use super::model::{secs, Delivery, QueueModel, MS};
+use super::model::{secs, QueueModel, MS};
 use crate::Property;
 
 pub struct AttemptsGrow;
