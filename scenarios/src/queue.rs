@@ -85,6 +85,7 @@ impl QueueScenario {
             v("queue-first-channel-only", queue::Testing { first_channel_only: true, ..t() }, Durability::Lenient),
             v("queue-frozen-attempts", queue::Testing { frozen_attempts: true, ..t() }, Durability::Lenient),
             v("queue-drop-in-flight-on-stop", queue::Testing { drop_in_flight_on_stop: true, ..t() }, Durability::Lenient),
+            v("queue-premature-timeout", queue::Testing { premature_timeout: true, ..t() }, Durability::Lenient),
         ]
     }
 }

@@ -11,15 +11,23 @@
 //! down — or a clean stop while the node's disk had injected faults, which cannot persist its
 //! read positions — resets the rule, since the disk copy of a message may hold an older count.
 //!
-//! `queue_one_consumer_in_flight`: judged in the healed tail only (from `grace_ms` after the heal),
-//! where delivery latency is below `latency_ms` and no TCP segment is stalled by a partition. If
-//! consumer X saw a message at `t1`, and a different consumer Y of the same channel saw it at
-//! `t2 < t1 + msg_timeout - latency_ms` while X had not yet answered it, then the node had it in
-//! flight to both at once. (It assumes the node does not requeue on disconnect, nsqd's default.)
+//! `queue_one_consumer_in_flight`: if consumer X saw a message at `t1`, and a different consumer Y
+//! of the same channel saw it at `t2 < t1 + msg_timeout - latency_ms` while X had not yet answered
+//! it, then the node had it in flight to both at once: X's copy left the node after
+//! `t1 - latency_ms`, so the node could not time it out before `t2`. That holds only where X's copy
+//! can be dated, so a pair is judged when, for the `grace_ms` before `t1`, no network fault
+//! touched the X–node link (a partition, cut, isolation, pause, or a network-wide latency or loss
+//! change, each counted until its heal: madsim's TCP retries a stalled segment with a backoff of up
+//! to 10 s, so a copy stalled by a fault can arrive long after it was sent), and the node neither
+//! went down nor restarted from `grace_ms` before `t1` to `t2` (a restart legitimately redelivers
+//! what was in flight). The healed tail (from `grace_ms` after the heal) is judged entirely. (It
+//! assumes the node does not requeue on disconnect, nsqd's default.)
 
-use history::{History, Scope, Verdict};
+use std::collections::BTreeMap;
 
-use super::model::{secs, Delivery, QueueModel, MS};
+use history::{EventKind, Fault, History, Scope, Verdict};
+
+use super::model::{secs, QueueModel, MS};
 use crate::Property;
 
 pub struct AttemptsGrow;
@@ -92,21 +100,27 @@ impl Property for OneConsumerInFlight {
 
     fn check(&self, h: &History) -> Verdict {
         let m = QueueModel::from_history(h);
-        let Some(healed) = m.healed_ns else {
-            return Verdict::pass(self.name(), self.scope(), "the run never healed: nothing judged");
-        };
-        let from = healed + self.grace_ms * MS;
+        let net = NetFaults::from_history(h);
+        let grace = self.grace_ms * MS;
         let (mut violations, mut judged) = (Vec::new(), 0);
         for ((key, channel), ds) in &m.deliveries {
             let Some(timeout_ms) = ds.first().and_then(|d| m.msg_timeout_ms(&d.server)) else { continue };
             let window = timeout_ms.saturating_sub(self.latency_ms) * MS;
-            let tail: Vec<&Delivery> = ds.iter().filter(|d| d.at_ns >= from).collect();
-            for (i, d1) in tail.iter().enumerate() {
-                for d2 in &tail[i + 1..] {
+            for (i, d1) in ds.iter().enumerate() {
+                let calm_from = d1.at_ns.saturating_sub(grace);
+                if net.disturbed(&d1.consumer, &d1.server, calm_from, d1.at_ns) {
+                    continue; // X's copy may have been stalled: it cannot be dated
+                }
+                for d2 in &ds[i + 1..] {
                     if d2.at_ns >= d1.at_ns + window {
                         break;
                     }
                     if d2.consumer == d1.consumer || d2.server != d1.server || d2.id != d1.id {
+                        continue;
+                    }
+                    let restarted = m.downs_between(&d1.server, calm_from, d2.at_ns).next().is_some()
+                        || m.starts.get(&d1.server).into_iter().flatten().any(|&s| s > calm_from && s <= d2.at_ns);
+                    if restarted {
                         continue;
                     }
                     judged += 1;
@@ -129,7 +143,56 @@ impl Property for OneConsumerInFlight {
                 }
             }
         }
-        super::verdict(self.name(), self.scope(), violations, format!("{judged} close pairs of deliveries in the healed tail were exclusive"))
+        super::verdict(self.name(), self.scope(), violations, format!("{judged} close pairs of deliveries on calm links were exclusive"))
+    }
+}
+
+/// The network faults of a run as intervals `[from, to)` (to: the heal, or the end of the run),
+/// each with the nodes whose links it may have stalled (`None`: every link).
+struct NetFaults {
+    spans: Vec<(u64, u64, Option<Vec<String>>)>,
+}
+
+impl NetFaults {
+    fn from_history(h: &History) -> NetFaults {
+        let mut open: Vec<(u64, Option<Vec<String>>)> = Vec::new();
+        let mut paused: BTreeMap<String, u64> = BTreeMap::new();
+        let mut spans = Vec::new();
+        for e in &h.events {
+            let fault = match &e.kind {
+                EventKind::Fault { fault } => fault,
+                EventKind::Healed => &Fault::Heal,
+                _ => continue,
+            };
+            match fault {
+                Fault::Partition { groups } => open.push((e.at_ns, Some(groups.iter().flatten().cloned().collect()))),
+                Fault::Cut { from, to } => open.push((e.at_ns, Some(vec![from.clone(), to.clone()]))),
+                Fault::Isolate { node } => open.push((e.at_ns, Some(vec![node.clone()]))),
+                Fault::Latency { .. } | Fault::Loss { .. } => open.push((e.at_ns, None)),
+                Fault::Heal => spans.extend(open.drain(..).map(|(from, nodes)| (from, e.at_ns, nodes))),
+                Fault::Pause { node } => {
+                    paused.entry(node.clone()).or_insert(e.at_ns);
+                }
+                Fault::Resume { node } => {
+                    if let Some(from) = paused.remove(node) {
+                        spans.push((from, e.at_ns, Some(vec![node.clone()])));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let end = h.end_ns() + 1;
+        spans.extend(open.into_iter().map(|(from, nodes)| (from, end, nodes)));
+        spans.extend(paused.into_iter().map(|(node, from)| (from, end, Some(vec![node]))));
+        NetFaults { spans }
+    }
+
+    /// Whether a fault that may have stalled the link between `a` and `b` was active at any time
+    /// in `[from, to]`. (Conservative: a partition counts if it lists either node.)
+    fn disturbed(&self, a: &str, b: &str, from: u64, to: u64) -> bool {
+        self.spans.iter().any(|(f, t, nodes)| {
+            *f <= to && *t >= from && nodes.as_ref().is_none_or(|n| n.iter().any(|x| x == a || x == b))
+        })
     }
 }
 
@@ -232,8 +295,23 @@ mod tests {
     }
 
     #[test]
-    fn the_fault_window_is_not_judged() {
-        let h = H::new().config(0, "q1", false, 3000).deliver(100, "q1", "a", "c1", "k", 1).deliver(200, "q1", "a", "c2", "k", 2).healed(300).end(9000);
-        assert!(one().check(&h).passed);
+    fn deliveries_near_a_network_fault_or_a_restart_are_not_judged() {
+        let pair = |h: &mut H| h.config(0, "q1", false, 3000).deliver(2000, "q1", "a", "c1", "k", 1).deliver(2200, "q1", "a", "c2", "k", 2).healed(3000).end(9000);
+        // Nothing near: judged, and it fails.
+        assert!(!one().check(&pair(&mut H::new())).passed);
+        // c1's copy may have been stalled by a partition that healed shortly before.
+        let part = Fault::Partition { groups: vec![vec!["q1".into()], vec!["c1".into()]] };
+        let h = pair(H::new().fault(1000, "c1", part.clone()).fault(1500, "c1", Fault::Heal));
+        assert!(one().check(&h).passed, "{}", one().check(&h).detail);
+        // A partition that touches neither c1 nor q1 does not excuse it.
+        let other = Fault::Partition { groups: vec![vec!["q2".into()], vec!["c3".into()]] };
+        let h = pair(H::new().fault(1000, "c1", other).fault(1500, "c1", Fault::Heal));
+        assert!(!one().check(&h).passed);
+        // A partition that ended more than grace before: judged.
+        let h = pair(H::new().fault(100, "c1", part).fault(500, "c1", Fault::Heal));
+        assert!(!one().check(&h).passed);
+        // The node restarted in between: its restart redelivers.
+        let h = pair(H::new().stop(2100, "q1").restart(2150, "q1"));
+        assert!(one().check(&h).passed, "{}", one().check(&h).detail);
     }
 }

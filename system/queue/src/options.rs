@@ -137,6 +137,9 @@ pub struct Testing {
     pub frozen_attempts: bool,
     /// A clean stop discards in-flight and deferred messages instead of writing them to disk.
     pub drop_in_flight_on_stop: bool,
+    /// The in-flight deadline is a quarter of the client's msg timeout: a message goes to another
+    /// consumer while the first one still legitimately holds it.
+    pub premature_timeout: bool,
 }
 
 impl Default for Options {

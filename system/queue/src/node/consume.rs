@@ -174,6 +174,8 @@ impl Node {
         id: &MessageId,
         msg_timeout_ms: u64,
     ) -> Result<(), ConsumeError> {
+        // Testing::premature_timeout — BROKEN VARIANT: TOUCH extends by a quarter of the timeout.
+        let msg_timeout_ms = if self.opts.testing.premature_timeout { msg_timeout_ms / 4 } else { msg_timeout_ms };
         let now_ms = self.now_ms();
         let max = self.opts.max_msg_timeout_ms;
         self.with_channel(sub, |ch| ch.touch(client, id, now_ms, msg_timeout_ms, max))
@@ -188,6 +190,9 @@ impl Node {
         msg_timeout_ms: u64,
         sample_rate: u8,
     ) -> Option<Message> {
+        // Testing::premature_timeout — BROKEN VARIANT: the message times out after a quarter of
+        // the client's msg timeout, while the client still legitimately holds it.
+        let msg_timeout_ms = if self.opts.testing.premature_timeout { msg_timeout_ms / 4 } else { msg_timeout_ms };
         // Bounded: each round either returns or consumes one message from memory or disk.
         loop {
             let handle = {
