@@ -99,6 +99,53 @@ mod tests {
         assert!(!v.passed && v.detail.contains("never delivered on a after it"), "{}", v.detail);
     }
 
+    /// Seed 26 of `queue-premature-timeout`: c1's FIN of attempt 1 stalls in a partition while
+    /// the node times the message out and sends attempts 2 and 3 to c1 on the same connection;
+    /// the FIN arrives and finishes attempt 3 (a FIN names the id, not the attempt), and only then
+    /// are the stalled copies seen. The message is finished: a clean stop after it loses nothing.
+    #[test]
+    fn copies_the_fin_overtook_on_its_own_connection_do_not_unfinish_it() {
+        let mut h = H::new();
+        h.config(0, "q1", false, 1000).sub_as(10, "q1", "a", "c1").publish(100, "q1", "k", 0);
+        h.deliver(150, "q1", "a", "c1", "k", 1).fin(160, "q1", "a", "c1", "k");
+        h.deliver(900, "q1", "a", "c1", "k", 2).deliver(910, "q1", "a", "c1", "k", 3).req(920, "q1", "a", "c1", "k", 500);
+        let h = h.stop(1000, "q1").restart(1100, "q1").sub_as(1200, "q1", "a", "c1").end(5000);
+        let v = AckedMessagesSurvive { settle_ms: 1000 }.check(&h);
+        assert!(v.passed, "{}", v.detail);
+    }
+
+    /// Seed 40: c2 finished attempt 3; c1's copy of attempt 2, sent earlier and stalled by a cut,
+    /// is seen after that FIN. Still finished.
+    #[test]
+    fn an_older_attempt_seen_after_the_fin_of_a_newer_one_does_not_unfinish_it() {
+        let mut h = H::new();
+        h.config(0, "q1", false, 1000).sub_as(10, "q1", "a", "c1").sub_as(11, "q1", "a", "c2").publish(100, "q1", "k", 0);
+        h.deliver(150, "q1", "a", "c1", "k", 1).req(160, "q1", "a", "c1", "k", 100);
+        h.deliver(800, "q1", "a", "c2", "k", 3).fin(810, "q1", "a", "c2", "k");
+        h.deliver(900, "q1", "a", "c1", "k", 2).req(910, "q1", "a", "c1", "k", 300);
+        let h = h.stop(1000, "q1").restart(1100, "q1").end(5000);
+        let v = AckedMessagesSurvive { settle_ms: 1000 }.check(&h);
+        assert!(v.passed, "{}", v.detail);
+    }
+
+    /// A newer attempt seen after the FIN went to another consumer (or connection): the FIN
+    /// cannot have finished it, so the message is unfinished and its loss is still caught.
+    #[test]
+    fn a_newer_attempt_elsewhere_after_the_fin_leaves_it_unfinished() {
+        for (consumer, resub) in [("c2", false), ("c1", true)] {
+            let mut h = H::new();
+            h.config(0, "q1", false, 1000).sub_as(10, "q1", "a", "c1").sub_as(11, "q1", "a", "c2").publish(100, "q1", "k", 0);
+            h.deliver(150, "q1", "a", "c1", "k", 1).fin(160, "q1", "a", "c1", "k");
+            if resub {
+                h.sub_as(500, "q1", "a", "c1");
+            }
+            h.deliver(900, "q1", "a", consumer, "k", 2);
+            let h = h.stop(1000, "q1").restart(1100, "q1").end(5000);
+            let v = AckedMessagesSurvive { settle_ms: 1000 }.check(&h);
+            assert!(!v.passed && v.detail.contains("never delivered on a after it"), "{consumer}: {}", v.detail);
+        }
+    }
+
     #[test]
     fn a_message_gone_after_a_clean_stop_is_lost() {
         let h = base(&mut H::new(), false).stop(200, "q1").restart(300, "q1").end(5000);

@@ -230,15 +230,45 @@ impl QueueModel {
     /// (a FIN racing a stop of its node may be lost, and the message comes back). A copy seen
     /// after the FIN but sent by an older instance of the node than the one the FIN answered (it
     /// sat stalled in a partitioned connection) is not the message coming back.
+    ///
+    /// Nor are copies seen after the FIN that the FIN's node instance may have sent before the FIN
+    /// reached it ([`Self::fin_may_cover`]): a FIN names the message id, not the attempt, so a FIN
+    /// delayed in a stalled connection finishes whichever attempt that connection holds when it
+    /// arrives, and attempts sent earlier (to anyone) can still be in the network.
     pub fn finished_at(&self, key: &str, channel: &str, t: u64) -> bool {
         let k = (key.to_string(), channel.to_string());
         let Some(fin) = self.answers.get(&k).and_then(|a| a.iter().rev().find(|a| a.kind == AnswerKind::Fin && a.at_ns <= t)) else {
             return false;
         };
         let ds = self.deliveries.get(&k).map(|d| d.as_slice()).unwrap_or(&[]);
-        // The instance that sent the delivery this FIN answered.
-        let answered = ds.iter().rev().find(|d| d.consumer == fin.consumer && d.at_ns <= fin.at_ns).map(|d| self.sent_start(d));
-        !ds.iter().any(|d| d.at_ns > fin.at_ns && d.at_ns <= t && answered.is_none_or(|a| self.sent_start(d) >= a))
+        // The delivery this FIN answered, and the instance that sent it.
+        let answered = ds.iter().rev().find(|d| d.consumer == fin.consumer && d.at_ns <= fin.at_ns);
+        let answered_start = answered.map(|d| self.sent_start(d));
+        let mut later = ds.iter().filter(|d| d.at_ns > fin.at_ns && d.at_ns <= t && answered_start.is_none_or(|a| self.sent_start(d) >= a)).peekable();
+        if later.peek().is_none() {
+            return true;
+        }
+        answered.is_some_and(|a| self.fin_may_cover(ds, fin, a, later, t))
+    }
+
+    /// Whether FIN `fin` (answering delivery `answered`) may have finished the message although
+    /// copies (`later`) were seen after it: every later copy came from the instance that sent
+    /// `answered`, and that instance's latest attempt seen up to `t` (attempts grow with every
+    /// delivery of one instance) went to the FIN's consumer on the same connection — so every
+    /// copy may have been sent before the FIN arrived, and the FIN then finished that attempt.
+    /// (If the FIN had arrived first and failed, the message could indeed have come back to that
+    /// same connection; the history cannot tell the two apart, so the benefit of the doubt goes
+    /// to the node, as a safety property must.)
+    fn fin_may_cover<'a>(&self, ds: &[Delivery], fin: &Answer, answered: &Delivery, mut later: impl Iterator<Item = &'a Delivery>, t: u64) -> bool {
+        let instance = self.sent_start(answered);
+        if answered.conn_ns.is_none() || later.any(|d| d.server != answered.server || self.sent_start(d) != instance) {
+            return false;
+        }
+        let latest = ds
+            .iter()
+            .filter(|d| d.at_ns <= t && d.server == answered.server && self.sent_start(d) == instance)
+            .max_by_key(|d| d.attempts);
+        latest.is_some_and(|l| l.consumer == fin.consumer && l.conn_ns == answered.conn_ns)
     }
 
     /// Whether the node ran durably (`--sync-every=1 --mem-queue-size=0`) at time `t`.
