@@ -16,7 +16,9 @@
 //! or dropped. Releases are queued in a small synchronous tracker (so FIN, a synchronous call,
 //! can release) and applied to the disk queue by the next async operation on it, or by the flush
 //! [`BackendHandle::release_id`] asks its caller to schedule. A kill before FIN thus leaves the
-//! record on disk and it is delivered again after restart.
+//! record on disk and it is delivered again after restart. The topic's pump reads the same way
+//! (it releases a round's records once the channels have the messages), so a stop in the middle
+//! of a round cannot lose them either.
 
 mod batch;
 
@@ -61,6 +63,7 @@ impl Storage {
             queue: Arc::new(AsyncMutex::new(Queue { dq: Some(queue) })),
             depth,
             tracker: Arc::new(Mutex::new(Tracker::default())),
+            rounds: Arc::new(AsyncMutex::new(())),
         })
     }
 }
@@ -72,6 +75,9 @@ pub(crate) struct BackendHandle {
     depth: Arc<AtomicU64>,
     /// Lock order: the node's state lock, then this; never the async queue lock while holding it.
     tracker: Arc<Mutex<Tracker>>,
+    /// Held by the topic's pump for a whole round and by a clean stop: see
+    /// [`BackendHandle::lock_rounds`].
+    rounds: Arc<AsyncMutex<()>>,
 }
 
 /// Messages taken from the disk queue and still held by the channel, and releases not yet
@@ -118,20 +124,12 @@ impl BackendHandle {
         q.maybe_sync(now_ms).await
     }
 
-    /// Takes the oldest message and acknowledges it at once (the topic's pump; nsqd semantics).
-    pub async fn pop(&self) -> io::Result<Option<(Message, Option<i64>)>> {
-        let mut q = self.queue.lock().await;
-        self.apply_releases(&mut q).await;
-        let got = match q.pop_tracked().await {
-            Ok(Some(p)) => {
-                q.ack(p.at).await;
-                Ok(Some((p.msg, p.due_unix_ms)))
-            }
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        };
-        self.depth.store(q.depth(), Ordering::Release);
-        got
+    /// Serializes the rounds of the topic's pump (take records → hand them to the channels →
+    /// release the records) with a clean stop: the stop takes this lock between refusing work and
+    /// draining memory, so a round is entirely before the drain (its messages are drained or
+    /// already written) or entirely after it (it sees the stop and hands nothing over).
+    pub async fn lock_rounds(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.rounds.clone().lock_owned().await
     }
 
     /// Takes the oldest message, leaving its record unacknowledged: the caller must either

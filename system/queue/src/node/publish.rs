@@ -284,31 +284,30 @@ impl Node {
     }
 
     /// Topic disk queue → channels, while the topic can deliver.
+    ///
+    /// At-least-once across a stop: a round takes records without acknowledging them, hands the
+    /// messages to the channels (memory, or their disk queues), and only then releases the
+    /// records. A round runs under the queue's round lock ([`super::BackendHandle::lock_rounds`]),
+    /// which a clean stop also takes before it drains memory; a round that finds the node
+    /// stopping hands nothing over and leaves its records unacknowledged, so the restart reads
+    /// them again (never lost; at worst delivered twice).
     async fn pump_topic(self: &Arc<Self>, topic: &str) {
         loop {
-            let handle = {
-                let mut state = self.lock();
-                let exiting = state.exiting;
-                let Some(t) = state.topics.get_mut(topic) else {
-                    return;
-                };
-                match &t.backend {
-                    Some(b) if b.depth() > 0 && t.topic.accepts_backend() && !exiting => {
-                        b.clone()
-                    }
-                    _ => {
-                        t.pumping = false;
-                        return;
-                    }
-                }
+            let Some(handle) = self.pump_backend(topic) else {
+                return;
             };
+            let _round = handle.lock_rounds().await;
+            // Re-checked under the round lock: a stop that got it first has drained already.
+            if self.pump_backend(topic).is_none() {
+                return;
+            }
             // A batch per round: one state lock and one disk append per channel for up to
             // PUMP_BATCH_MAX messages, instead of one of each per message.
             let mut popped = Vec::new();
             let mut read_error = None;
             while popped.len() < PUMP_BATCH_MAX {
-                match handle.pop().await {
-                    Ok(Some(x)) => popped.push(x),
+                match handle.pop_tracked().await {
+                    Ok(Some(p)) => popped.push(p),
                     Ok(None) => break,
                     Err(e) => {
                         read_error = Some(e);
@@ -316,23 +315,42 @@ impl Node {
                     }
                 }
             }
-            let outcome = {
+            let (outcome, taken) = {
                 let state = &mut *self.lock();
+                let exiting = state.exiting;
                 let Some(t) = state.topics.get_mut(topic) else {
                     return;
                 };
+                if exiting {
+                    // The stop waits for this round: hand nothing over after its drain; the
+                    // records stay unacknowledged on disk.
+                    t.pumping = false;
+                    return;
+                }
                 let mut out = PublishOutcome::default();
-                for (msg, due_unix) in popped {
-                    let due = due_unix.and_then(|d| self.unix_to_due_ms(d));
-                    let routed = t.topic.publish_from_backend(msg, due);
+                let mut taken = Vec::with_capacity(popped.len());
+                for p in popped {
+                    let due = p.due_unix_ms.and_then(|d| self.unix_to_due_ms(d));
+                    let routed = t.topic.publish_from_backend(p.msg, due);
                     out.spilled.extend(routed.spilled);
                     out.dropped += routed.dropped;
                     out.duplicates += routed.duplicates;
+                    taken.push(p.at);
                 }
                 Node::wake(state, topic, None);
-                out
+                (out, taken)
             };
             let written = self.write_spills(topic, outcome).await;
+            if written.is_ok() {
+                // Every message of the round is now in a channel (or deliberately dropped):
+                // the topic's records can go.
+                for at in taken {
+                    handle.release_pos(at);
+                }
+                if let Err(e) = handle.flush_releases(self.now_ms()).await {
+                    read_error.get_or_insert(e);
+                }
+            }
             if let Some(e) = &read_error {
                 self.set_unhealthy(format!("failed to read disk queue {topic}: {e}"));
             }
@@ -341,6 +359,21 @@ impl Node {
                     t.pumping = false;
                 }
                 return;
+            }
+        }
+    }
+
+    /// The topic's disk queue if its pump should run another round; otherwise clears the
+    /// pump's flag and returns `None`.
+    fn pump_backend(&self, topic: &str) -> Option<super::BackendHandle> {
+        let mut state = self.lock();
+        let exiting = state.exiting;
+        let t = state.topics.get_mut(topic)?;
+        match &t.backend {
+            Some(b) if b.depth() > 0 && t.topic.accepts_backend() && !exiting => Some(b.clone()),
+            _ => {
+                t.pumping = false;
+                None
             }
         }
     }

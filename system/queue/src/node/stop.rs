@@ -17,9 +17,20 @@ impl Node {
     /// Stops the node: refuses new work, then drains memory to disk. Call after the connections
     /// have stopped (a publish in progress finishes first).
     pub async fn stop(self: &Arc<Self>) -> anyhow::Result<()> {
-        let writes = {
+        let topic_queues: Vec<BackendHandle> = {
             let mut state = self.lock();
             state.exiting = true;
+            state.topics.values().filter_map(|t| t.backend.clone()).collect()
+        };
+        // Wait for the topic pumps' rounds in progress: a round hands its messages to the
+        // channels entirely before the drain below, or (seeing `exiting`) not at all. Held to the
+        // end so no round starts meanwhile.
+        let mut _rounds = Vec::with_capacity(topic_queues.len());
+        for q in &topic_queues {
+            _rounds.push(q.lock_rounds().await);
+        }
+        let writes = {
+            let mut state = self.lock();
             let mut writes: Vec<(BackendHandle, Drained)> = Vec::new();
             for t in state.topics.values_mut() {
                 if self.opts.testing.drop_in_flight_on_stop {
