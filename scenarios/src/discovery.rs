@@ -52,6 +52,8 @@ pub struct DiscoveryScenario {
     pub lookup_testing: lookup::Testing,
     pub queue_testing: queue::Testing,
     pub poll_ms: u64,
+    /// For a broken variant, the property it must fail (see `Scenario::demonstrates`).
+    pub demonstrates: Option<&'static str>,
 }
 
 impl DiscoveryScenario {
@@ -61,6 +63,7 @@ impl DiscoveryScenario {
             lookup_testing: lookup::Testing::default(),
             queue_testing: queue::Testing::default(),
             poll_ms: POLL_MS,
+            demonstrates: None,
         }
     }
 
@@ -70,20 +73,28 @@ impl DiscoveryScenario {
         vec![
             // Consumers configured to poll once an hour: they never see producers that appear after
             // their first poll (a legitimate misconfiguration): `discovery_consumers_connected`.
-            DiscoveryScenario { name: "discovery-slow-poll", poll_ms: 3_600_000, ..h() },
+            DiscoveryScenario {
+                name: "discovery-slow-poll",
+                poll_ms: 3_600_000,
+                demonstrates: Some("discovery_consumers_connected"),
+                ..h()
+            },
             DiscoveryScenario {
                 name: "discovery-never-expire",
                 lookup_testing: lookup::Testing { never_expire_inactive: true, ..Default::default() },
+                demonstrates: Some("discovery_inactive_producers_expire"),
                 ..h()
             },
             DiscoveryScenario {
                 name: "discovery-ignore-tombstones",
                 lookup_testing: lookup::Testing { ignore_tombstones: true, ..Default::default() },
+                demonstrates: Some("discovery_tombstoned_producers_hidden"),
                 ..h()
             },
             DiscoveryScenario {
                 name: "discovery-drop-in-flight-on-stop",
                 queue_testing: queue::Testing { drop_in_flight_on_stop: true, ..Default::default() },
+                demonstrates: Some("queue_acked_messages_survive"),
                 ..h()
             },
         ]
@@ -382,5 +393,9 @@ impl Scenario for DiscoveryScenario {
             Box::new(TombstonedProducersHidden { lifetime_ms: TOMBSTONE_LIFETIME_MS, reconnect_ms: 20_000 }),
             Box::new(AckedMessagesSurvive { settle_ms: 20_000 }),
         ]
+    }
+
+    fn demonstrates(&self) -> Option<&'static str> {
+        self.demonstrates
     }
 }

@@ -60,32 +60,40 @@ pub struct QueueScenario {
     pub name: &'static str,
     pub testing: queue::Testing,
     pub durability: Durability,
+    /// For a broken variant, the property it must fail (see `Scenario::demonstrates`).
+    pub demonstrates: Option<&'static str>,
 }
 
 impl QueueScenario {
     pub fn healthy() -> QueueScenario {
-        QueueScenario { name: "queue", testing: queue::Testing::default(), durability: Durability::Lenient }
+        QueueScenario { name: "queue", testing: queue::Testing::default(), durability: Durability::Lenient, demonstrates: None }
     }
 
     /// The healthy queue held to the durable promise (`--sync-every=1 --mem-queue-size=0`: no
     /// acknowledged message lost at all, kills included): messages read back from disk stay
     /// there until FIN, and deferred copies (DPUB) go to disk before the publish is answered.
     pub fn durable() -> QueueScenario {
-        QueueScenario { name: "queue-durable", testing: queue::Testing::default(), durability: Durability::Durable }
+        QueueScenario { name: "queue-durable", testing: queue::Testing::default(), durability: Durability::Durable, demonstrates: None }
     }
 
-    /// The broken variants, one per `queue::Testing` switch.
+    /// The broken variants, one per `queue::Testing` switch, each with the property it must fail.
     pub fn broken() -> Vec<QueueScenario> {
         let t = queue::Testing::default;
-        let v = |name, testing, durability| QueueScenario { name, testing, durability };
+        let v = |name, testing, durability, property| QueueScenario { name, testing, durability, demonstrates: Some(property) };
+        use Durability::{Durable, Lenient};
         vec![
-            v("queue-no-timeout-requeue", queue::Testing { no_timeout_requeue: true, ..t() }, Durability::Lenient),
-            v("queue-skip-fsync", queue::Testing { skip_fsync: true, ..t() }, Durability::Durable),
-            v("queue-ignore-defer", queue::Testing { ignore_defer: true, ..t() }, Durability::Lenient),
-            v("queue-first-channel-only", queue::Testing { first_channel_only: true, ..t() }, Durability::Lenient),
-            v("queue-frozen-attempts", queue::Testing { frozen_attempts: true, ..t() }, Durability::Lenient),
-            v("queue-drop-in-flight-on-stop", queue::Testing { drop_in_flight_on_stop: true, ..t() }, Durability::Lenient),
-            v("queue-premature-timeout", queue::Testing { premature_timeout: true, ..t() }, Durability::Lenient),
+            v("queue-no-timeout-requeue", queue::Testing { no_timeout_requeue: true, ..t() }, Lenient, "queue_unfinished_redelivered"),
+            v("queue-skip-fsync", queue::Testing { skip_fsync: true, ..t() }, Durable, "queue_acked_messages_survive"),
+            v("queue-ignore-defer", queue::Testing { ignore_defer: true, ..t() }, Lenient, "queue_deferral_respected"),
+            v("queue-first-channel-only", queue::Testing { first_channel_only: true, ..t() }, Lenient, "queue_every_channel_receives"),
+            v("queue-frozen-attempts", queue::Testing { frozen_attempts: true, ..t() }, Lenient, "queue_attempts_grow"),
+            v(
+                "queue-drop-in-flight-on-stop",
+                queue::Testing { drop_in_flight_on_stop: true, ..t() },
+                Lenient,
+                "queue_acked_messages_survive",
+            ),
+            v("queue-premature-timeout", queue::Testing { premature_timeout: true, ..t() }, Lenient, "queue_one_consumer_in_flight"),
         ]
     }
 }
@@ -336,5 +344,9 @@ impl Scenario for QueueScenario {
             Box::new(DeferralRespected),
             Box::new(AckedMessagesFinished { settle_ms }),
         ]
+    }
+
+    fn demonstrates(&self) -> Option<&'static str> {
+        self.demonstrates
     }
 }

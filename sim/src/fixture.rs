@@ -285,4 +285,16 @@ impl Scenario for FixtureScenario {
         }
         p
     }
+
+    /// Derived from the knobs, so every way of building a variant says what it shows.
+    /// (`os_random` shows `determinism`, a check of two runs rather than a property of one.)
+    fn demonstrates(&self) -> Option<&'static str> {
+        if self.deliberately_failing {
+            Some("deliberately_failing_no_kills")
+        } else if self.opts.ack_before_sync {
+            Some("acked_writes_survive")
+        } else {
+            None
+        }
+    }
 }

@@ -20,4 +20,11 @@ pub trait Scenario: Send + Sync + 'static {
     /// Adds the service and client nodes. Client init closures run the workload and record it.
     fn build(&self, world: &mut World);
     fn properties(&self) -> Vec<Box<dyn Property>>;
+    /// For a deliberately broken variant, the property it exists to show failing (one of
+    /// `properties()` by name). The CI seed set requires exactly this property to fail on some
+    /// seed, so a variant failing for an unrelated reason cannot hide that its target property
+    /// stopped being able to fail. `None` for a healthy scenario.
+    fn demonstrates(&self) -> Option<&'static str> {
+        None
+    }
 }

@@ -150,10 +150,11 @@ mod runner {
         }
         if args.list {
             for s in scenarios::all() {
-                println!("{:<24} {}", s.name(), s.about());
+                println!("{:<32} {}", s.name(), s.about());
             }
             for s in scenarios::broken() {
-                println!("{:<24} (deliberately broken, by name only) {}", s.name(), s.about());
+                let target = s.demonstrates().unwrap_or("(none declared)");
+                println!("{:<32} (broken, by name only: must fail {target}) {}", s.name(), s.about());
             }
             return ExitCode::SUCCESS;
         }
