@@ -21,7 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use history::{Call, Observation, Outcome};
+use history::{Call, Observation};
 use properties::discovery::{ConsumersConnected, InactiveProducersExpire, TombstonedProducersHidden};
 use properties::queue::AckedMessagesSurvive;
 use properties::Property;
@@ -160,32 +160,7 @@ async fn queue_node(ctx: NodeCtx, node_id: u16, topo: Topology, testing: queue::
         testing,
         ..queue::Options::default()
     };
-    ctx.recorder.observe(
-        &ctx.name,
-        &ctx.name,
-        Observation::QueueNode {
-            server: ctx.name.clone(),
-            sync_every: opts.sync_every,
-            mem_queue_size: opts.mem_queue_size as u64,
-            msg_timeout_ms: opts.msg_timeout_ms,
-        },
-    );
-    let (_trigger, shutdown) = rt::shutdown::on_signal();
-    let daemon = loop {
-        match queue::Daemon::start(opts.clone()).await {
-            Ok(d) => break d,
-            Err(e) => {
-                ctx.recorder.observe(&ctx.name, &ctx.name, Observation::Note { text: format!("queue start failed: {e:#}") });
-                if shutdown.is_triggered() {
-                    return;
-                }
-                rt::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
-    };
-    if let Err(e) = daemon.run_until(shutdown).await {
-        ctx.recorder.observe(&ctx.name, &ctx.name, Observation::Note { text: format!("queue stopped with an error: {e:#}") });
-    }
+    crate::queue_node::run(&ctx, opts).await;
 }
 
 /// Publishes unique keys to the local queue node until shortly after the heal.
@@ -201,11 +176,7 @@ async fn publisher(ctx: NodeCtx, server: String, addr: SocketAddr) {
         let key = format!("{}-{incarnation}-{i}", ctx.name);
         let call = Call::Publish { server: server.clone(), topic: TOPIC.into(), key: key.clone(), defer_ms: 0 };
         let op = ctx.recorder.invoke(&ctx.name, &ctx.name, call);
-        let outcome = match producer.publish(TOPIC, key).await {
-            Ok(()) => Outcome::ok(),
-            Err(e) if e.is_definite() => Outcome::Failed { error: e.to_string() },
-            Err(e) => Outcome::Unknown { error: e.to_string() },
-        };
+        let outcome = crate::queue_node::outcome(producer.publish(TOPIC, key).await);
         ctx.recorder.complete(&ctx.name, op, outcome);
         rt::time::sleep(Duration::from_millis(rt::rand::range(150..350))).await;
     }

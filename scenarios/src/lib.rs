@@ -8,6 +8,8 @@
 pub mod discovery;
 #[cfg(madsim)]
 pub mod queue;
+#[cfg(madsim)]
+mod queue_node;
 
 #[cfg(madsim)]
 use std::sync::Arc;

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use history::{Call, Observation, Outcome};
+use history::{Call, Observation};
 use properties::queue::{
     AckedMessagesFinished, AckedMessagesSurvive, AttemptsGrow, DeferralRespected, EveryChannelReceives, OneConsumerInFlight,
     UnfinishedRedelivered,
@@ -32,6 +32,8 @@ use properties::queue::{
 use properties::Property;
 use sim::profile::{FaultProfile, Rule};
 use sim::{NodeCtx, Scenario, World};
+
+use crate::queue_node::outcome;
 
 pub const TOPIC: &str = "events";
 pub const TCP_PORT: u16 = 4150;
@@ -128,44 +130,10 @@ impl NodeConfig {
     }
 }
 
-/// A queue node: records its configuration, starts the daemon (retrying while its disk refuses),
-/// serves until the harness stops it.
+/// A queue node with this scenario's configuration.
 async fn queue_node(ctx: NodeCtx, cfg: NodeConfig) {
     let opts = cfg.options(&ctx);
-    ctx.recorder.observe(
-        &ctx.name,
-        &ctx.name,
-        Observation::QueueNode {
-            server: ctx.name.clone(),
-            sync_every: opts.sync_every,
-            mem_queue_size: opts.mem_queue_size as u64,
-            msg_timeout_ms: opts.msg_timeout_ms,
-        },
-    );
-    let (_trigger, shutdown) = rt::shutdown::on_signal();
-    let daemon = loop {
-        match queue::Daemon::start(opts.clone()).await {
-            Ok(d) => break d,
-            Err(e) => {
-                ctx.recorder.observe(&ctx.name, &ctx.name, Observation::Note { text: format!("queue start failed: {e:#}") });
-                if shutdown.is_triggered() {
-                    return;
-                }
-                rt::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
-    };
-    if let Err(e) = daemon.run_until(shutdown).await {
-        ctx.recorder.observe(&ctx.name, &ctx.name, Observation::Note { text: format!("queue stopped with an error: {e:#}") });
-    }
-}
-
-fn outcome(r: Result<(), client::PublishError>) -> Outcome {
-    match r {
-        Ok(()) => Outcome::ok(),
-        Err(e) if e.is_definite() => Outcome::Failed { error: e.to_string() },
-        Err(e) => Outcome::Unknown { error: e.to_string() },
-    }
+    crate::queue_node::run(&ctx, opts).await;
 }
 
 /// A publisher: unique keys to a random queue node, some deferred, until shortly after the heal.
