@@ -90,6 +90,16 @@ fn a_producer_that_cannot_ping_must_expire() {
     let mut h = base();
     h.fault(1_000, Fault::Pause { node: "q1".into() }).fault(3_000, Fault::Resume { node: "q1".into() }).answer(7_000, "l1", &["q1"]);
     assert!(p.check(&h.end(10_000)).passed);
+    // A ping may land between the question (9.000 s) and the answer's arrival (9.005 s): a resume
+    // at 9.002 s excuses the listing (seed 577 of `discovery`), a resume after the answer does not.
+    let mut h = base();
+    h.fault(1_000, Fault::Pause { node: "q1".into() }).fault(9_002, Fault::Resume { node: "q1".into() });
+    h.obs(9_005, Observation::LookupAnswer { lookup: "l1".into(), topic: "t".into(), producers: vec!["q1".into()], asked_ms: 9_000 });
+    assert!(p.check(&h.end(10_000)).passed);
+    let mut h = base();
+    h.fault(1_000, Fault::Pause { node: "q1".into() }).answer(9_000, "l1", &["q1"]).fault(9_010, Fault::Resume { node: "q1".into() });
+    let v = p.check(&h.end(10_000));
+    assert!(!v.passed && v.detail.contains("could last reach it at 1.000s"), "{}", v.detail);
 }
 
 #[test]
