@@ -162,20 +162,30 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// The part `/topic/<action>` and `/channel/<action>` share, in nsqd's order: an unknown action
+/// is 404, a method other than POST is 405, then the query string is parsed (its errors are
+/// reported by the caller, after nothing else can fail first).
+#[allow(clippy::result_large_err)]
+fn action_request(segment: &str, req: Request) -> Result<(Action, Result<Params, HttpError>), Response> {
+    let Some(action) = Action::from_segment(segment) else {
+        return Err(codes::NOT_FOUND.response());
+    };
+    if let Some(r) = check_method(req.method(), POST) {
+        return Err(r);
+    }
+    Ok((action, params(&req)))
+}
+
 /// `/topic/<action>`: create and empty validate the name; delete, pause and unpause only look it up.
 async fn topic_action<A: QueueApi>(
     State(s): St<A>,
     Path(segment): Path<String>,
     req: Request,
 ) -> Response {
-    let Some(action) = Action::from_segment(&segment) else {
-        return codes::NOT_FOUND.response();
+    let (action, parsed) = match action_request(&segment, req) {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    if let Some(r) = check_method(req.method(), POST) {
-        return r;
-    }
-    let parsed = params(&req);
-    drop(req);
     respond(
         async {
             let params = parsed?;
@@ -196,14 +206,10 @@ async fn channel_action<A: QueueApi>(
     Path(segment): Path<String>,
     req: Request,
 ) -> Response {
-    let Some(action) = Action::from_segment(&segment) else {
-        return codes::NOT_FOUND.response();
+    let (action, parsed) = match action_request(&segment, req) {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    if let Some(r) = check_method(req.method(), POST) {
-        return r;
-    }
-    let parsed = params(&req);
-    drop(req);
     respond(
         async {
             let params = parsed?;
