@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::Client;
+use common::{sim, Client};
 use madsim::runtime::Handle;
 use queue::{Daemon, Options};
 use wire::Command;
@@ -18,19 +18,11 @@ use wire::Command;
 const SERVER_IP: &str = "10.0.0.1";
 
 fn server_opts() -> Options {
-    Options {
-        tcp_address: format!("{SERVER_IP}:4150").parse().unwrap(),
-        http_address: format!("{SERVER_IP}:4151").parse().unwrap(),
-        data_path: "/data".into(),
-        sync_every: 1,
-        mem_queue_size: 0,
-        queue_scan_interval_ms: 10,
-        ..Options::default()
-    }
+    Options { sync_every: 1, mem_queue_size: 0, ..sim::node_opts(SERVER_IP) }
 }
 
 fn addr() -> SocketAddr {
-    format!("{SERVER_IP}:4150").parse().unwrap()
+    sim::tcp_addr(SERVER_IP)
 }
 
 /// The server node: runs the daemon until madsim's ctrl-c (clean stop) or a kill.
@@ -55,13 +47,7 @@ fn server_node_with(h: &Handle, opts: Options) -> madsim::runtime::NodeHandle {
 
 /// Connects, retrying while the server (re)starts.
 async fn connect() -> Client {
-    for _ in 0..100 {
-        if rt::net::connect_timeout(addr(), Duration::from_secs(1)).await.is_ok() {
-            return Client::connect(addr()).await;
-        }
-        rt::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("server never came up");
+    sim::connect_when_up(addr()).await
 }
 
 /// Publishes 40 acknowledged messages to `t` (channel `c` exists first), kills the server

@@ -9,7 +9,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::Client;
+use common::{sim, Client};
 use madsim::net::NetSim;
 use madsim::runtime::Handle;
 use queue::{Daemon, Options};
@@ -21,32 +21,19 @@ const CLIENT_IP: &str = "10.0.0.2";
 const PARTITION: Duration = Duration::from_secs(10);
 
 fn server_opts() -> Options {
-    Options {
-        tcp_address: format!("{SERVER_IP}:4150").parse().unwrap(),
-        http_address: format!("{SERVER_IP}:4151").parse().unwrap(),
-        data_path: "/data".into(),
-        msg_timeout_ms: 3000,
-        queue_scan_interval_ms: 10,
-        ..Options::default()
-    }
+    Options { msg_timeout_ms: 3000, ..sim::node_opts(SERVER_IP) }
 }
 
 fn addr() -> SocketAddr {
-    format!("{SERVER_IP}:4150").parse().unwrap()
+    sim::tcp_addr(SERVER_IP)
 }
 
 async fn connect() -> Client {
-    for _ in 0..100 {
-        if rt::net::connect_timeout(addr(), Duration::from_secs(1)).await.is_ok() {
-            let mut c = Client::connect(addr()).await;
-            // Heartbeats every second: a silent peer is dropped after 2 s.
-            let f = c.identify(r#"{"heartbeat_interval":1000}"#).await;
-            assert_eq!(&f.data[..], b"OK");
-            return c;
-        }
-        rt::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("server never came up");
+    let mut c = sim::connect_when_up(addr()).await;
+    // Heartbeats every second: a silent peer is dropped after 2 s.
+    let f = c.identify(r#"{"heartbeat_interval":1000}"#).await;
+    assert_eq!(&f.data[..], b"OK");
+    c
 }
 
 /// Runs the scenario; returns (the id first delivered, the redelivery's id and attempts).

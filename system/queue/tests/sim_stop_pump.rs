@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::Client;
+use common::{sim, Client};
 use madsim::runtime::Handle;
 use queue::{Daemon, Options};
 use wire::Command;
@@ -20,25 +20,11 @@ use wire::Command;
 const BACKLOG: u32 = 600;
 
 fn server_opts(ip: &str) -> Options {
-    Options {
-        tcp_address: format!("{ip}:4150").parse().unwrap(),
-        http_address: format!("{ip}:4151").parse().unwrap(),
-        data_path: "/data".into(),
-        sync_every: 1,
-        mem_queue_size: 10,
-        queue_scan_interval_ms: 10,
-        ..Options::default()
-    }
+    Options { sync_every: 1, mem_queue_size: 10, ..sim::node_opts(ip) }
 }
 
 async fn connect(addr: SocketAddr) -> Client {
-    for _ in 0..100 {
-        if rt::net::connect_timeout(addr, Duration::from_secs(1)).await.is_ok() {
-            return Client::connect(addr).await;
-        }
-        rt::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("server never came up");
+    sim::connect_when_up(addr).await
 }
 
 /// One run: backlog on the topic's disk, SUB, clean stop `stop_after` later, restart, consume.

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::Client;
+use common::{sim, Client};
 use madsim::runtime::Handle;
 use queue::{Daemon, Options};
 use rt::time::Instant;
@@ -39,17 +39,11 @@ fn ms(n: u64) -> Duration {
 }
 
 fn server_opts() -> Options {
-    Options {
-        tcp_address: format!("{SERVER_IP}:4150").parse().unwrap(),
-        http_address: format!("{SERVER_IP}:4151").parse().unwrap(),
-        data_path: "/data".into(),
-        queue_scan_interval_ms: SCAN.as_millis() as u64,
-        ..Options::default()
-    }
+    Options { queue_scan_interval_ms: SCAN.as_millis() as u64, ..sim::node_opts(SERVER_IP) }
 }
 
 fn addr() -> SocketAddr {
-    format!("{SERVER_IP}:4150").parse().unwrap()
+    sim::tcp_addr(SERVER_IP)
 }
 
 /// Starts the daemon on its own node and runs `test` on a client node; returns its result.
@@ -78,13 +72,7 @@ where
 
 /// Connects, retrying while the server starts.
 async fn connect() -> Client {
-    for _ in 0..100 {
-        if rt::net::connect_timeout(addr(), Duration::from_secs(1)).await.is_ok() {
-            return Client::connect(addr()).await;
-        }
-        rt::time::sleep(ms(100)).await;
-    }
-    panic!("server never came up");
+    sim::connect_when_up(addr()).await
 }
 
 /// The next frame including heartbeats, and when it arrived (`None` at EOF).

@@ -1,6 +1,8 @@
 //! A raw-frame V2 test client and a daemon fixture, shared by the end-to-end tests.
 #![allow(dead_code)]
 
+#[cfg(madsim)]
+pub mod sim;
 #[cfg(not(madsim))]
 pub mod upgraded;
 
