@@ -1,0 +1,3 @@
+//! The registry's HTTP faces.
+
+pub mod consul;
