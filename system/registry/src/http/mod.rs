@@ -1,3 +1,4 @@
 //! The registry's HTTP faces.
 
 pub mod consul;
+pub mod eureka;
