@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::error::ConsulError;
 use super::keys::Fields;
-use super::status::CheckStatus;
+use crate::core::Status as CheckStatus;
 
 /// What an update asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,4 +16,3 @@ pub mod model;
 pub mod query;
 pub mod registration;
 pub mod render;
-pub mod status;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::registration::Weights;
-use super::status::CheckStatus;
+use crate::core::Status as CheckStatus;
 
 /// The one Consul node every instance on this registry node appears to run on.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::duration;
 use super::error::ConsulError;
 use super::keys::Fields;
-use super::status::CheckStatus;
+use crate::core::Status as CheckStatus;
 
 /// Consul's limits on service metadata (and tags, which Consul does not limit; 64 here).
 pub const META_PAIRS_MAX: usize = 64;

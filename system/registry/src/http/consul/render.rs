@@ -166,7 +166,7 @@ mod tests {
     use super::*;
     use crate::http::consul::model::CheckInfo;
     use crate::http::consul::registration::Weights;
-    use crate::http::consul::status::CheckStatus;
+    use crate::core::Status as CheckStatus;
 
     fn node() -> NodeInfo {
         NodeInfo::new("weir-1", "10.0.0.9", "dc1")

@@ -18,13 +18,7 @@ pub enum EurekaStatus {
     Unknown,
 }
 
-/// The registry's health, as far as this face is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Health {
-    Passing,
-    Warning,
-    Critical,
-}
+pub use crate::core::Status as Health;
 
 impl EurekaStatus {
     pub const ALL: [EurekaStatus; 5] =
