@@ -13,3 +13,14 @@ pub mod model;
 pub mod negotiate;
 pub mod status;
 pub mod xml;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::http::RegistryApi;
+
+/// The Eureka face's routes; merged into the node's router by [`crate::http::router`].
+pub fn router(_api: Arc<dyn RegistryApi>) -> Router {
+    Router::new()
+}
