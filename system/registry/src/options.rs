@@ -87,6 +87,8 @@ pub struct Testing {
     pub no_reregister_on_unknown: bool,
     /// A late sweep does not compensate: a paused node evicts everything on resuming.
     pub no_late_sweep_compensation: bool,
+    /// A starting node claims `complete: true` at once, before it has synced from a peer.
+    pub complete_before_sync: bool,
 }
 
 impl Default for Options {

@@ -70,8 +70,13 @@ pub struct NodeStatus {
     pub peers: Vec<String>,
     pub version: u64,
     pub instances: usize,
+    /// Renewals received in the last minute (counted).
     pub renewals_last_min: u64,
+    /// Renewals per minute the live instances promise (see `core::Registry::preservation`).
     pub expected_renewals_per_min: u64,
+    /// The promised rate of the instances renewing on time; below threshold × expected, eviction
+    /// pauses.
+    pub renewing_per_min: u64,
     pub threshold: f64,
     pub self_preservation: bool,
     pub synced: bool,

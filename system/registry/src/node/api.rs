@@ -162,6 +162,7 @@ impl RegistryApi for Node {
             instances: s.core.live_count(),
             renewals_last_min: p.renewals_last_min,
             expected_renewals_per_min: p.expected_per_min,
+            renewing_per_min: p.renewing_per_min,
             threshold: self.inner.options.self_preservation_threshold,
             self_preservation: s.core.in_self_preservation(),
             synced,

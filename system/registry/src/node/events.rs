@@ -14,7 +14,7 @@ pub enum NodeEvent {
     /// A Consul TTL check went unrenewed and the instance turned critical.
     TurnedCritical { key: Key },
     /// Self-preservation engaged (`active`) or ended, with the arithmetic behind it.
-    SelfPreservation { active: bool, renewals_last_min: u64, expected_per_min: u64 },
+    SelfPreservation { active: bool, renewing_per_min: u64, expected_per_min: u64 },
     /// A sweep left expired leases alone (self-preservation or the per-sweep cap).
     EvictionHeld { expired: usize, self_preservation: bool },
     /// The node has pulled the state from a peer (or gave up waiting) and now says

@@ -14,6 +14,7 @@ pub fn render(s: &NodeStatus) -> String {
     metric("registry_instances", "gauge", "Live instances on this node.", s.instances as f64);
     metric("registry_renewals_last_minute", "gauge", "Renewals received in the last minute.", s.renewals_last_min as f64);
     metric("registry_expected_renewals_per_minute", "gauge", "Renewals per minute the live instances promise.", s.expected_renewals_per_min as f64);
+    metric("registry_renewing_per_minute", "gauge", "Promised renewal rate of the instances renewing on time.", s.renewing_per_min as f64);
     metric("registry_self_preservation_threshold", "gauge", "Fraction of expected renewals below which eviction pauses.", s.threshold);
     metric("registry_self_preservation", "gauge", "1 while eviction is paused by self-preservation.", if s.self_preservation { 1.0 } else { 0.0 });
     metric("registry_synced", "gauge", "1 once the node has synced from a peer since it started.", if s.synced { 1.0 } else { 0.0 });

@@ -99,7 +99,7 @@ impl Node {
             max_response_bytes: crate::http::internal::INTERNAL_BODY_BYTES_MAX,
             ..rt::http::client::ClientConfig::default()
         });
-        let synced = options.peers.is_empty();
+        let synced = options.peers.is_empty() || options.testing.complete_before_sync;
         let inner = Arc::new(Inner {
             state: Mutex::new(State { core, outboxes, reserved, evictions_total: 0, self_preservation_sweeps_total: 0 }),
             changed: Notify::new(),

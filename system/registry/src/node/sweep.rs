@@ -46,13 +46,13 @@ pub async fn run(node: Node) {
         if report.self_preservation != was_preserving {
             was_preserving = report.self_preservation;
             if was_preserving {
-                tracing::warn!(renewals = report.renewals_last_min, expected = report.expected_per_min, "self-preservation: renewals below threshold, eviction paused");
+                tracing::warn!(renewing = report.renewing_per_min, expected = report.expected_per_min, "self-preservation: renewals below threshold, eviction paused");
             } else {
-                tracing::info!(renewals = report.renewals_last_min, expected = report.expected_per_min, "self-preservation ended: renewals recovered");
+                tracing::info!(renewing = report.renewing_per_min, expected = report.expected_per_min, "self-preservation ended: renewals recovered");
             }
             node.emit(NodeEvent::SelfPreservation {
                 active: was_preserving,
-                renewals_last_min: report.renewals_last_min,
+                renewing_per_min: report.renewing_per_min,
                 expected_per_min: report.expected_per_min,
             });
         }
