@@ -17,7 +17,7 @@ from weir_proc import wait_until
 
 import py_eureka_client.logger
 # The client logs every refused heartbeat with a traceback; the 404 test provokes one on purpose.
-py_eureka_client.logger.set_level("CRITICAL")
+py_eureka_client.logger.set_level("ERROR")
 
 # A fast sweep, and self-preservation off: with one or two instances, one that stops renewing is
 # already "too few renewals" and the registry would rightly keep it instead of evicting it.
