@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fake_nsqd;
+pub mod fake_registry;
 
 use std::future::Future;
 use std::net::SocketAddr;
