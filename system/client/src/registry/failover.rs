@@ -188,7 +188,7 @@ mod tests {
                             prop_assert_eq!(f.current(), addr.as_str());
                             let i = addrs.iter().position(|a| *a == addr).unwrap();
                             if let Some(t) = failed_at[i] { prop_assert!(now >= t + 25); }
-                            for j in 0..i { prop_assert!(failed_at[j].is_some()); }
+                            prop_assert!(failed_at[..i].iter().all(|t| t.is_some()));
                         }
                         Pick::Wait { ms } => {
                             prop_assert!((1..=800).contains(&ms));
