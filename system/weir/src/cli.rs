@@ -11,7 +11,7 @@ pub const WEIR_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const NSQD_VERSION: &str = "1.3.0";
 
 /// Subcommands that exist in the design but are not built yet.
-const NOT_BUILT: &[&str] = &["registry", "gateway", "up"];
+const NOT_BUILT: &[&str] = &["gateway", "up"];
 
 fn weir_usage() -> String {
     format!(
@@ -19,7 +19,7 @@ fn weir_usage() -> String {
          Commands:\n  \
          queue      the queue daemon (nsqd {NSQD_VERSION} compatible; also runs as `nsqd`)\n  \
          lookup     the lookup daemon (nsqlookupd {NSQD_VERSION} compatible; also runs as `nsqlookupd`)\n  \
-         registry   the service registry (not built yet)\n  \
+         registry   the service registry (native, Consul and Eureka APIs; AP replication)\n  \
          gateway    the HTTP gateway (not built yet)\n\n\
          `weir <command> -h` lists a command's flags.\n"
     )
@@ -42,6 +42,7 @@ pub fn run(args: &[String]) -> i32 {
     match command.as_str() {
         "queue" => queue("weir queue", &args[2..]),
         "lookup" => lookup("weir lookup", &args[2..]),
+        "registry" => registry("weir registry", &args[2..]),
         "-h" | "-help" | "--help" | "help" => {
             print!("{}", weir_usage());
             0
@@ -51,7 +52,7 @@ pub fn run(args: &[String]) -> i32 {
             0
         }
         c if NOT_BUILT.contains(&c) => {
-            eprintln!("weir {c}: not built yet (only `weir queue` and `weir lookup` exist so far)");
+            eprintln!("weir {c}: not built yet (only `weir queue`, `weir lookup` and `weir registry` exist so far)");
             2
         }
         other => {
@@ -124,6 +125,29 @@ fn queue(name: &str, args: &[String]) -> i32 {
     crate::serve::queue(command)
 }
 
+/// `weir registry`.
+fn registry(name: &str, args: &[String]) -> i32 {
+    let host = this_host();
+    let flags = registry_flags::flag_set(name, &host);
+    let parsed = match parse_flags(&flags, args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let command = match registry_flags::to_command(&parsed) {
+        Ok(c) => c,
+        Err(msg) => {
+            logline::log("[registry] ", "FATAL", &format!("failed to start the registry - {msg}"));
+            return 1;
+        }
+    };
+    if command.version {
+        println!("weir registry v{WEIR_VERSION}");
+        return 0;
+    }
+    warn_unused(&command.log_prefix, "registry", &command.config_file, &parsed.args, &command.ignored);
+    crate::registry_serve::registry(command)
+}
+
 /// `weir lookup` / `nsqlookupd`.
 fn lookup(name: &str, args: &[String]) -> i32 {
     let host = this_host();
@@ -149,6 +173,7 @@ fn lookup(name: &str, args: &[String]) -> i32 {
 
 use crate::logline;
 use crate::nsqlookupd_flags;
+use crate::registry_flags;
 
 #[cfg(test)]
 mod tests {
@@ -167,7 +192,11 @@ mod tests {
         assert_eq!(run_args(&["weir", "lookup", "--nope"]), 2);
         assert_eq!(run_args(&["/usr/bin/nsqlookupd", "--version"]), 0);
         assert_eq!(run_args(&["weir", "gateway"]), 2);
-        assert_eq!(run_args(&["weir", "registry", "-h"]), 2);
+        assert_eq!(run_args(&["weir", "registry", "-h"]), 0);
+        assert_eq!(run_args(&["weir", "registry", "--version"]), 0);
+        assert_eq!(run_args(&["weir", "registry", "--nope"]), 2);
+        assert_eq!(run_args(&["weir", "registry", "--max-instances=0"]), 1);
+        assert_eq!(run_args(&["weir", "gateway", "-h"]), 2);
         assert_eq!(run_args(&["weir", "frobnicate"]), 2);
         assert_eq!(run_args(&["weir", "queue", "--nope"]), 2);
         assert_eq!(run_args(&["weir", "queue", "-h"]), 0);

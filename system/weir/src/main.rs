@@ -10,6 +10,8 @@ mod logline;
 mod lookup_serve;
 mod nsqd_flags;
 mod nsqlookupd_flags;
+mod registry_flags;
+mod registry_serve;
 mod serve;
 
 fn main() {

@@ -1,0 +1,25 @@
+//! `/metrics`: the node's state in Prometheus text format.
+
+use std::fmt::Write;
+
+use crate::http::api::NodeStatus;
+
+/// Renders the node's gauges and counters.
+pub fn render(s: &NodeStatus) -> String {
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    };
+    metric("registry_version", "gauge", "The node's global version.", s.version as f64);
+    metric("registry_instances", "gauge", "Live instances on this node.", s.instances as f64);
+    metric("registry_renewals_last_minute", "gauge", "Renewals received in the last minute.", s.renewals_last_min as f64);
+    metric("registry_expected_renewals_per_minute", "gauge", "Renewals per minute the live instances promise.", s.expected_renewals_per_min as f64);
+    metric("registry_self_preservation_threshold", "gauge", "Fraction of expected renewals below which eviction pauses.", s.threshold);
+    metric("registry_self_preservation", "gauge", "1 while eviction is paused by self-preservation.", if s.self_preservation { 1.0 } else { 0.0 });
+    metric("registry_synced", "gauge", "1 once the node has synced from a peer since it started.", if s.synced { 1.0 } else { 0.0 });
+    metric("registry_watchers", "gauge", "Open change streams.", s.watchers as f64);
+    metric("registry_evictions_total", "counter", "Instances evicted by this node's sweeps.", s.evictions_total as f64);
+    metric("registry_self_preservation_sweeps_total", "counter", "Sweeps that found the node in self-preservation.", s.self_preservation_sweeps_total as f64);
+    metric("registry_replication_backlog", "gauge", "Changes and renewals waiting to be sent to peers.", s.replication_backlog as f64);
+    out
+}
