@@ -47,7 +47,10 @@ impl Fake {
     /// A fake whose global version starts at `first_version` (nodes number differently).
     pub fn new(first_version: u64, keepalive_ms: u64) -> Arc<Fake> {
         Arc::new(Fake {
-            data: Mutex::new(Data { version: first_version, ..Data::default() }),
+            data: Mutex::new(Data {
+                version: first_version,
+                ..Data::default()
+            }),
             changed: Notify::new(),
             fail_5xx: AtomicBool::new(false),
             refuse_stream: AtomicBool::new(false),
@@ -73,14 +76,21 @@ impl Fake {
     pub fn put(&self, service: &str, id: &str, port: u16) -> u64 {
         let mut d = self.lock();
         let v = d.version + 1;
-        d.instances.entry(service.into()).or_default().insert(id.into(), (json!({"address": "10.9.9.9", "port": port}), v));
+        d.instances
+            .entry(service.into())
+            .or_default()
+            .insert(id.into(), (json!({"address": "10.9.9.9", "port": port}), v));
         self.commit(&mut d, service)
     }
 
     /// Evicts (as the sweep would); false when unknown.
     pub fn evict(&self, service: &str, id: &str) -> bool {
         let mut d = self.lock();
-        let gone = d.instances.get_mut(service).and_then(|m| m.remove(id)).is_some();
+        let gone = d
+            .instances
+            .get_mut(service)
+            .and_then(|m| m.remove(id))
+            .is_some();
         if gone {
             self.commit(&mut d, service);
         }
@@ -88,7 +98,11 @@ impl Fake {
     }
 
     pub fn ids(&self, service: &str) -> Vec<String> {
-        self.lock().instances.get(service).map(|m| m.keys().cloned().collect()).unwrap_or_default()
+        self.lock()
+            .instances
+            .get(service)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn count(&self, f: impl Fn(&Data) -> u64) -> u64 {
@@ -123,25 +137,37 @@ impl Fake {
 }
 
 fn error(status: StatusCode, code: &str) -> Response {
-    (status, Json(json!({"error": code.replace('_', " "), "code": code}))).into_response()
+    (
+        status,
+        Json(json!({"error": code.replace('_', " "), "code": code})),
+    )
+        .into_response()
 }
 
 fn indexed(body: Value, index: u64) -> Response {
     let mut r = Json(body).into_response();
-    r.headers_mut().insert("x-weir-index", HeaderValue::from(index));
+    r.headers_mut()
+        .insert("x-weir-index", HeaderValue::from(index));
     r
 }
 
 type S = State<Arc<Fake>>;
 
-async fn register(State(f): S, Path((service, id)): Path<(String, String)>, Json(body): Json<Value>) -> Response {
+async fn register(
+    State(f): S,
+    Path((service, id)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
     if f.fail_5xx.load(Ordering::SeqCst) {
         return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     }
     let mut d = f.lock();
     d.registrations += 1;
     let v = d.version + 1;
-    d.instances.entry(service.clone()).or_default().insert(id, (body, v));
+    d.instances
+        .entry(service.clone())
+        .or_default()
+        .insert(id, (body, v));
     let v = f.commit(&mut d, &service);
     Json(json!({"version": v})).into_response()
 }
@@ -151,7 +177,11 @@ async fn heartbeat(State(f): S, Path((service, id)): Path<(String, String)>) -> 
         return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     }
     let mut d = f.lock();
-    if !d.instances.get(&service).is_some_and(|m| m.contains_key(&id)) {
+    if !d
+        .instances
+        .get(&service)
+        .is_some_and(|m| m.contains_key(&id))
+    {
         return error(StatusCode::NOT_FOUND, "unknown_instance");
     }
     d.heartbeats += 1;
@@ -160,7 +190,11 @@ async fn heartbeat(State(f): S, Path((service, id)): Path<(String, String)>) -> 
 
 async fn deregister(State(f): S, Path((service, id)): Path<(String, String)>) -> Response {
     let mut d = f.lock();
-    if d.instances.get_mut(&service).and_then(|m| m.remove(&id)).is_none() {
+    if d.instances
+        .get_mut(&service)
+        .and_then(|m| m.remove(&id))
+        .is_none()
+    {
         return error(StatusCode::NOT_FOUND, "unknown_instance");
     }
     d.deregistrations += 1;
@@ -170,7 +204,9 @@ async fn deregister(State(f): S, Path((service, id)): Path<(String, String)>) ->
 
 /// `?index=N&wait=...`: waits until `version(d)` passes N, at most the wait.
 async fn block(f: &Arc<Fake>, q: &BTreeMap<String, String>, version: impl Fn(&Data) -> u64) {
-    let Some(index) = q.get("index").and_then(|i| i.parse::<u64>().ok()) else { return };
+    let Some(index) = q.get("index").and_then(|i| i.parse::<u64>().ok()) else {
+        return;
+    };
     let wait_ms = q.get("wait").map(|w| parse_wait(w)).unwrap_or(300_000);
     let deadline = rt::time::now() + Duration::from_millis(wait_ms);
     f.lock().blocking_reads += 1;
@@ -181,7 +217,13 @@ async fn block(f: &Arc<Fake>, q: &BTreeMap<String, String>, version: impl Fn(&Da
         if version(&f.lock()) > index {
             return;
         }
-        if rt::time::timeout(deadline.saturating_duration_since(rt::time::now()), notified).await.is_err() {
+        if rt::time::timeout(
+            deadline.saturating_duration_since(rt::time::now()),
+            notified,
+        )
+        .await
+        .is_err()
+        {
             return;
         }
     }
@@ -209,15 +251,25 @@ async fn services(State(f): S, Query(q): Query<BTreeMap<String, String>>) -> Res
         .filter(|(_, m)| !m.is_empty())
         .map(|(s, m)| (s.clone(), json!({"version": d.service_versions.get(s).copied().unwrap_or(0), "instances": m.len()})))
         .collect();
-    indexed(json!({"version": d.version, "complete": !f.incomplete.load(Ordering::SeqCst), "services": services}), d.version)
+    indexed(
+        json!({"version": d.version, "complete": !f.incomplete.load(Ordering::SeqCst), "services": services}),
+        d.version,
+    )
 }
 
-async fn service(State(f): S, Path(service): Path<String>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+async fn service(
+    State(f): S,
+    Path(service): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
     if f.fail_5xx.load(Ordering::SeqCst) {
         return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     }
     let s = service.clone();
-    block(&f, &q, move |d| d.service_versions.get(&s).copied().unwrap_or(0)).await;
+    block(&f, &q, move |d| {
+        d.service_versions.get(&s).copied().unwrap_or(0)
+    })
+    .await;
     let d = f.lock();
     let body = f.service_json(&d, &service);
     let v = body["version"].as_u64().unwrap_or(0);
@@ -252,27 +304,43 @@ async fn watch(State(f): S, Query(q): Query<BTreeMap<String, String>>) -> Respon
             notified.as_mut().enable();
             let (version, changed) = {
                 let d = f.lock();
-                let changed: Vec<(String, u64)> =
-                    d.service_versions.iter().filter(|(_, &v)| v > since).map(|(s, v)| (s.clone(), *v)).collect();
+                let changed: Vec<(String, u64)> = d
+                    .service_versions
+                    .iter()
+                    .filter(|(_, &v)| v > since)
+                    .map(|(s, v)| (s.clone(), *v))
+                    .collect();
                 (d.version, changed)
             };
             if version > since && (!changed.is_empty() || since == 0) {
-                let services: serde_json::Map<String, Value> = changed.into_iter().map(|(s, v)| (s, json!(v))).collect();
+                let services: serde_json::Map<String, Value> =
+                    changed.into_iter().map(|(s, v)| (s, json!(v))).collect();
                 let data = json!({"version": version, "services": services, "full": since == 0});
                 out.push_str(&format!("event: change\nid: {version}\ndata: {data}\n\n"));
-                return Some((Ok::<_, std::io::Error>(Bytes::from(out)), (f, version, false)));
+                return Some((
+                    Ok::<_, std::io::Error>(Bytes::from(out)),
+                    (f, version, false),
+                ));
             }
             if !out.is_empty() {
                 return Some((Ok(Bytes::from(out)), (f, since, false)));
             }
             let ka = Duration::from_millis(f.keepalive_ms.load(Ordering::SeqCst));
-            if rt::time::timeout(ka, notified).await.is_err() && !f.stall_streams.load(Ordering::SeqCst) {
-                return Some((Ok(Bytes::from_static(b": keepalive\n\n")), (f, since, false)));
+            if rt::time::timeout(ka, notified).await.is_err()
+                && !f.stall_streams.load(Ordering::SeqCst)
+            {
+                return Some((
+                    Ok(Bytes::from_static(b": keepalive\n\n")),
+                    (f, since, false),
+                ));
             }
         }
     });
     let mut r = Body::from_stream(stream).into_response();
-    r.headers_mut().insert("content-type", HeaderValue::from_static("text/event-stream"));
+    r.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/event-stream"),
+    );
     r
 }
 
@@ -280,8 +348,14 @@ pub fn router(f: Arc<Fake>) -> Router {
     Router::new()
         .route("/api/services", get(services))
         .route("/api/services/{service}", get(service))
-        .route("/api/services/{service}/instances/{id}", put(register).delete(deregister))
-        .route("/api/services/{service}/instances/{id}/heartbeat", put(heartbeat))
+        .route(
+            "/api/services/{service}/instances/{id}",
+            put(register).delete(deregister),
+        )
+        .route(
+            "/api/services/{service}/instances/{id}/heartbeat",
+            put(heartbeat),
+        )
         .route("/api/watch", get(watch))
         .with_state(f)
 }
