@@ -87,6 +87,9 @@ pub struct Testing {
     pub no_reregister_on_unknown: bool,
     /// A late sweep does not compensate: a paused node evicts everything on resuming.
     pub no_late_sweep_compensation: bool,
+    /// A heartbeat is acknowledged (and counted for self-preservation) but does not extend the
+    /// lease: live instances are evicted one ttl after they registered.
+    pub renewal_does_not_extend: bool,
 }
 
 impl Default for Options {
@@ -132,6 +135,7 @@ impl Options {
         c.meta_size_bytes_max = self.max_meta_size_bytes;
         c.doubled_expiry = self.testing.doubled_expiry;
         c.no_self_preservation = self.testing.no_self_preservation;
+        c.renewal_does_not_extend = self.testing.renewal_does_not_extend;
         c
     }
 
