@@ -78,6 +78,20 @@ pub enum Observation {
     /// Discovery: lookup `lookup` acknowledged `POST /topic/tombstone` of `producer` (a queue
     /// node's world name) for `topic`. Sent at `asked_ms`; the event's time is the acknowledgement.
     Tombstoned { lookup: String, topic: String, producer: String, asked_ms: u64 },
+    /// Registry: registry node `server` acknowledged an agent's write for instance `service/id`
+    /// (`op`: `register`, `renew` or `deregister`) with its version `version`; the request took
+    /// `took_ms`, so it reached the node in the last `took_ms` before this event. `instance` is
+    /// the world node running the agent.
+    RegistryAck { instance: String, server: String, service: String, id: String, op: String, version: u64, took_ms: u64 },
+    /// Registry: watcher `watcher` took this state of `service` from registry node `server`:
+    /// the service's version there, whether the node was synced, the instance ids (sorted).
+    RegistrySaw { watcher: String, server: String, service: String, version: u64, complete: bool, instances: Vec<String> },
+    /// Registry: node `server`'s sweep evicted `service/id` (its lease ran out on that node).
+    RegistryEvicted { server: String, service: String, id: String },
+    /// Registry: self-preservation engaged (`active`) or ended on `server`, with its arithmetic.
+    RegistrySelfPreservation { server: String, active: bool, renewals_last_min: u64, expected_per_min: u64 },
+    /// Registry: node `server` has pulled the state from a peer (or gave up waiting).
+    RegistrySynced { server: String },
     /// Free-form note from a workload (kept out of property logic).
     Note { text: String },
 }

@@ -10,7 +10,7 @@ pub mod client;
 pub mod io;
 pub mod server;
 
-pub use client::{HttpClient, HttpError};
+pub use client::{BodyStream, HttpClient, HttpError};
 pub use server::{serve, serve_with, PeerAddr, ServeConfig};
 
 #[cfg(test)]

@@ -98,3 +98,40 @@ fn an_idle_keep_alive_connection_is_quiet() {
             .unwrap();
     });
 }
+
+/// A streamed body arrives piece by piece, before the server has finished it.
+#[cfg(not(madsim))]
+#[tokio::test]
+async fn a_streamed_body_arrives_before_it_ends() {
+    use futures::StreamExt;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
+    let rx = std::sync::Arc::new(tokio::sync::Mutex::new(Some(rx)));
+    let router = Router::new().route(
+        "/stream",
+        get(move || {
+            let rx = rx.clone();
+            async move {
+                let rx = rx.lock().await.take().unwrap();
+                let s = futures::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|x| (Ok::<_, std::io::Error>(bytes::Bytes::from(x)), rx))
+                });
+                axum::body::Body::from_stream(s.boxed())
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    crate::task::spawn(serve(listener, router, crate::shutdown::Shutdown::never()));
+    let client = HttpClient::default();
+    let req = http::Request::get(format!("http://{addr}/stream")).body(http_body_util::Full::new(bytes::Bytes::new())).unwrap();
+    tx.send("one").unwrap();
+    let resp = client.send_streaming(req, Duration::from_secs(5)).await.unwrap();
+    let mut body = resp.into_body();
+    assert_eq!(&body.next_chunk().await.unwrap().unwrap()[..], b"one");
+    // Nothing more yet: the read waits.
+    assert!(crate::time::timeout(Duration::from_millis(50), body.next_chunk()).await.is_err());
+    tx.send("two").unwrap();
+    assert_eq!(&body.next_chunk().await.unwrap().unwrap()[..], b"two");
+    drop(tx);
+    assert!(body.next_chunk().await.unwrap().is_none());
+}
