@@ -66,7 +66,7 @@ pub fn run(scenario: Arc<dyn Scenario>, config: RunConfig) -> RunRecord {
         .map_err(|e| e.to_string())
         .and_then(|h| h.join().map_err(|p| panic_text(&*p)));
 
-    let events = recorder.events();
+    let events = recorder.take_events();
     let history = history::History { events };
     let mut verdicts = Vec::new();
     if let Err(why) = &joined {
@@ -119,9 +119,13 @@ fn simulate(scenario: Arc<dyn Scenario>, config: RunConfig, recorder: Recorder, 
         tokio::time::sleep(quiesce).await;
         recorder.lifecycle(HARNESS, EventKind::End);
 
-        let mut o = outputs.lock().unwrap_or_else(|e| e.into_inner());
-        o.buggify_fired = rt::sim::buggify_fired().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        o.sim_ms = rt::sim::elapsed().as_millis() as u64;
+        {
+            let mut o = outputs.lock().unwrap_or_else(|e| e.into_inner());
+            o.buggify_fired = rt::sim::buggify_fired().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            o.sim_ms = rt::sim::elapsed().as_millis() as u64;
+        }
+        // The executor drops the killed nodes' tasks before block_on returns.
+        world.release();
     });
 }
 
