@@ -37,16 +37,17 @@ impl RunRecord {
         self.verdicts.iter().all(|v| v.passed)
     }
 
-    /// The kinds of the faults the run applied during its fault window (the repairs of the final
-    /// heal are not counted: every run has them), with how often.
+    /// The kinds of the faults the run applied during its fault window, with how often. The
+    /// repairs of the final heal are not counted (every run has them): they are recorded at the
+    /// instant of the `Healed` event, so only faults strictly before it count.
     pub fn fault_kinds(&self) -> BTreeMap<&'static str, u64> {
+        let healed_ns = self.history.healed_at_ns().unwrap_or(u64::MAX);
         let mut kinds = BTreeMap::new();
-        for e in &self.history.events {
-            match &e.kind {
-                crate::EventKind::Healed => break,
-                crate::EventKind::Fault { fault } => *kinds.entry(fault.kind()).or_default() += 1,
-                _ => {}
+        for (e, fault) in self.history.faults() {
+            if e.at_ns >= healed_ns {
+                break;
             }
+            *kinds.entry(fault.kind()).or_default() += 1;
         }
         kinds
     }
