@@ -278,6 +278,20 @@ impl World {
         self.recorder.lifecycle(node, EventKind::NodeStopped { graceful });
     }
 
+    /// Ends the run's nodes without recording anything: every node is killed, so the executor
+    /// drops its tasks. Called once the history is complete. Why: a node's tasks hold the
+    /// recorder, the runtime handle and socket wakers, and the runtime holds the tasks, so a run
+    /// whose nodes are still running when `block_on` returns is a reference cycle that keeps the
+    /// whole run (its history above all) alive for the rest of the process.
+    pub fn release(&mut self) {
+        for node in self.nodes.values_mut() {
+            if node.state != NodeState::Down {
+                self.handle.kill(node.id);
+                node.state = NodeState::Down;
+            }
+        }
+    }
+
     /// Repairs everything: the network, clocks, disks, paused and down nodes, buggify. Each repair
     /// is recorded as a fault event.
     pub async fn heal_all(&mut self) {

@@ -61,6 +61,36 @@ impl Fault {
     }
 }
 
+impl Fault {
+    /// The fault's kind for coverage: its variant name (as in the JSON `type`), refined where
+    /// one variant covers different faults (a torn kill, which disk fault, buggify on or off).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Partition { .. } => "partition",
+            Fault::Cut { .. } => "cut",
+            Fault::Isolate { .. } => "isolate",
+            Fault::Heal => "heal",
+            Fault::Latency { .. } => "latency",
+            Fault::Loss { .. } => "loss",
+            Fault::Kill { tear: false, .. } => "kill",
+            Fault::Kill { tear: true, .. } => "kill_torn",
+            Fault::Stop { .. } => "stop",
+            Fault::Restart { .. } => "restart",
+            Fault::Pause { .. } => "pause",
+            Fault::Resume { .. } => "resume",
+            Fault::ClockOffset { .. } => "clock_offset",
+            Fault::ClockJump { .. } => "clock_jump",
+            Fault::ClockDrift { .. } => "clock_drift",
+            Fault::Disk { full: true, .. } => "disk_full",
+            Fault::Disk { write_errors: true, .. } => "disk_write_errors",
+            Fault::Disk { read_errors: true, .. } => "disk_read_errors",
+            Fault::Disk { .. } => "disk_clear",
+            Fault::Buggify { on: true } => "buggify_on",
+            Fault::Buggify { on: false } => "buggify_off",
+        }
+    }
+}
+
 /// A fault at a time, in milliseconds of simulated time from the start of the fault window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimedFault {

@@ -140,6 +140,11 @@ pub fn buggify_fired() -> BTreeMap<&'static str, u64> {
     with_run(|r| r.buggify.fired())
 }
 
+/// Sites reached while buggify was on this run, whether they were enabled (and fired) or not.
+pub fn buggify_reached() -> Vec<&'static str> {
+    with_run(|r| r.buggify.reached())
+}
+
 /// Simulated time since the run started.
 pub fn elapsed() -> Duration {
     madsim::time::TimeHandle::current().elapsed()
