@@ -108,6 +108,12 @@ pub fn disk_crash(id: NodeId, tear: bool) {
     with_node(id, |n| n.disk.crash(tear));
 }
 
+/// The file the node wrote last loses a random tail, durable image included (a lying disk; see
+/// `NodeDisk::tear_last_write`). Returns whether a file was torn.
+pub fn disk_tear_last_write(id: NodeId) -> bool {
+    with_node(id, |n| n.disk.tear_last_write())
+}
+
 /// A clean stop: the OS flushes its page cache, so everything written becomes durable.
 pub fn disk_flush_all(id: NodeId) {
     with_node(id, |n| n.disk.flush_all());

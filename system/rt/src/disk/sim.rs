@@ -38,6 +38,8 @@ pub struct NodeDisk {
     dirs: BTreeSet<String>,
     inodes: BTreeMap<u64, Inode>,
     next_inode: u64,
+    /// The inode most recently appended to or truncated (for [`NodeDisk::tear_last_write`]).
+    last_written: Option<u64>,
     pub faults: DiskFaults,
 }
 
@@ -107,6 +109,22 @@ impl NodeDisk {
         }
     }
 
+    /// A lying disk after a power cut: the file written last loses a random, non-empty tail of
+    /// its content, durable image included (as if its data never reached the platter although
+    /// the sync returned). Returns whether a file was torn.
+    pub fn tear_last_write(&mut self) -> bool {
+        let Some(inode) = self.last_written.and_then(|i| self.inodes.get_mut(&i)) else {
+            return false;
+        };
+        if inode.data.is_empty() {
+            return false;
+        }
+        let keep = crate::rand::rng().gen_range(0..inode.data.len());
+        inode.data.truncate(keep);
+        inode.durable = inode.data.clone();
+        true
+    }
+
     /// A clean stop: everything written becomes durable.
     pub fn flush_all(&mut self) {
         for inode in self.inodes.values_mut() {
@@ -160,6 +178,20 @@ pub async fn rename(from: PathBuf, to: PathBuf) -> io::Result<()> {
         }
         let ino = n.disk.paths.remove(&f).ok_or_else(|| not_found(&f))?;
         n.disk.paths.insert(t, ino);
+        Ok(())
+    })
+}
+
+/// Directory operations are durable at once here (see the module documentation): only the
+/// injected faults and the simulated latency apply.
+pub async fn sync_dir(path: PathBuf) -> io::Result<()> {
+    io_delay(true).await;
+    with_node(node(), |n| {
+        n.disk.check_write()?;
+        let k = key(&path);
+        if !n.disk.dir_exists(&k) {
+            return Err(not_found(&k));
+        }
         Ok(())
     })
 }
@@ -224,6 +256,7 @@ impl File {
                     if let Some(i) = n.disk.inodes.get_mut(&ino) {
                         i.data.clear();
                     }
+                    n.disk.last_written = Some(ino);
                 }
                 return Ok(File { node, inode: ino });
             }
@@ -263,6 +296,7 @@ impl File {
             i.data.extend_from_slice(data);
             Ok(at)
         })
+        .inspect(|_| with_node(self.node, |n| n.disk.last_written = Some(self.inode)))
     }
 
     pub async fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
