@@ -26,6 +26,7 @@ impl Node {
             }
             self.scan_once();
             self.sync_due().await;
+            self.retry_health(self.now_ms()).await;
         }
     }
 
