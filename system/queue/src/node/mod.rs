@@ -340,6 +340,7 @@ impl Node {
                 } else {
                     ChannelConfig::default().deferred_max
                 },
+                due_respects_mem_queue_size: !self.opts.testing.unbounded_due_deferrals,
             },
         }
     }
@@ -386,6 +387,20 @@ impl Node {
             None => topic.to_owned(),
             Some(c) => format!("{topic}:{c}"),
         }
+    }
+
+    /// Messages held in memory: topic backlogs and every channel's ready, in-flight and deferred
+    /// messages (`/stats` `memory.heap_objects`).
+    pub fn messages_in_memory(&self) -> u64 {
+        let state = self.lock();
+        let mut n = 0usize;
+        for t in state.topics.values() {
+            n += t.topic.depth();
+            for ch in t.topic.channels() {
+                n += ch.depth() + ch.in_flight_count() + ch.deferred_count();
+            }
+        }
+        n as u64
     }
 
     /// Topic names, sorted.
