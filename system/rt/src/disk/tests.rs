@@ -145,8 +145,12 @@ mod simulated {
         let disk = scratch("lying");
         disk.create_dir_all("").await.unwrap();
         disk.write_atomic("older", b"untouched").await.unwrap();
+        let mark = sim::disk_write_seq(sim::current_node());
         disk.write_atomic("last", b"0123456789").await.unwrap();
-        assert!(sim::disk_tear_last_write(sim::current_node()));
+        assert!(sim::disk_tear_last_write(sim::current_node(), mark));
+        // Nothing written since a later mark: nothing torn.
+        let later = sim::disk_write_seq(sim::current_node());
+        assert!(!sim::disk_tear_last_write(sim::current_node(), later));
         sim::disk_crash(sim::current_node(), false);
         let got = disk.read("last").await.unwrap();
         assert!(got.len() < 10 && b"0123456789".starts_with(&got), "{got:?}");

@@ -418,7 +418,8 @@ fn put_deferred_not_ready_before_due() {
         ch.tick(500),
         TickReport {
             timed_out: vec![],
-            undeferred: 1
+            undeferred: 1,
+            ..TickReport::default()
         }
     );
     assert_eq!(
