@@ -178,3 +178,82 @@ impl Property for QueueRestartedNodesServe {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use history::{Event, Outcome};
+
+    use super::*;
+
+    struct B(Vec<Event>, u64);
+
+    impl B {
+        fn at(&mut self, ms: u64, node: &str, kind: EventKind) -> &mut B {
+            let seq = self.0.len() as u64;
+            self.0.push(Event { seq, at_ns: ms * MS, node: node.into(), kind });
+            self
+        }
+        fn ping(&mut self, ms: u64, server: &str, outcome: Outcome) -> &mut B {
+            self.1 += 1;
+            let op = self.1;
+            self.at(ms, "admin", EventKind::Invoke { op, process: "admin".into(), call: Call::QueuePing { server: server.into() } });
+            self.at(ms + 5, "admin", EventKind::Complete { op, outcome })
+        }
+        fn history(&mut self, end_ms: u64) -> History {
+            self.at(end_ms, "harness", EventKind::End);
+            History { events: std::mem::take(&mut self.0) }
+        }
+    }
+
+    fn nok() -> Outcome {
+        Outcome::Failed { error: "500 NOK - failed to save metadata".into() }
+    }
+
+    fn refused() -> Outcome {
+        Outcome::Unknown { error: "connection refused".into() }
+    }
+
+    #[test]
+    fn healthy_after_heal_judges_pings_past_the_bound() {
+        let p = QueueHealthyAfterHeal { bound_ms: 1_000 };
+        let mut b = B(Vec::new(), 0);
+        b.ping(100, "q1", nok()).at(1_000, "harness", EventKind::Healed);
+        // Unhealthy within the bound is allowed; 200 afterwards.
+        b.ping(1_500, "q1", nok()).ping(2_500, "q1", Outcome::ok());
+        assert!(p.check(&b.history(3_000)).passed);
+
+        let mut b = B(Vec::new(), 0);
+        b.at(1_000, "harness", EventKind::Healed).ping(2_500, "q1", Outcome::ok()).ping(3_000, "q1", nok());
+        let v = p.check(&b.history(4_000));
+        assert!(!v.passed && v.detail.contains("q1 answered /ping with 500"), "{}", v.detail);
+
+        let mut b = B(Vec::new(), 0);
+        b.ping(500, "q1", Outcome::ok()).at(1_000, "harness", EventKind::Healed);
+        assert!(!p.check(&b.history(4_000)).passed, "never probed after the bound");
+    }
+
+    #[test]
+    fn restarted_nodes_must_answer_http_unless_disturbed() {
+        let p = QueueRestartedNodesServe { bound_ms: 1_000 };
+        // Any HTTP answer counts as serving (500 included).
+        let mut b = B(Vec::new(), 0);
+        b.at(100, "q1", EventKind::NodeStarted).ping(300, "q1", refused()).ping(600, "q1", nok());
+        assert!(p.check(&b.history(5_000)).passed);
+        // Refused for the whole bound: fails.
+        let mut b = B(Vec::new(), 0);
+        b.at(100, "q1", EventKind::NodeStarted).ping(300, "q1", refused()).ping(900, "q1", refused()).ping(1_500, "q1", Outcome::ok());
+        let v = p.check(&b.history(5_000));
+        assert!(!v.passed && v.detail.contains("q1 started at 0.100s"), "{}", v.detail);
+        // A disk fault during the bound excuses it.
+        let mut b = B(Vec::new(), 0);
+        let full = Fault::Disk { node: "q1".into(), read_errors: false, write_errors: false, full: true };
+        let freed = Fault::Disk { node: "q1".into(), read_errors: false, write_errors: false, full: false };
+        b.at(50, "q1", EventKind::Fault { fault: full }).at(100, "q1", EventKind::NodeStarted).ping(300, "q1", refused());
+        b.at(700, "q1", EventKind::Fault { fault: freed }).ping(900, "q1", refused());
+        assert!(p.check(&b.history(5_000)).passed);
+        // So does a kill within it.
+        let mut b = B(Vec::new(), 0);
+        b.at(100, "q1", EventKind::NodeStarted).ping(300, "q1", refused()).at(500, "q1", EventKind::NodeKilled);
+        assert!(p.check(&b.history(5_000)).passed);
+    }
+}

@@ -62,3 +62,36 @@ impl Property for QueueMemoryBounded {
         verdict(self.name(), self.scope(), violations, format!("{samples} samples, peak {peak}, within --mem-queue-size + {}", self.slack))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use history::{Event, EventKind};
+
+    use super::*;
+
+    fn history(samples: &[(Option<&str>, u64)]) -> History {
+        let mut events = Vec::new();
+        let config = Observation::QueueNode { server: "q1".into(), sync_every: 10, mem_queue_size: 20, msg_timeout_ms: 3_000 };
+        let mut whats = vec![config];
+        for (channel, n) in samples {
+            whats.push(Observation::QueueMemory {
+                server: "q1".into(),
+                topic: "t".into(),
+                channel: channel.map(String::from),
+                ready_in_memory: *n,
+            });
+        }
+        for (i, what) in whats.into_iter().enumerate() {
+            events.push(Event { seq: i as u64, at_ns: i as u64 * 1_000_000, node: "admin".into(), kind: EventKind::Observe { process: "admin".into(), what } });
+        }
+        History { events }
+    }
+
+    #[test]
+    fn judges_samples_against_mem_queue_size_plus_slack() {
+        let p = QueueMemoryBounded { slack: 5 };
+        assert!(p.check(&history(&[(None, 20), (Some("c"), 25)])).passed);
+        let v = p.check(&history(&[(Some("c"), 26)]));
+        assert!(!v.passed && v.detail.contains("26 ready messages of t/c"), "{}", v.detail);
+    }
+}
