@@ -45,6 +45,13 @@ const PUBLISH_AFTER_HEAL_MS: u64 = 3_000;
 const QUIESCE_MS: u64 = 25_000;
 /// After the heal, consumers are taken to be connected again within this.
 const GRACE_MS: u64 = 12_000;
+/// After the heal (or a restart) a queue node answers `/ping` 200 (serves) within this: a start
+/// plus the node's health retry (1 s) plus a few pings (every 500 ms) with room to spare.
+const HEALTH_BOUND_MS: u64 = 5_000;
+/// Ready messages a node may hold per channel beyond `--mem-queue-size`: what comes back from the
+/// channel's consumers (timeouts, REQ without delay), at most their RDY in total — two consumers
+/// per channel with `max_in_flight` 6 each.
+const MEMORY_SLACK: u64 = 12;
 
 /// Which durability mode a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +103,11 @@ impl QueueScenario {
                 "queue_acked_messages_survive",
             ),
             v("queue-premature-timeout", queue::Testing { premature_timeout: true, ..t() }, Lenient, "queue_one_consumer_in_flight"),
+            // Issue 11: the operator's view (see `queue_admin`).
+            v("queue-racy-metadata", queue::Testing { racy_metadata_saves: true, ..t() }, Lenient, "queue_healthy_after_heal"),
+            v("queue-sticky-health", queue::Testing { sticky_health: true, ..t() }, Lenient, "queue_healthy_after_heal"),
+            v("queue-no-metadata-fallback", queue::Testing { no_metadata_fallback: true, ..t() }, Lenient, "queue_restarted_nodes_serve"),
+            v("queue-unbounded-due", queue::Testing { unbounded_due_deferrals: true, ..t() }, Lenient, "queue_memory_bounded"),
         ]
     }
 }
@@ -259,6 +271,7 @@ impl Scenario for QueueScenario {
                 (1, Rule::Cut { from: "queue", to: "consumer", dur_ms: (500, 3_000) }),
                 (1, Rule::Clock { role: "queue", max_ms: 3_000 }),
                 (2, Rule::DiskErrors { role: "queue", dur_ms: (300, 2_000) }),
+                (1, Rule::TornStopRestart { role: "queue", down_ms: (300, 3_000) }),
             ],
         }
     }
@@ -278,11 +291,14 @@ impl Scenario for QueueScenario {
             Durability::Either => rt::rand::chance(0.5),
         };
         let mut servers = Vec::new();
+        let mut http_servers = Vec::new();
         for (i, name) in ["q1", "q2"].into_iter().enumerate() {
             let cfg = NodeConfig { node_id: i as u16 + 1, durable, testing: self.testing.clone() };
             let ip = world.add_node(name, "queue", move |ctx| queue_node(ctx, cfg.clone()));
             servers.push((name.to_string(), SocketAddr::new(ip, TCP_PORT)));
+            http_servers.push((name.to_string(), SocketAddr::new(ip, HTTP_PORT).to_string()));
         }
+        world.add_node("admin", "admin", move |ctx| crate::queue_admin::run(ctx, http_servers.clone(), WINDOW_MS));
         for (name, channel, behaviour) in
             [("ca1", "a", Behaviour::Requeues), ("ca2", "a", Behaviour::Stalls), ("cb1", "b", Behaviour::Requeues), ("cb2", "b", Behaviour::Stalls)]
         {
@@ -311,6 +327,9 @@ impl Scenario for QueueScenario {
             Box::new(OneConsumerInFlight { latency_ms: 1_000, grace_ms: GRACE_MS }),
             Box::new(DeferralRespected),
             Box::new(AckedMessagesFinished { settle_ms }),
+            Box::new(properties::queue::QueueHealthyAfterHeal { bound_ms: HEALTH_BOUND_MS }),
+            Box::new(properties::queue::QueueRestartedNodesServe { bound_ms: HEALTH_BOUND_MS }),
+            Box::new(properties::queue::QueueMemoryBounded { slack: MEMORY_SLACK }),
         ]
     }
 

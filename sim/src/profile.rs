@@ -19,6 +19,9 @@ pub enum Rule {
     KillRestart { role: &'static str, down_ms: MsRange, tear: bool },
     /// Clean stop (shutdown path), restart after a while.
     StopRestart { role: &'static str, down_ms: MsRange },
+    /// Clean stop whose last file write the disk then tears ([`Fault::StopTorn`]), restart after
+    /// a while.
+    TornStopRestart { role: &'static str, down_ms: MsRange },
     /// Split the listed roles' nodes into two random sides; heal after a while.
     Partition { roles: Vec<&'static str>, dur_ms: MsRange },
     /// Isolate one node; heal after a while.
@@ -134,14 +137,19 @@ fn emit(
             push(t, Fault::Kill { node: n.clone(), tear: *tear && rng.gen_bool(0.5) });
             push(back, Fault::Restart { node: n });
         }
-        Rule::StopRestart { role, down_ms } => {
+        Rule::StopRestart { role, down_ms } | Rule::TornStopRestart { role, down_ms } => {
             let Some(n) = pick_node(role, roles, rng) else { return };
             if !free(&n, busy) {
                 return;
             }
             let back = t + span(*down_ms, rng);
             busy.insert(n.clone(), back);
-            push(t, Fault::Stop { node: n.clone() });
+            let stop = if matches!(rule, Rule::TornStopRestart { .. }) {
+                Fault::StopTorn { node: n.clone() }
+            } else {
+                Fault::Stop { node: n.clone() }
+            };
+            push(t, stop);
             push(back, Fault::Restart { node: n });
         }
         Rule::Pause { role, dur_ms } => {

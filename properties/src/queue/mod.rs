@@ -10,6 +10,9 @@
 //! | `queue_one_consumer_in_flight` | [`attempts`] | safety |
 //! | `queue_deferral_respected` | [`deferral`] | safety |
 //! | `queue_acked_messages_finished` | [`finished`] | liveness |
+//! | `queue_healthy_after_heal` | [`health`] | liveness |
+//! | `queue_restarted_nodes_serve` | [`health`] | liveness |
+//! | `queue_memory_bounded` | [`memory`] | safety |
 //!
 //! Every failing verdict names the offending message key (and node, channel, consumer, times).
 
@@ -17,7 +20,9 @@ pub mod attempts;
 pub mod deferral;
 pub mod fanout;
 pub mod finished;
+pub mod health;
 pub mod loss;
+pub mod memory;
 pub mod model;
 pub mod redelivery;
 
@@ -25,7 +30,9 @@ pub use attempts::{AttemptsGrow, OneConsumerInFlight};
 pub use deferral::DeferralRespected;
 pub use fanout::EveryChannelReceives;
 pub use finished::AckedMessagesFinished;
+pub use health::{QueueHealthyAfterHeal, QueueRestartedNodesServe};
 pub use loss::AckedMessagesSurvive;
+pub use memory::QueueMemoryBounded;
 pub use model::QueueModel;
 pub use redelivery::UnfinishedRedelivered;
 

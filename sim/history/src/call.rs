@@ -17,6 +17,13 @@ pub enum Call {
     KvTime { server: String },
     /// Queue: publish a message (identified by the workload's own unique `key` in its body).
     Publish { server: String, topic: String, key: String, defer_ms: u64 },
+    /// Queue: an administrative HTTP request (`POST <path>`: topic/channel create, delete, pause,
+    /// empty, or a deferred `/pub`). Ok = 200; Failed = another HTTP status (in `error`);
+    /// Unknown = no answer.
+    QueueAdmin { server: String, path: String },
+    /// Queue: `GET /ping`. Ok = 200; Failed = an HTTP answer with another status (`error` starts
+    /// with the status code); Unknown = no HTTP answer (refused, timed out).
+    QueuePing { server: String },
 }
 
 /// How an operation ended.
@@ -92,6 +99,10 @@ pub enum Observation {
     RegistrySelfPreservation { server: String, active: bool, renewals_last_min: u64, expected_per_min: u64 },
     /// Registry: node `server` has pulled the state from a peer (or gave up waiting).
     RegistrySynced { server: String },
+    /// Queue: messages a node held in memory for one topic (`channel: None`: the topic's own
+    /// backlog) or channel, ready to deliver (not in flight, not deferred), as `/stats` reported
+    /// them (`depth - backend_depth`), sampled by a prober.
+    QueueMemory { server: String, topic: String, channel: Option<String>, ready_in_memory: u64 },
     /// Free-form note from a workload (kept out of property logic).
     Note { text: String },
 }

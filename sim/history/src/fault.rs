@@ -23,6 +23,10 @@ pub enum Fault {
     Kill { node: String, tear: bool },
     /// Clean stop through the node's shutdown path (SIGTERM); its disk keeps everything.
     Stop { node: String },
+    /// Clean stop, after which the disk turns out to have lost a random tail of the file the node
+    /// wrote last (its final metadata save, typically), synced or not: a lying disk or a file
+    /// system that reordered the data after the rename. The node's start must cope.
+    StopTorn { node: String },
     /// Start a node that was killed or stopped (a running node is killed first).
     Restart { node: String },
     /// Freeze all of a node's tasks (a GC pause, SIGSTOP).
@@ -49,6 +53,7 @@ impl Fault {
             Fault::Isolate { node }
             | Fault::Kill { node, .. }
             | Fault::Stop { node }
+            | Fault::StopTorn { node }
             | Fault::Restart { node }
             | Fault::Pause { node }
             | Fault::Resume { node }

@@ -140,6 +140,19 @@ pub struct Testing {
     /// The in-flight deadline is a quarter of the client's msg timeout: a message goes to another
     /// consumer while the first one still legitimately holds it.
     pub premature_timeout: bool,
+    /// Metadata saves as they were before issue 11: concurrent, through one fixed temporary file
+    /// name, and a successful save does not clear the health (see `metadata::save_racy`).
+    pub racy_metadata_saves: bool,
+    /// A start that finds `nsqd.dat` unreadable refuses to start instead of falling back to the
+    /// previous good copy.
+    pub no_metadata_fallback: bool,
+    /// Health as it was before issue 11: only a later disk-queue write clears it (a successful
+    /// metadata save does not, and an unhealthy node does not retry), so a node whose disk was
+    /// full and is freed stays unhealthy while it works from memory.
+    pub sticky_health: bool,
+    /// Deferred messages that come due all go to the ready queue in memory, ignoring
+    /// `--mem-queue-size` (instead of spilling to the channel's disk queue).
+    pub unbounded_due_deferrals: bool,
 }
 
 impl Default for Options {

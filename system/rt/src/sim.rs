@@ -108,6 +108,18 @@ pub fn disk_crash(id: NodeId, tear: bool) {
     with_node(id, |n| n.disk.crash(tear));
 }
 
+/// The file the node wrote last loses a random tail, durable image included (a lying disk; see
+/// `NodeDisk::tear_last_write`), if that write came after `since` ([`disk_write_seq`]). Returns
+/// whether a file was torn.
+pub fn disk_tear_last_write(id: NodeId, since: u64) -> bool {
+    with_node(id, |n| n.disk.tear_last_write(since))
+}
+
+/// A mark of the node's disk writes so far, for [`disk_tear_last_write`].
+pub fn disk_write_seq(id: NodeId) -> u64 {
+    with_node(id, |n| n.disk.write_seq())
+}
+
 /// A clean stop: the OS flushes its page cache, so everything written becomes durable.
 pub fn disk_flush_all(id: NodeId) {
     with_node(id, |n| n.disk.flush_all());
