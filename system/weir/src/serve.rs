@@ -77,7 +77,7 @@ pub(crate) fn announce_listening(prefix: &str, tcp_addr: SocketAddr, http_addr: 
 pub fn queue(command: QueueCommand) -> i32 {
     let prefix = command.log_prefix.clone();
     let banner = vec![
-        format!("nsqd v{} (built w/weir {})", crate::cli::NSQD_VERSION, crate::cli::WEIR_VERSION),
+        crate::cli::version_line("nsqd", crate::cli::NSQD_VERSION),
         format!("ID: {}", command.options.node_id),
     ];
     let options = command.options;
