@@ -13,7 +13,7 @@ pub fn lookup(command: LookupCommand) -> i32 {
     let announce_prefix = prefix.clone();
     run_service(&log_level, &prefix, banner, |shutdown| async move {
         let daemon = lookup::Daemon::start(options).await?;
-        announce_listening(&announce_prefix, daemon.tcp_addr(), daemon.http_addr());
+        announce_listening(&announce_prefix, daemon.tcp_addr(), daemon.http_addr(), None);
         daemon.run_until(shutdown).await
     })
 }

@@ -103,6 +103,14 @@ pub fn options(allow: &str) -> Response {
     r
 }
 
+/// What nsqd's plain HTTP port answers to every request under `--tls-required=true`: 403 with
+/// the HTTPS port (0 when no HTTPS listener runs), in nsqd's exact spelling — spaces included,
+/// since nsqd formats it by hand rather than through its JSON encoder.
+pub fn tls_required(https_port: u16) -> Response {
+    let body = format!(r#"{{"message": "TLS_REQUIRED", "https_port": {https_port}}}"#);
+    build(403, Some(JSON), body.into_bytes())
+}
+
 /// `/ping`: plain text, without nsqd's version header.
 pub fn ping(status: u16, body: String) -> Response {
     let mut r = Response::new(Body::from(body));

@@ -46,6 +46,12 @@ pub fn router<A: QueueApi>(api: Arc<A>, limits: HttpLimits) -> Router {
         .with_state(shared)
 }
 
+/// nsqd's plain HTTP port under `--tls-required=true`: every request, whatever its method or
+/// path, gets 403 `TLS_REQUIRED` naming the HTTPS port.
+pub fn tls_required_router(https_port: u16) -> Router {
+    Router::new().fallback(move || async move { reply::tls_required(https_port) })
+}
+
 /// The method check nsqd's router does: `OPTIONS` answers with `Allow`, any other method not
 /// routed is 405 with `Allow`. `None` when the method is routed.
 fn check_method(method: &Method, (allowed, allow): (&[Method], &str)) -> Option<Response> {
