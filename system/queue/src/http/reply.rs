@@ -120,9 +120,24 @@ pub fn ping(status: u16, body: String) -> Response {
     r
 }
 
+/// Go's reason phrase where it differs from hyper's (`http.StatusText`: 413 is "Request Entity
+/// Too Large", hyper says "Payload Too Large"); clients and tests that print the status line see
+/// nsqd's.
+fn go_reason_phrase(status: u16) -> Option<&'static [u8]> {
+    match status {
+        413 => Some(b"Request Entity Too Large"),
+        414 => Some(b"Request URI Too Long"),
+        416 => Some(b"Requested Range Not Satisfiable"),
+        _ => None,
+    }
+}
+
 fn build(status: u16, content_type: Option<&'static str>, body: Vec<u8>) -> Response {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status_code(status);
+    if let Some(reason) = go_reason_phrase(status) {
+        r.extensions_mut().insert(hyper::ext::ReasonPhrase::from_static(reason));
+    }
     let headers = r.headers_mut();
     if let Some(ct) = content_type {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));

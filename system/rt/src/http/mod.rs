@@ -10,6 +10,7 @@ pub mod client;
 pub mod idle;
 pub mod io;
 pub mod server;
+pub mod target;
 
 pub use client::{HttpClient, HttpError};
 pub use server::{serve, serve_upgraded, serve_with, PeerAddr, ServeConfig, ServedStream, Upgrade, UpgradeFuture};

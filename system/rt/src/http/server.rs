@@ -24,6 +24,7 @@ use tower::ServiceExt;
 
 use super::idle::{IdleTable, RequestGuard};
 use super::io::{RtIo, RtTimer};
+use super::target::PercentEncodeFirstLine;
 use crate::net::{TcpListener, TcpStream};
 use crate::shutdown::Shutdown;
 
@@ -210,7 +211,7 @@ impl Connection {
             .timer(RtTimer)
             .header_read_timeout(self.config.header_read_timeout)
             .max_buf_size(self.config.max_header_bytes.max(8192))
-            .serve_connection(RtIo::new(stream), service);
+            .serve_connection(RtIo::new(PercentEncodeFirstLine::new(stream)), service);
         tokio::pin!(conn);
         crate::select! {
             r = conn.as_mut() => {
