@@ -10,6 +10,10 @@
 //! | `queue_one_consumer_in_flight` | [`attempts`] | safety |
 //! | `queue_deferral_respected` | [`deferral`] | safety |
 //! | `queue_acked_messages_finished` | [`finished`] | liveness |
+//! | `queue_requeue_delay_respected` | [`requeue_delay`] | safety |
+//! | `queue_timeout_redelivery_prompt` | [`prompt`] | liveness |
+//! | `queue_connections_stable` | [`stable`] | liveness |
+//! | `queue_stray_answers_rejected` | [`stray`] | safety |
 //!
 //! Every failing verdict names the offending message key (and node, channel, consumer, times).
 
@@ -19,7 +23,11 @@ pub mod fanout;
 pub mod finished;
 pub mod loss;
 pub mod model;
+pub mod prompt;
 pub mod redelivery;
+pub mod requeue_delay;
+pub mod stable;
+pub mod stray;
 
 pub use attempts::{AttemptsGrow, OneConsumerInFlight};
 pub use deferral::DeferralRespected;
@@ -27,7 +35,11 @@ pub use fanout::EveryChannelReceives;
 pub use finished::AckedMessagesFinished;
 pub use loss::AckedMessagesSurvive;
 pub use model::QueueModel;
+pub use prompt::TimeoutRedeliveryPrompt;
 pub use redelivery::UnfinishedRedelivered;
+pub use requeue_delay::RequeueDelayRespected;
+pub use stable::ConnectionsStable;
+pub use stray::StrayAnswersRejected;
 
 use history::{Scope, Verdict};
 
