@@ -105,4 +105,17 @@ pub enum Observation {
     QueueMemory { server: String, topic: String, channel: Option<String>, ready_in_memory: u64 },
     /// Free-form note from a workload (kept out of property logic).
     Note { text: String },
+    /// Queue: a consumer sent `verb` (`FIN`, `REQ` or `TOUCH`) for message `id` out of turn, on
+    /// the connection that delivered attempt `attempts` of it: a duplicate of the answer it had
+    /// just sent (`late: false`), or an answer sent after holding the message past its timeout
+    /// (`late: true`). Recorded once the command was queued on that connection. The id is no
+    /// longer in flight to the consumer unless the node delivered the message to it again, so
+    /// the node owes the protocol's error (`E_FIN_FAILED` …).
+    StrayAnswer { server: String, topic: String, channel: String, consumer: String, key: String, id: String, attempts: u16, verb: String, late: bool },
+    /// Queue: `client` (a consumer or producer) received an error frame from queue node `server`:
+    /// `code` is its first token (`E_FIN_FAILED`), `desc` the rest (`FIN <id> failed …`).
+    ServerError { server: String, client: String, code: String, desc: String },
+    /// Queue: a connection of `client` (`role` is `consumer` or `producer`) to queue node
+    /// `server` ended, or a connect attempt failed; `reason` as the client saw it.
+    ConnectionLost { server: String, client: String, role: String, reason: String },
 }

@@ -11,7 +11,7 @@ use wire::{MessageId, RemoteError};
 /// A consumer event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A connection finished its handshake and SUB.
+    /// A connection finished its handshake (and, for a consumer, its SUB).
     ConnectionUp { addr: Arc<str> },
     /// A connection ended (or a connect attempt failed); `reason` is for logs.
     ConnectionDown { addr: Arc<str>, reason: String },

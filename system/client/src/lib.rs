@@ -21,7 +21,7 @@ pub mod rdy;
 pub mod registry;
 
 pub use config::{ConsumerConfig, ProducerConfig};
-pub use consumer::{Consumer, Deliveries, Delivery};
+pub use consumer::{Consumer, Deliveries, Delivery, OutOfTurn, StrayAnswer};
 pub use error::{AnswerError, ConnError, PublishError};
 pub use event::{Event, Observer};
 pub use producer::Producer;

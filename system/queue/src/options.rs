@@ -166,6 +166,15 @@ pub struct Testing {
     /// The HTTP listeners refuse a newcomer at `--max-http-connections` instead of closing the
     /// longest-idle connection: idle keep-alive connections lock the API out.
     pub http_refuse_at_connection_limit: bool,
+    /// REQ delays are ignored (DPUB still defers): a requeued message comes back at once.
+    pub ignore_req_delay: bool,
+    /// In-flight messages time out after twice the client's msg timeout.
+    pub double_msg_timeout: bool,
+    /// Heartbeats go out every three negotiated intervals, later than the client's read deadline
+    /// (two intervals): idle connections die.
+    pub slow_heartbeats: bool,
+    /// FIN/REQ/TOUCH of an id not in flight to the client is ignored without the protocol's error.
+    pub silent_stray_answers: bool,
 }
 
 impl Default for Options {

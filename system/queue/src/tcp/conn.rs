@@ -209,7 +209,9 @@ impl Conn {
                 Wake::Read(Err(e)) => return Err(e),
                 Wake::Notified => {}
                 Wake::Heartbeat => {
-                    self.next_heartbeat = rt::time::now() + self.settings.heartbeat();
+                    // Testing::slow_heartbeats — BROKEN VARIANT: every third interval only.
+                    let every = if self.node.options().testing.slow_heartbeats { 3 } else { 1 };
+                    self.next_heartbeat = rt::time::now() + self.settings.heartbeat() * every;
                     encode_response(HEARTBEAT, &mut self.out);
                     self.flush().await?;
                 }
@@ -351,6 +353,8 @@ impl Conn {
                 self.notify.notify_one();
                 Ok(())
             }
+            // Testing::silent_stray_answers — BROKEN VARIANT: no error for an id not in flight.
+            Err(_) if self.node.options().testing.silent_stray_answers => Ok(()),
             Err(ConsumeError::Core(CoreError::NotOwner)) => Err(failed(&id, InFlightError::NotOwner)),
             Err(_) => Err(failed(&id, InFlightError::NotInFlight)),
         }
