@@ -57,6 +57,8 @@ pub struct Peer {
     pub ejected_until_ms: Option<u64>,
     /// Selections so far (admin API, metrics).
     pub picks: u64,
+    /// Failures so far (admin API, metrics).
+    pub failures_total: u64,
 }
 
 impl Peer {
@@ -72,6 +74,7 @@ impl Peer {
             in_flight: 0,
             ejected_until_ms: None,
             picks: 0,
+            failures_total: 0,
         }
     }
 
@@ -191,6 +194,7 @@ impl Peers {
         match outcome {
             Outcome::Failure => {
                 p.fails = p.fails.saturating_add(1);
+                p.failures_total += 1;
                 p.accessed_ms = now_ms;
                 p.checked_ms = now_ms;
                 if p.spec.max_fails > 0 {
