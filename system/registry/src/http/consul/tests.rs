@@ -122,6 +122,12 @@ async fn catalog_agent_services_status_and_deregister() {
 
     let (_, _, b) = h.call("GET", "/v1/status/leader", None).await;
     assert!(serde_json::from_str::<String>(&b).unwrap().ends_with(":8300"));
+    let (_, _, b) = h.call("GET", "/v1/agent/self", None).await;
+    let me: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(me["Config"]["Datacenter"], "dc1");
+    assert_eq!(me["Config"]["NodeName"], "faces-test");
+    let (_, _, b) = h.call("GET", "/v1/catalog/datacenters", None).await;
+    assert_eq!(serde_json::from_str::<Value>(&b).unwrap(), json!(["dc1"]));
     let (_, _, b) = h.call("GET", "/v1/status/peers", None).await;
     assert_eq!(serde_json::from_str::<Vec<String>>(&b).unwrap().len(), 1);
 
