@@ -130,3 +130,43 @@ async fn without_re_registration_on_unknown_the_evicted_stay_gone() {
     assert!(evicted >= 6);
     assert!(!got.contains("x0"), "{got:?}");
 }
+
+/// The same partition with self-preservation as configured by default: r3 loses the renewals of
+/// six of its eight instances (75 %, far more than 15 %), engages self-preservation and evicts
+/// none of the cut-off instances; with the `no_self_preservation` variant it evicts them.
+async fn partition_self_preservation(tweak: impl Fn(&mut Options)) -> (u64, bool) {
+    let h = Handle::current();
+    let nodes = cluster(&h, 3, tweak);
+    let cl = h.create_node().name("client").ip(CLIENT_IP.parse().unwrap()).build();
+    for i in 0..6 {
+        cl.spawn(agent(NODES[0].into(), format!("x{i}"), 3_000));
+    }
+    for i in 0..2 {
+        cl.spawn(agent(NODES[2].into(), format!("y{i}"), 3_000));
+    }
+    madsim::time::sleep(Duration::from_secs(5)).await;
+    partition(&[&nodes[2]], &[&nodes[0], &nodes[1]], true);
+    madsim::time::sleep(Duration::from_secs(20)).await;
+    let seen = cl
+        .spawn(async {
+            let s = status(&client(), NODES[2]).await.expect("status");
+            (s["evictions_total"].as_u64().unwrap(), s["self_preservation"].as_bool().unwrap())
+        })
+        .await
+        .unwrap();
+    partition(&[&nodes[2]], &[&nodes[0], &nodes[1]], false);
+    seen
+}
+
+#[madsim::test]
+async fn a_node_cut_off_from_most_renewals_preserves_instead_of_evicting() {
+    rt::sim::reset();
+    assert_eq!(partition_self_preservation(|_| {}).await, (0, true));
+}
+
+#[madsim::test]
+async fn without_self_preservation_the_cut_off_node_evicts() {
+    rt::sim::reset();
+    let (evicted, preserving) = partition_self_preservation(|o| o.testing.no_self_preservation = true).await;
+    assert!(evicted >= 6 && !preserving, "evicted {evicted}");
+}

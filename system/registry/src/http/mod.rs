@@ -4,7 +4,7 @@
 //!
 //! * [`api`]: the trait and the views it returns.
 //! * [`native`]: `/api/...` (contract: `system/registry/API.md`), `/metrics`.
-//! * [`watch`]: the SSE change stream.
+//! * [`stream`]: the SSE change stream (`/api/watch`).
 //! * [`internal`]: `/internal/...`, node to node.
 //! * [`consul`], [`eureka`]: the faces.
 //! * [`params`], [`body`], [`error`]: shared request parsing and the JSON error shape.
@@ -17,7 +17,7 @@ pub mod eureka;
 pub mod internal;
 pub mod native;
 pub mod params;
-pub mod watch;
+pub mod stream;
 
 #[cfg(test)]
 mod tests;

@@ -34,7 +34,7 @@ pub fn router(api: Api) -> Router {
         .route("/api/services/{service}/instances/{id}", put(register).delete(deregister).fallback(not_allowed))
         .route("/api/services/{service}/instances/{id}/heartbeat", put(heartbeat).fallback(not_allowed))
         .route("/api/services/{service}/instances/{id}/status", put(set_status).fallback(not_allowed))
-        .route("/api/watch", get(super::watch::watch).fallback(not_allowed))
+        .route("/api/watch", get(super::stream::watch).fallback(not_allowed))
         .route("/api/health", get(health).fallback(not_allowed))
         .route("/api/status", get(status).fallback(not_allowed))
         .route("/metrics", get(metrics).fallback(not_allowed))

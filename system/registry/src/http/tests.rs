@@ -285,3 +285,42 @@ async fn the_stream_delivers_increasing_versions_with_the_services_changed() {
     assert!(e[0].1.get("full").is_none());
     assert_eq!(e[0].1["services"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["users"]);
 }
+
+/// Nine changes to nine services, one at a time, each followed by the stream's next chunk;
+/// returns the services the stream reported.
+async fn services_seen_on_the_stream(watch_skips_versions: bool) -> std::collections::BTreeSet<String> {
+    let mut o = options(if watch_skips_versions { "skips" } else { "noskip" });
+    o.watch_keepalive_ms = 600_000;
+    o.testing.watch_skips_versions = watch_skips_versions;
+    let (_r, a) = start(o).await;
+    put(a, "/api/services/first/instances/x", REG).await;
+    let mut s = open_stream(a, 0).await;
+    let mut buf = String::new();
+    read_events(&mut s, &mut buf, 1).await;
+    let chunks = |b: &str| b.matches("event: change").count() + b.matches(": keepalive").count();
+    for i in 0..9 {
+        let before = chunks(&buf);
+        put(a, &format!("/api/services/s{i}/instances/x"), REG).await;
+        while chunks(&buf) == before {
+            let mut chunk = [0u8; 4096];
+            let k = tokio::time::timeout(Duration::from_secs(30), s.read(&mut chunk)).await.expect("stalled").unwrap();
+            assert!(k > 0);
+            buf.push_str(&String::from_utf8_lossy(&chunk[..k]));
+        }
+    }
+    let n = buf.matches("event: change").count();
+    read_events(&mut s, &mut buf, n)
+        .await
+        .iter()
+        .skip(1)
+        .flat_map(|(_, d)| d["services"].as_object().unwrap().keys().cloned().collect::<Vec<_>>())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_stream_misses_no_change_and_the_skipping_variant_is_caught() {
+    let all: std::collections::BTreeSet<String> = (0..9).map(|i| format!("s{i}")).collect();
+    assert_eq!(services_seen_on_the_stream(false).await, all);
+    let seen = services_seen_on_the_stream(true).await;
+    assert!(seen.len() < all.len(), "the broken stream reported {seen:?}");
+}
