@@ -187,6 +187,21 @@ async fn a_check_that_stops_passing_turns_critical_and_is_deregistered() {
 }
 
 #[tokio::test]
+async fn registering_again_keeps_the_checks_status() {
+    let h = Harness::start().await;
+    let body = json!({"Name": "keep", "ID": "keep-1", "Check": {"TTL": "30s"}});
+    register(&h, body.clone()).await;
+    h.call("PUT", "/v1/agent/check/pass/service:keep-1", None).await;
+    register(&h, body).await;
+    let (_, _, all) = health(&h, "/v1/health/service/keep").await;
+    assert_eq!(all[0]["Checks"][1]["Status"], "passing", "re-registration restores the existing check's status");
+    // A new check id starts critical again.
+    register(&h, json!({"Name": "keep", "ID": "keep-1", "Check": {"CheckID": "other", "TTL": "30s"}})).await;
+    let (_, _, all) = health(&h, "/v1/health/service/keep").await;
+    assert_eq!(all[0]["Checks"][1]["Status"], "critical");
+}
+
+#[tokio::test]
 async fn registering_an_id_under_another_name_moves_it() {
     let h = Harness::start().await;
     register(&h, json!({"Name": "a", "ID": "same"})).await;
