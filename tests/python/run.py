@@ -105,11 +105,14 @@ class Context:
         self.servers.append(w)
         return w
 
-    def start_registry(self, extra_args=()):
-        """Starts a `weir registry` on a free port (HTTP only) in a fresh data directory."""
+    def start_registry(self, extra_args=(), data_path=None):
+        """Starts a `weir registry` on a free port (HTTP only), in `data_path` or a fresh data
+        directory (its `data_path` attribute says which)."""
         from weir_proc import Weir
-        w = Weir(self.binary, None, ["--data-path=%s" % self.data_dir("registry"), *extra_args],
+        data_path = data_path or self.data_dir("registry")
+        w = Weir(self.binary, None, ["--data-path=%s" % data_path, *extra_args],
                  service="registry", listeners=("HTTP",))
+        w.data_path = data_path
         self.servers.append(w)
         return w
 

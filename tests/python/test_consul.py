@@ -115,6 +115,24 @@ def test_an_instance_that_stops_passing_its_ttl_turns_critical_then_leaves(ctx):
                "job-1 to be deregistered after DeregisterCriticalServiceAfter")
 
 
+def test_the_index_never_goes_backwards_across_a_restart(ctx):
+    """Consul clients reset their index when it goes backwards: after a clean restart on the same
+    data directory, X-Consul-Index is above every index the node gave before."""
+    reg, c = start(ctx)
+    for i in range(5):
+        c.agent.service.register("idx", service_id="idx-%d" % i, port=1000 + i)
+    before, _ = c.catalog.services()
+    before_service, _ = c.health.service("idx")
+    assert reg.terminate() == 0
+    reg2 = ctx.start_registry(SWEEP, data_path=reg.data_path)
+    c2 = consul.Consul(host="127.0.0.1", port=reg2.http_port)
+    c2.agent.service.register("idx", service_id="idx-new", port=2000)
+    after, _ = c2.catalog.services()
+    after_service, _ = c2.health.service("idx")
+    assert int(after) > int(before), (after, before)
+    assert int(after_service) > int(before_service), (after_service, before_service)
+
+
 def test_consul_registrations_are_visible_through_eureka_and_the_native_api(ctx):
     reg, c = start(ctx)
     c.agent.service.register("shop", service_id="shop-1", address="10.1.2.3", port=8081,

@@ -21,7 +21,7 @@ fn reg(ttl_ms: u64) -> Registration {
 }
 
 fn key(i: u8) -> Key {
-    Key::new(if i % 2 == 0 { "even" } else { "odd" }, format!("i{i}"))
+    Key::new(if i.is_multiple_of(2) { "even" } else { "odd" }, format!("i{i}"))
 }
 
 #[derive(Debug, Clone)]

@@ -133,11 +133,20 @@ mod tests {
         assert_eq!(q["x"], "a b c");
         assert_eq!(q["bad"], "%zz");
         assert_eq!(q["end"], "%4");
+    }
+
+    /// (The jitter draws from rt::rand, which needs the simulator's runtime in that build.)
+    #[cfg(not(madsim))]
+    #[test]
+    fn blocking_parameters_default_cap_and_jitter() {
+        let q = query_map(Some("index=5&wait=1s"));
         let b = Blocking::parse(&q).expect("valid");
         assert_eq!(b.index, Some(5));
         assert!(b.wait >= Duration::from_secs(1) && b.wait <= Duration::from_millis(1062));
         assert!(Blocking::parse(&query_map(Some("index=x"))).is_err());
         assert!(Blocking::parse(&query_map(Some("wait=forever"))).is_err());
         assert_eq!(Blocking::parse(&query_map(Some("wait=1h"))).expect("capped").wait.as_secs() / 60, 10);
+        let d = Blocking::parse(&query_map(None)).expect("defaults");
+        assert_eq!((d.index, d.wait.as_secs() / 60), (None, 5));
     }
 }

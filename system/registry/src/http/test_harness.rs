@@ -29,6 +29,9 @@ impl Harness {
             data_path: dir.to_string_lossy().into_owned(),
             node_name: "faces-test".into(),
             sweep_interval_ms: 20,
+            // Self-preservation off: with one or two instances, one that stops renewing is
+            // already "too few renewals" and the node would rightly keep it.
+            self_preservation_min_renewals: u64::MAX,
             ..Options::default()
         };
         let running = Node::start(options, None).await.expect("node starts");

@@ -32,7 +32,17 @@ async fn register_inner(face: &Face, req: Request) -> Result<Response, ConsulErr
     let r = registration::parse(&bytes)?;
     check_name("service name", &r.name).map_err(|m| ConsulError::bad_request(format!("Invalid service name: {m}")))?;
     check_name("service ID", &r.id).map_err(|m| ConsulError::bad_request(format!("Invalid service ID: {m}")))?;
-    let (key, reg) = to_registration(&r);
+    let (key, mut reg) = to_registration(&r);
+    // Consul restores the status of checks that already existed when a service is registered
+    // again, so a client that re-registers does not flap its instance to critical.
+    if !r.checks.is_empty() {
+        if let Some(existing) = api.instance(&key) {
+            let before = check_ids(&existing);
+            if r.checks.iter().any(|c| before.contains(&c.check_id)) {
+                reg.status = existing.registration.status;
+            }
+        }
+    }
     // A service id is unique on a Consul agent: registering it under another name moves it.
     for other in api.instances_with_id(&key.id) {
         if other.key != key {

@@ -11,7 +11,8 @@
 //! Routes: `PUT /v1/agent/service/register`, `PUT /v1/agent/service/deregister/:id`,
 //! `PUT /v1/agent/check/pass|warn|fail/:check_id`, `PUT /v1/agent/check/update/:check_id`,
 //! `GET /v1/agent/services`, `GET /v1/health/service/:name`, `GET /v1/catalog/services`,
-//! `GET /v1/catalog/service/:name`, `GET /v1/status/leader`, `GET /v1/status/peers`.
+//! `GET /v1/catalog/service/:name`, `GET /v1/catalog/datacenters`, `GET /v1/agent/self`,
+//! `GET /v1/status/leader`, `GET /v1/status/peers`.
 
 pub mod agent;
 pub mod check_update;
@@ -64,6 +65,8 @@ pub fn router(api: Arc<dyn RegistryApi>) -> Router {
         .route("/v1/health/service/{name}", only(get(reads::health_service)))
         .route("/v1/catalog/service/{name}", only(get(reads::catalog_service)))
         .route("/v1/catalog/services", only(get(reads::catalog_services_read)))
+        .route("/v1/agent/self", only(get(reads::agent_self)))
+        .route("/v1/catalog/datacenters", only(get(reads::catalog_datacenters)))
         .route("/v1/status/leader", only(get(reads::status_leader)))
         .route("/v1/status/peers", only(get(reads::status_peers)))
         .with_state(face)

@@ -94,3 +94,24 @@ pub async fn status_leader(State(face): St) -> Response {
 pub async fn status_peers(State(face): St) -> Response {
     axum::response::IntoResponse::into_response(axum::Json(json!([format!("{}:8300", face.node.address)])))
 }
+
+/// `GET /v1/agent/self`: the little of the agent's self-description clients read at startup
+/// (datacenter, node name and id, version).
+pub async fn agent_self(State(face): St) -> Response {
+    let n = &face.node;
+    let body = json!({
+        "Config": {"Datacenter": n.datacenter, "PrimaryDatacenter": n.datacenter, "NodeName": n.name, "NodeID": n.id,
+                   "Server": true, "Version": CONSUL_VERSION, "Revision": "weir"},
+        "Member": {"Name": n.name, "Addr": n.address, "Port": 8301, "Tags": {"dc": n.datacenter, "role": "consul"}, "Status": 1},
+        "Meta": {"consul-network-segment": ""},
+    });
+    axum::response::IntoResponse::into_response(axum::Json(body))
+}
+
+/// The Consul version this face answers as (its API subset is that of Consul 1.x).
+pub const CONSUL_VERSION: &str = "1.17.0";
+
+/// `GET /v1/catalog/datacenters`.
+pub async fn catalog_datacenters(State(face): St) -> Response {
+    axum::response::IntoResponse::into_response(axum::Json(json!([face.node.datacenter])))
+}

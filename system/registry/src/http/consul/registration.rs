@@ -287,6 +287,7 @@ fn parse_weights(w: Option<Fields>, raw: Option<&Value>) -> Result<Weights, Cons
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     fn ok(body: &str) -> ServiceRegistration {
         parse(body.as_bytes()).unwrap_or_else(|e| panic!("{body}: {e:?}"))
@@ -389,5 +390,35 @@ mod tests {
         assert!(err(&format!(r#"{{"Name":"x","Meta":{{{}}}}}"#, many.join(","))).reason.contains("64"));
         let tags: Vec<String> = (0..=TAGS_MAX).map(|i| format!("\"t{i}\"")).collect();
         assert_eq!(err(&format!(r#"{{"Name":"x","Tags":[{}]}}"#, tags.join(","))).status, 400);
+    }
+
+    proptest::proptest! {
+        /// Bad input is a 400, never a panic: arbitrary bytes, and arbitrary JSON shaped like a
+        /// registration.
+        #[test]
+        fn never_panics_on_bytes(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = parse(&body);
+        }
+
+        #[test]
+        fn never_panics_on_registration_like_json(
+            name in proptest::option::of("[a-z]{0,6}"),
+            ttl in proptest::option::of(proptest::prop_oneof![
+                "[0-9]{0,4}(ms|s|m|h|x)?".prop_map(serde_json::Value::from),
+                proptest::prelude::any::<i64>().prop_map(serde_json::Value::from),
+            ]),
+            port in proptest::prelude::any::<i64>(),
+            status in "[a-z]{0,8}",
+        ) {
+            let mut check = serde_json::json!({"Status": status});
+            if let Some(t) = ttl {
+                check["TTL"] = t;
+            }
+            let body = serde_json::json!({"Name": name, "Port": port, "Check": check, "Checks": [check.clone()]});
+            if let Ok(r) = parse(body.to_string().as_bytes()) {
+                proptest::prop_assert!(!r.name.is_empty());
+                proptest::prop_assert!(r.checks.iter().all(|c| c.ttl_ms > 0));
+            }
+        }
     }
 }

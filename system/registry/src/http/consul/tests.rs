@@ -122,6 +122,12 @@ async fn catalog_agent_services_status_and_deregister() {
 
     let (_, _, b) = h.call("GET", "/v1/status/leader", None).await;
     assert!(serde_json::from_str::<String>(&b).unwrap().ends_with(":8300"));
+    let (_, _, b) = h.call("GET", "/v1/agent/self", None).await;
+    let me: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(me["Config"]["Datacenter"], "dc1");
+    assert_eq!(me["Config"]["NodeName"], "faces-test");
+    let (_, _, b) = h.call("GET", "/v1/catalog/datacenters", None).await;
+    assert_eq!(serde_json::from_str::<Value>(&b).unwrap(), json!(["dc1"]));
     let (_, _, b) = h.call("GET", "/v1/status/peers", None).await;
     assert_eq!(serde_json::from_str::<Vec<String>>(&b).unwrap().len(), 1);
 
@@ -178,6 +184,21 @@ async fn a_check_that_stops_passing_turns_critical_and_is_deregistered() {
     .await;
     // ...and gone after DeregisterCriticalServiceAfter.
     eventually("job-1 to be deregistered", || async { health(&h, "/v1/health/service/job").await.2.is_empty() }).await;
+}
+
+#[tokio::test]
+async fn registering_again_keeps_the_checks_status() {
+    let h = Harness::start().await;
+    let body = json!({"Name": "keep", "ID": "keep-1", "Check": {"TTL": "30s"}});
+    register(&h, body.clone()).await;
+    h.call("PUT", "/v1/agent/check/pass/service:keep-1", None).await;
+    register(&h, body).await;
+    let (_, _, all) = health(&h, "/v1/health/service/keep").await;
+    assert_eq!(all[0]["Checks"][1]["Status"], "passing", "re-registration restores the existing check's status");
+    // A new check id starts critical again.
+    register(&h, json!({"Name": "keep", "ID": "keep-1", "Check": {"CheckID": "other", "TTL": "30s"}})).await;
+    let (_, _, all) = health(&h, "/v1/health/service/keep").await;
+    assert_eq!(all[0]["Checks"][1]["Status"], "critical");
 }
 
 #[tokio::test]

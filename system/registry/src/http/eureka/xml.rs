@@ -242,4 +242,24 @@ mod tests {
         let deep = format!("{}{}", "<a>".repeat(40), "</a>".repeat(40));
         assert_eq!(parse(&deep).unwrap_err().status, 400);
     }
+
+    proptest::proptest! {
+        /// Hostile or broken XML is a 400, never a panic; whatever parses is read as an instance
+        /// without panicking either.
+        #[test]
+        fn never_panics(text in "(<[a-z]{1,3}( [a-z]=\"[a-z0-9]*\")?>|</[a-z]{1,3}>|[a-z0-9 &;<>]){0,40}") {
+            if let Ok(v) = parse(&text) {
+                let _ = parse_instance(&v, "a");
+            }
+        }
+
+        #[test]
+        fn instance_xml_round_trips(port in 1u16.., meta_value in "[ -~]{0,20}") {
+            let mut i = sample();
+            i.port.port = port;
+            i.metadata.insert("k".into(), meta_value.trim().to_string());
+            let back = parse_instance(&parse(&document("instance", &instance_value(&i))).unwrap(), "MY-APP").unwrap();
+            proptest::prop_assert_eq!(back, i);
+        }
+    }
 }
