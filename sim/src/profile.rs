@@ -233,6 +233,7 @@ impl Rule {
             Rule::KillRestart { tear: true, .. } => &["kill", "kill_torn", "restart"],
             Rule::KillRestart { tear: false, .. } => &["kill", "restart"],
             Rule::StopRestart { .. } => &["stop", "restart"],
+            Rule::TornStopRestart { .. } => &["stop_torn", "restart"],
             Rule::Partition { .. } => &["partition", "heal"],
             Rule::Isolate { .. } => &["isolate", "heal"],
             Rule::Cut { .. } => &["cut", "heal"],

@@ -80,6 +80,7 @@ impl Fault {
             Fault::Kill { tear: false, .. } => "kill",
             Fault::Kill { tear: true, .. } => "kill_torn",
             Fault::Stop { .. } => "stop",
+            Fault::StopTorn { .. } => "stop_torn",
             Fault::Restart { .. } => "restart",
             Fault::Pause { .. } => "pause",
             Fault::Resume { .. } => "resume",
