@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use history::{Call, Observation};
-use properties::discovery::{ConsumersConnected, InactiveProducersExpire, TombstonedProducersHidden};
+use properties::discovery::{ConsumersConnected, InactiveProducersExpire, TombstonedProducersHidden, TombstonesExpire, UnlistedNodesDropped};
 use properties::queue::AckedMessagesSurvive;
 use properties::Property;
 use sim::profile::{FaultProfile, Rule};
@@ -45,6 +45,13 @@ const PUBLISH_AFTER_HEAL_MS: u64 = 5_000;
 const TAIL_TOMBSTONE_AFTER_HEAL_MS: u64 = 22_000;
 const QUIESCE_MS: u64 = 32_000;
 const OBSERVE_EVERY_MS: u64 = 500;
+/// A consumer drops a node no lookup lists within a poll (the observer may see the change up to
+/// a poll after the consumer did not), the round trip and the close (see
+/// `discovery_unlisted_nodes_dropped`).
+const UNLISTED_BOUND_MS: u64 = 2 * POLL_MS + 500;
+/// A consumer keeps the last answer of a lookup that went down for this long: its failed polls
+/// until it forgets the answer, and one more poll.
+const STALE_LISTING_MS: u64 = (client::lookup::FORGET_AFTER_FAILURES_DEFAULT as u64 + 1) * POLL_MS;
 
 /// A lookup or consumer misconfiguration (or a deliberately broken switch) for a variant.
 pub struct DiscoveryScenario {
@@ -89,6 +96,20 @@ impl DiscoveryScenario {
                 name: "discovery-ignore-tombstones",
                 lookup_testing: lookup::Testing { ignore_tombstones: true, ..Default::default() },
                 demonstrates: Some("discovery_tombstoned_producers_hidden"),
+                ..h()
+            },
+            // Consumers polling every 8 s keep using a tombstoned node for up to 8 s, longer than
+            // the bound `discovery_unlisted_nodes_dropped` states for the configured 1 s poll.
+            DiscoveryScenario {
+                name: "discovery-lazy-poll",
+                poll_ms: 8 * POLL_MS,
+                demonstrates: Some("discovery_unlisted_nodes_dropped"),
+                ..h()
+            },
+            DiscoveryScenario {
+                name: "discovery-tombstones-never-expire",
+                lookup_testing: lookup::Testing { tombstones_never_expire: true, ..Default::default() },
+                demonstrates: Some("discovery_tombstones_expire"),
                 ..h()
             },
             DiscoveryScenario {
@@ -362,6 +383,8 @@ impl Scenario for DiscoveryScenario {
             }),
             Box::new(InactiveProducersExpire { inactive_timeout_ms: INACTIVE_TIMEOUT_MS, slack_ms: 1_000 }),
             Box::new(TombstonedProducersHidden { lifetime_ms: TOMBSTONE_LIFETIME_MS, reconnect_ms: 20_000 }),
+            Box::new(UnlistedNodesDropped { lookups: s(&["l1", "l2"]), bound_ms: UNLISTED_BOUND_MS, stale_ms: STALE_LISTING_MS }),
+            Box::new(TombstonesExpire { lifetime_ms: TOMBSTONE_LIFETIME_MS, inactive_timeout_ms: INACTIVE_TIMEOUT_MS, slack_ms: 1_000 }),
             Box::new(AckedMessagesSurvive { settle_ms: 20_000 }),
         ]
     }

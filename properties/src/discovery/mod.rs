@@ -7,16 +7,22 @@
 //! | `discovery_consumers_connected` | [`connected`] | liveness |
 //! | `discovery_inactive_producers_expire` | [`inactive`] | safety |
 //! | `discovery_tombstoned_producers_hidden` | [`tombstone`] | safety |
+//! | `discovery_unlisted_nodes_dropped` | [`unlisted`] | safety |
+//! | `discovery_tombstones_expire` | [`reappear`] | liveness |
 
 pub mod connected;
 pub mod inactive;
 pub mod model;
+pub mod reappear;
 pub mod tombstone;
+pub mod unlisted;
 
 pub use connected::ConsumersConnected;
 pub use inactive::InactiveProducersExpire;
 pub use model::DiscoveryModel;
+pub use reappear::TombstonesExpire;
 pub use tombstone::TombstonedProducersHidden;
+pub use unlisted::UnlistedNodesDropped;
 
 use history::{Scope, Verdict};
 

@@ -117,3 +117,78 @@ fn a_tombstoned_producer_is_hidden_unless_it_reconnected() {
     h.tombstone(4_000, "l1", "q1").push(4_500, "q1", EventKind::NodeKilled).started(4_600, "q1").answer(5_000, "l1", &["q1"]);
     assert!(p.check(&h.end(12_000)).passed);
 }
+
+#[test]
+fn consumers_drop_a_node_no_lookup_lists() {
+    let p = UnlistedNodesDropped { lookups: vec!["l1".into(), "l2".into()], bound_ms: 2_000, stale_ms: 4_000 };
+    // Listed by both until 3 s, by neither from 3.5 s to 8.5 s: dropped at 4.5 s passes, open at
+    // 6 s fails.
+    let h = |drop_ms: u64| {
+        let mut h = base();
+        h.conn(1_200, "c1", "q1", true);
+        for t in [1_000, 2_000, 3_000] {
+            h.answer(t, "l1", &["q1"]).answer(t + 10, "l2", &["q1"]);
+        }
+        for t in (3_500..=8_000).step_by(500) {
+            h.answer(t, "l1", &[]).answer(t + 10, "l2", &[]);
+        }
+        h.conn(drop_ms, "c1", "q1", false).answer(9_000, "l1", &["q1"]).answer(9_010, "l2", &["q1"]).conn(9_200, "c1", "q1", true);
+        h.end(12_000)
+    };
+    let v = p.check(&h(4_500));
+    assert!(v.passed && v.detail.starts_with("1 "), "{}", v.detail);
+    let v = p.check(&h(6_000));
+    assert!(!v.passed, "{}", v.detail);
+    assert!(v.detail.contains("consumer c1 had a connection to q1 open at 5.515s, though no lookup had listed q1 from 3.515s to 8.000s (bound 2000 ms)"), "{}", v.detail);
+    // While one lookup still lists it, nothing is judged.
+    let mut h = base();
+    h.conn(1_200, "c1", "q1", true);
+    for t in (1_000..=8_000).step_by(500) {
+        h.answer(t, "l1", &[]).answer(t + 10, "l2", &["q1"]);
+    }
+    let v = p.check(&h.end(12_000));
+    assert!(v.passed && v.detail.starts_with("0 "), "{}", v.detail);
+    // A lookup that went down may be remembered by the consumer for stale_ms: the span starts
+    // at its kill plus stale_ms (3.2 + 4 s), so a drop at 8.5 s passes and one at 9.5 s fails.
+    let h = |drop_ms: u64| {
+        let mut h = base();
+        h.started(0, "l2").conn(1_200, "c1", "q1", true).answer(1_000, "l1", &["q1"]).answer(1_010, "l2", &["q1"]);
+        h.answer(3_000, "l1", &[]).answer(3_010, "l2", &[]).push(3_200, "l1", EventKind::NodeKilled).started(8_000, "l1");
+        for t in (3_500..=11_000).step_by(500) {
+            if t >= 8_500 {
+                h.answer(t, "l1", &[]);
+            }
+            h.answer(t + 10, "l2", &[]);
+        }
+        h.conn(drop_ms, "c1", "q1", false);
+        h.end(12_000)
+    };
+    assert!(p.check(&h(8_500)).passed);
+    let v = p.check(&h(9_500));
+    assert!(!v.passed && v.detail.contains("open at 9.200s, though no lookup had listed q1 from 7.200s"), "{}", v.detail);
+}
+
+#[test]
+fn a_tombstoned_producer_comes_back_after_its_lifetime() {
+    let p = TombstonesExpire { lifetime_ms: 5_000, inactive_timeout_ms: 3_000, slack_ms: 500 };
+    let run = |listed_again: bool| {
+        let mut h = base();
+        h.answer(3_000, "l1", &["q1"]).tombstone(4_000, "l1", "q1").answer(5_000, "l1", &[]).answer(10_000, "l1", if listed_again { &["q1"] } else { &[] });
+        h.end(12_000)
+    };
+    let v = p.check(&run(true));
+    assert!(v.passed && v.detail.contains("1 answers"), "{}", v.detail);
+    let v = p.check(&run(false));
+    assert!(!v.passed && v.detail.contains("lookup l1 still hid q1 for t in an answer asked at 10.000s"), "{}", v.detail);
+    // The producer was cut off from the lookup (it may have expired), or restarted: not judged.
+    let mut h = base();
+    h.answer(3_000, "l1", &["q1"]).fault(3_500, Fault::Cut { from: "q1".into(), to: "l1".into() }).tombstone(4_000, "l1", "q1").answer(10_000, "l1", &[]);
+    assert!(p.check(&h.end(12_000)).passed);
+    let mut h = base();
+    h.answer(3_000, "l1", &["q1"]).tombstone(4_000, "l1", "q1").push(6_000, "q1", EventKind::NodeKilled).started(6_500, "q1").answer(10_000, "l1", &[]);
+    assert!(p.check(&h.end(12_000)).passed);
+    // A producer the lookup did not list before the tombstone is not judged.
+    let mut h = base();
+    h.answer(3_000, "l1", &[]).tombstone(4_000, "l1", "q1").answer(10_000, "l1", &[]);
+    assert!(p.check(&h.end(12_000)).passed);
+}

@@ -156,6 +156,62 @@ fn requeue_redelivers_and_max_attempts_gives_up() {
 }
 
 #[test]
+fn answers_out_of_turn_get_the_protocols_errors() {
+    run(|_| async move {
+        let dir = data_dir("stray");
+        let q = start(&dir, "127.0.0.1:0".parse().unwrap()).await;
+        let (observer, mut events) = event::channel();
+        let (consumer, mut deliveries) = Consumer::start("t", "c", config(1), Some(observer)).unwrap();
+        consumer.connect_to_nsqd(q.tcp.to_string());
+        let p = Producer::connect(q.tcp, ProducerConfig::default()).await.unwrap();
+        p.publish("t", "once").await.unwrap();
+        let d = next_body(&mut deliveries).await;
+        let (again, id) = (d.out_of_turn(), d.id());
+        d.fin().unwrap();
+        // Each duplicate is refused with its verb's error naming the id; the connection lives.
+        for (answer, code, verb) in [
+            (client::StrayAnswer::Fin, "E_FIN_FAILED", "FIN"),
+            (client::StrayAnswer::Req { delay_ms: 10 }, "E_REQ_FAILED", "REQ"),
+            (client::StrayAnswer::Touch, "E_TOUCH_FAILED", "TOUCH"),
+        ] {
+            again.send(answer).unwrap();
+            match wait_for(&mut events, |e| matches!(e, Event::ServerError { .. })).await {
+                Event::ServerError { error, .. } => {
+                    assert_eq!(error.code, code);
+                    assert!(error.desc.starts_with(&format!("{verb} {id} failed")), "{}", error.desc);
+                }
+                _ => unreachable!(),
+            }
+        }
+        p.publish("t", "next").await.unwrap();
+        let d = next_body(&mut deliveries).await;
+        assert_eq!(&d.body()[..], b"next");
+        d.fin().unwrap();
+        consumer.stop().await;
+        q.stop().await;
+        let _ = std::fs::remove_dir_all(dir);
+    });
+}
+
+#[test]
+fn a_producer_reports_its_connections() {
+    run(|_| async move {
+        let dir = data_dir("producer-events");
+        let q = start(&dir, "127.0.0.1:0".parse().unwrap()).await;
+        let (observer, mut events) = event::channel();
+        let p = Producer::lazy(q.tcp, ProducerConfig::default()).with_observer(observer);
+        p.publish("t", "x").await.unwrap();
+        assert!(matches!(wait_for(&mut events, |_| true).await, Event::ConnectionUp { .. }));
+        q.stop().await;
+        match wait_for(&mut events, |_| true).await {
+            Event::ConnectionDown { reason, .. } => assert!(!reason.is_empty()),
+            e => panic!("{e:?}"),
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    });
+}
+
+#[test]
 fn two_connections_split_rdy_and_rebalance() {
     run(|_| async move {
         let (dir_a, dir_b) = (data_dir("rdy-a"), data_dir("rdy-b"));

@@ -1,0 +1,136 @@
+//! A consumer stops using a queue node that no lookup has listed for longer than `bound_ms`.
+//!
+//! The consumer connects to the queue nodes its lookups list and drops those that every lookup
+//! stopped listing (tombstoned, expired after a pause, unregistered by a stop or kill). The
+//! observer asks every lookup twice a second. A lookup certainly did not list a node between two
+//! consecutive answers of it that both left the node out (from the first's arrival to the second's
+//! question); where that holds for every lookup at once, starting at `u`, no consumer may hold an
+//! open connection to the node after `u + bound_ms` (the consumer's poll interval, the round trip
+//! and closing the connection). A lookup that went down counts as not listing the node when the
+//! answers around its downtime both leave it out, but only from `stale_ms` after it went down: a
+//! consumer keeps the last answer of a lookup it cannot ask for a few failed polls, and its last
+//! answer may be older than the observer's.
+
+use std::collections::BTreeSet;
+
+use history::{History, Scope, Verdict};
+
+use super::model::{secs, DiscoveryModel, MS};
+use crate::Property;
+
+pub struct UnlistedNodesDropped {
+    /// The lookups' world node names.
+    pub lookups: Vec<String>,
+    /// From the moment no lookup lists a node to the end of every connection to it.
+    pub bound_ms: u64,
+    /// How long a consumer keeps the last answer of a lookup that went down (its
+    /// `lookup_forget_after_failures` × poll interval, plus a poll).
+    pub stale_ms: u64,
+}
+
+impl Property for UnlistedNodesDropped {
+    fn name(&self) -> &str {
+        "discovery_unlisted_nodes_dropped"
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::Safety
+    }
+
+    fn check(&self, h: &History) -> Verdict {
+        let m = DiscoveryModel::from_history(h);
+        let queues: BTreeSet<&String> = m.conns.keys().map(|(_, q)| q).collect();
+        let (mut violations, mut spans_judged) = (Vec::new(), 0u64);
+        for q in queues {
+            for (u0, u1) in unlisted_spans(&m, &self.lookups, q, self.stale_ms) {
+                let from = u0 + self.bound_ms * MS;
+                if from >= u1 {
+                    continue;
+                }
+                spans_judged += 1;
+                for ((c, server), events) in &m.conns {
+                    if server != q {
+                        continue;
+                    }
+                    if let Some(open_at) = open_during(events, from, u1, m.end_ns) {
+                        violations.push(format!(
+                            "consumer {c} had a connection to {q} open at {}, though no lookup had listed {q} from {} to {} (bound {} ms)",
+                            secs(open_at),
+                            secs(u0),
+                            secs(u1),
+                            self.bound_ms
+                        ));
+                    }
+                }
+            }
+        }
+        let checked = format!("{spans_judged} spans in which no lookup listed a queue node for longer than the bound: no consumer kept using it");
+        super::verdict(self.name(), self.scope(), violations, checked)
+    }
+}
+
+/// The spans `(u0, u1)` in which no lookup listed `q`, as far as the observer's answers show:
+/// for each lookup, from the arrival of an answer without `q` to the question of its next answer,
+/// when that one is without `q` too (a lookup's answers flip between two questions, when the
+/// consumer may see the new state first), intersected across the lookups.
+fn unlisted_spans(m: &DiscoveryModel, lookups: &[String], q: &str, stale_ms: u64) -> Vec<(u64, u64)> {
+    let mut spans: Option<Vec<(u64, u64)>> = None;
+    for l in lookups {
+        let mut answers: Vec<&super::model::Answer> = m.answers.iter().filter(|a| &a.lookup == l).collect();
+        answers.sort_by_key(|a| a.asked_ns);
+        let mine: Vec<(u64, u64)> = answers
+            .windows(2)
+            .filter(|w| !w[0].producers.contains(q) && !w[1].producers.contains(q) && w[1].asked_ns > w[0].answered_ns)
+            .map(|w| (w[0].answered_ns, w[1].asked_ns))
+            .collect();
+        // Adjacent spans share an answer: merge them.
+        let mut merged: Vec<(u64, u64)> = Vec::new();
+        for (a, b) in mine {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 + OBSERVER_GAP_NS => last.1 = b,
+                _ => merged.push((a, b)),
+            }
+        }
+        // A consumer may keep what the lookup listed before it went down for `stale_ms`.
+        for (_, down) in m.up.get(l).into_iter().flatten().filter(|(_, to)| *to < m.end_ns) {
+            let stale_until = down + stale_ms * MS;
+            merged = merged
+                .into_iter()
+                .flat_map(|(a, b)| {
+                    let before = (a < *down).then_some((a, b.min(*down)));
+                    let after = (b > stale_until).then_some((a.max(stale_until), b));
+                    before.into_iter().chain(after)
+                })
+                .collect();
+        }
+        spans = Some(match spans {
+            None => merged,
+            Some(prev) => super::model::intersect(&prev, &merged),
+        });
+    }
+    spans.unwrap_or_default()
+}
+
+/// Within one answer's round trip: two spans this close are one (the answer between them was
+/// without the node too).
+const OBSERVER_GAP_NS: u64 = 100 * MS;
+
+/// The first moment in `[from, to)` at which the connection was open, if any.
+fn open_during(events: &[super::model::ConnEvent], from: u64, to: u64, end: u64) -> Option<u64> {
+    let mut open_since: Option<u64> = None;
+    let mut intervals = Vec::new();
+    for e in events {
+        match (e.up, open_since) {
+            (true, None) => open_since = Some(e.at_ns),
+            (false, Some(s)) => {
+                intervals.push((s, e.at_ns));
+                open_since = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = open_since {
+        intervals.push((s, end));
+    }
+    intervals.into_iter().filter(|&(s, e)| s < to && e > from).map(|(s, _)| s.max(from)).min()
+}
