@@ -162,6 +162,11 @@ impl BackendHandle {
         t.held.len()
     }
 
+    /// Whether message `id` is held from a record of this queue (its record is still on disk).
+    pub fn is_held(&self, id: &MessageId) -> bool {
+        self.tracker.lock().expect("tracker lock").held.contains_key(id)
+    }
+
     /// Keeps only the held ids for which `still_held` is true, releasing the others (their
     /// messages left the channel by a path that does not release, e.g. an empty). Returns the
     /// number left.
