@@ -23,7 +23,10 @@ usage: cargo xtask <command> [args...]
   bench [package]          run a package's benchmarks
   bench queue [--duration SECS] [--publishers N] [--consumers N] [--server PATH]
                            NSQ-style publish/consume throughput of the queue (release build,
-                           loopback) against a null-queue baseline, and the queue's peak RSS";
+                           loopback) against a null-queue baseline, and the queue's peak RSS
+  bench queue-memory [--messages N] [--size BYTES] [--server PATH]
+                           resident memory per message held in memory, for PUB, MPUB and PUB
+                           over many connections";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);

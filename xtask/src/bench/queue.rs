@@ -167,13 +167,13 @@ fn load(o: &Opts, bench_bin: &Path, addr: &str, cap: Option<u64>) -> anyhow::Res
 }
 
 /// A server process whose listening address is read from its output.
-struct Server {
-    child: Child,
-    addr: String,
+pub(super) struct Server {
+    pub(super) child: Child,
+    pub(super) addr: String,
 }
 
 impl Server {
-    fn spawn(mut cmd: Command, marker: &'static str) -> anyhow::Result<Server> {
+    pub(super) fn spawn(mut cmd: Command, marker: &'static str) -> anyhow::Result<Server> {
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
         let (tx, rx) = mpsc::channel::<String>();
@@ -201,7 +201,7 @@ impl Server {
     }
 
     /// SIGTERM (a clean stop), then SIGKILL if it lingers.
-    fn stop(&mut self) {
+    pub(super) fn stop(&mut self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         for _ in 0..100 {
             if let Ok(Some(_)) = self.child.try_wait() {

@@ -224,6 +224,19 @@ impl Channel {
         }
     }
 
+    /// Puts a message that left the channel from `tick` ([`TickReport::spilled`]) back in the
+    /// ready queue, past `mem_queue_size` (as a timeout would): for one the shell need not or
+    /// could not write to disk (its record is still there, or the write failed). Refused — and
+    /// handed back — only for an id already present. Not counted again in `message_count`.
+    pub fn put_returned(&mut self, msg: Message) -> Result<(), Refused> {
+        if self.present.contains(&msg.id) {
+            return Err(Refused { error: CoreError::DuplicateId, msg });
+        }
+        self.present.insert(msg.id);
+        self.ready.push_back(msg);
+        Ok(())
+    }
+
     /// Free slots in the ready queue for new messages (the shell refills from disk with
     /// [`Channel::deliver_from_backend`], not through this, but may use it to decide).
     pub fn mem_room(&self) -> usize {

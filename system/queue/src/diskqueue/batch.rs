@@ -6,7 +6,7 @@
 
 use std::io;
 
-use super::{DiskQueue, SIZE_PREFIX_LEN};
+use super::{frame_checksummed, DiskQueue, CHECKSUMMED_HEADER_LEN};
 
 impl DiskQueue {
     /// Appends `records` in order, as many [`DiskQueue::put`]s would, but with one append per
@@ -27,14 +27,13 @@ impl DiskQueue {
         let mut chunk = Vec::new();
         let mut chunk_records = 0u64;
         for data in records {
-            let total = SIZE_PREFIX_LEN + data.len() as u64;
+            let total = CHECKSUMMED_HEADER_LEN + data.len() as u64;
             let pos = self.write.pos + chunk.len() as u64;
             if pos > 0 && pos + total > self.config.max_bytes_per_file {
                 self.append_chunk(&mut chunk, &mut chunk_records).await?;
                 self.roll_write_file().await?;
             }
-            chunk.extend_from_slice(&(data.len() as i32).to_be_bytes());
-            chunk.extend_from_slice(data);
+            frame_checksummed(&mut chunk, data);
             chunk_records += 1;
         }
         self.append_chunk(&mut chunk, &mut chunk_records).await?;

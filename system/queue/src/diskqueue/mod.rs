@@ -1,10 +1,18 @@
 //! A disk-backed FIFO of byte records, modelled on nsqd's go-diskqueue.
 //!
 //! Layout under the data directory, for a queue named `name` (a topic, or `topic:channel`):
-//! - `<name>.diskqueue.NNNNNN.dat`: segment files of records `[i32 BE size][size bytes]`; a file
-//!   rolls over when the next record would take it past `max_bytes_per_file`;
-//! - `<name>.diskqueue.meta.dat`: depth and read/write positions (see [`meta`]), replaced
-//!   atomically at every sync.
+//! - `<name>.diskqueue.NNNNNN.dat`: segment files of records; a file rolls over when the next
+//!   record would take it past `max_bytes_per_file`. Weir writes checksummed records
+//!   `[i32 BE size][u32 BE CRC-32C of the data][size bytes]`; nsqd's segments hold
+//!   `[i32 BE size][size bytes]` and are still read. Which files hold which form is recorded in the
+//!   meta file (`checksummed_from`): a queue written by nsqd goes on in a fresh checksummed file;
+//! - `<name>.diskqueue.meta.dat`: depth and read/write positions and the format line (see
+//!   [`meta`]), replaced atomically at every sync.
+//!
+//! Checksums (beyond nsqd, which delivers flipped bits silently): a record whose data does not
+//! match its CRC is skipped — logged with its file and offset, counted
+//! ([`DiskQueue::corrupt_records`], reported in `/stats`), never handed out. A size prefix that
+//! cannot be right ends its file as before (the rest of it cannot be framed).
 //!
 //! Durability: a record is durable once a sync has run after its `put` (with `sync_every = 1`,
 //! when `put` returns). A sync fsyncs the write file and then replaces the meta file, so the meta
@@ -61,6 +69,15 @@ use reader::ReadBuffer;
 
 /// Length of a record's size prefix.
 const SIZE_PREFIX_LEN: u64 = 4;
+/// Length of a checksummed record's header: size prefix + CRC-32C.
+const CHECKSUMMED_HEADER_LEN: u64 = SIZE_PREFIX_LEN + 4;
+
+/// Appends one record in the checksummed form to `out`.
+fn frame_checksummed(out: &mut Vec<u8>, data: &[u8]) {
+    out.extend_from_slice(&(data.len() as i32).to_be_bytes());
+    out.extend_from_slice(&crc32c::crc32c(data).to_be_bytes());
+    out.extend_from_slice(data);
+}
 
 /// The open segment being read.
 struct ReadCursor {
@@ -98,6 +115,10 @@ pub struct DiskQueue {
     pending_removals: Vec<u64>,
     last_sync_ms: u64,
     last_now_ms: u64,
+    /// Segment files from this number on hold checksummed records; earlier ones are nsqd's.
+    checksummed_from: u64,
+    /// Records skipped because their checksum did not match, since open.
+    corrupt_records: u64,
 }
 
 /// What a scan of a segment found.
@@ -128,6 +149,9 @@ impl DiskQueue {
             pending_removals: Vec::new(),
             last_sync_ms: 0,
             last_now_ms: 0,
+            // Every file is nsqd's until the format is known (recovery scans with this).
+            checksummed_from: u64::MAX,
+            corrupt_records: 0,
         };
         let segments = q.segments().await?;
         let meta = match q.disk.read(&q.meta_name()).await {
@@ -141,19 +165,43 @@ impl DiskQueue {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        match meta {
+        let legacy = match meta {
             Some(m) => {
                 q.depth = m.depth;
                 q.read = m.read;
                 q.write = m.write;
+                if let Some(n) = m.checksummed_from {
+                    q.checksummed_from = n;
+                }
                 q.recover_tail(&segments).await?;
+                m.checksummed_from.is_none()
+            }
+            None if segments.is_empty() => {
+                // A fresh queue: nothing to recover and nothing to write yet (so that opening
+                // one — a topic or channel created on a full disk — needs no space, as in nsqd).
+                q.checksummed_from = 0;
+                false
             }
             None => {
                 let first = segments.first().copied().unwrap_or(0);
                 q.read = Position { file: first, pos: 0 };
                 q.write = q.read;
+                // No meta to say which files are checksummed: the first file whose first record
+                // carries a matching checksum starts them (files before it are nsqd's).
+                if let Some(n) = q.first_checksummed(&segments).await? {
+                    q.checksummed_from = n;
+                }
                 q.recount(&segments).await?;
+                q.checksummed_from == u64::MAX
             }
+        };
+        if legacy {
+            // nsqd's files stay as they are; new records go to a fresh, checksummed file.
+            if q.write.pos > 0 {
+                q.write = Position { file: q.write.file + 1, pos: 0 };
+            }
+            q.checksummed_from = q.write.file;
+            q.needs_sync = true;
         }
         // Segments entirely before the read position were read before the crash; their removal
         // was pending.
@@ -192,13 +240,13 @@ impl DiskQueue {
                 ),
             ));
         }
-        let total = SIZE_PREFIX_LEN + size as u64;
+        let total = CHECKSUMMED_HEADER_LEN + size as u64;
         if self.write.pos > 0 && self.write.pos + total > self.config.max_bytes_per_file {
             self.roll_write_file().await?;
         }
+        debug_assert!(self.write.file >= self.checksummed_from, "writing into an nsqd-format file");
         let mut record = Vec::with_capacity(total as usize);
-        record.extend_from_slice(&(size as i32).to_be_bytes());
-        record.extend_from_slice(data);
+        frame_checksummed(&mut record, data);
         self.ensure_write_file().await?;
         let file = self.write_file.as_mut().expect("ensure_write_file opened it");
         self.write_file_dirty = true;
@@ -256,6 +304,7 @@ impl DiskQueue {
                     Err(e) => return Err(e),
                 }
             }
+            let header_len = self.header_len(self.read.file);
             let reader = self.reader.as_mut().expect("opened above");
             debug_assert_eq!(reader.file_num, self.read.file);
             let end = if self.read.file == self.write.file { self.write.pos } else { reader.len };
@@ -263,24 +312,47 @@ impl DiskQueue {
                 self.finish_read_file().await;
                 continue;
             }
-            let header = reader.buf.read(&reader.file, self.read.pos, SIZE_PREFIX_LEN as usize).await?;
-            let size = match <[u8; 4]>::try_from(header) {
-                Ok(b) => i64::from(i32::from_be_bytes(b)),
-                Err(_) => -1,
+            let header = reader.buf.read(&reader.file, self.read.pos, header_len as usize).await?;
+            let (size, crc) = match header.len() as u64 == header_len {
+                true => {
+                    let size = i64::from(i32::from_be_bytes([header[0], header[1], header[2], header[3]]));
+                    let crc = (header_len == CHECKSUMMED_HEADER_LEN).then(|| u32::from_be_bytes([header[4], header[5], header[6], header[7]]));
+                    (size, crc)
+                }
+                false => (-1, None),
             };
             let fits = size >= i64::from(self.config.min_msg_size_bytes)
                 && size <= i64::from(self.config.max_msg_size_bytes)
-                && self.read.pos + SIZE_PREFIX_LEN + size as u64 <= end;
+                && self.read.pos + header_len + size as u64 <= end;
             if !fits {
-                tracing::error!(queue = %self.name, file = self.read.file, pos = self.read.pos, size, "corrupt diskqueue record; skipping to the next file");
+                tracing::error!(queue = %self.name, file = %self.segment_name(self.read.file), pos = self.read.pos, size, "corrupt diskqueue record; skipping to the next file");
                 self.skip_read_file(true).await?;
                 continue;
             }
-            let body_at = self.read.pos + SIZE_PREFIX_LEN;
+            let body_at = self.read.pos + header_len;
             let body = reader.buf.read(&reader.file, body_at, size as usize).await?;
             if body.len() != size as usize {
-                tracing::error!(queue = %self.name, file = self.read.file, pos = self.read.pos, "short diskqueue read; skipping to the next file");
+                tracing::error!(queue = %self.name, file = %self.segment_name(self.read.file), pos = self.read.pos, "short diskqueue read; skipping to the next file");
                 self.skip_read_file(true).await?;
+                continue;
+            }
+            if crc.is_some_and(|crc| crc != crc32c::crc32c(body)) {
+                // The frame is intact (the size fits), the data is not: skip this record only.
+                tracing::error!(
+                    queue = %self.name,
+                    file = %self.segment_name(self.read.file),
+                    pos = self.read.pos,
+                    size,
+                    "diskqueue record fails its checksum; skipped, not delivered"
+                );
+                self.corrupt_records += 1;
+                self.read.pos = body_at + size as u64;
+                self.depth = self.depth.saturating_sub(1);
+                self.unsynced_ops += 1;
+                if self.read.file < self.write.file && self.read.pos >= end {
+                    self.finish_read_file().await;
+                }
+                self.check_invariants();
                 continue;
             }
             let body = Bytes::copy_from_slice(body);
@@ -314,6 +386,11 @@ impl DiskQueue {
             self.sync_after_read().await;
         }
         true
+    }
+
+    /// Records skipped since open because their checksum did not match their data.
+    pub fn corrupt_records(&self) -> u64 {
+        self.corrupt_records
     }
 
     /// Records taken and not yet acked.
@@ -350,7 +427,7 @@ impl DiskQueue {
         }
         self.write_file_dirty = false;
         let ack = self.ack_position();
-        let meta = Meta { depth: self.durable_depth(), read: ack, write: self.write };
+        let meta = Meta { depth: self.durable_depth(), read: ack, write: self.write, checksummed_from: Some(self.checksummed_from) };
         self.disk.write_atomic(&self.meta_name(), &meta.encode()).await?;
         self.unsynced_ops = 0;
         self.needs_sync = false;
@@ -523,24 +600,65 @@ impl DiskQueue {
         self.sync().await
     }
 
-    /// Scans a segment from `pos` for complete records of plausible size.
-    async fn scan(&self, file: &File, mut pos: u64, len: u64) -> io::Result<Scan> {
+    /// The header length of segment file `n`'s records.
+    fn header_len(&self, n: u64) -> u64 {
+        if n >= self.checksummed_from {
+            CHECKSUMMED_HEADER_LEN
+        } else {
+            SIZE_PREFIX_LEN
+        }
+    }
+
+    /// Scans segment file `n` from `pos` for complete records of plausible size (checksums are
+    /// checked when a record is read, not here: a record with bad data still takes its place).
+    async fn scan(&self, n: u64, file: &File, mut pos: u64, len: u64) -> io::Result<Scan> {
+        let header_len = self.header_len(n);
         let mut buf = ReadBuffer::default();
         let mut records = 0;
-        while pos + SIZE_PREFIX_LEN <= len {
+        while pos + header_len <= len {
             let header = buf.read(file, pos, SIZE_PREFIX_LEN as usize).await?;
             let Ok(b) = <[u8; 4]>::try_from(header) else { break };
             let size = i64::from(i32::from_be_bytes(b));
             let plausible = size >= i64::from(self.config.min_msg_size_bytes)
                 && size <= i64::from(self.config.max_msg_size_bytes)
-                && pos + SIZE_PREFIX_LEN + size as u64 <= len;
+                && pos + header_len + size as u64 <= len;
             if !plausible {
                 break;
             }
-            pos += SIZE_PREFIX_LEN + size as u64;
+            pos += header_len + size as u64;
             records += 1;
         }
         Ok(Scan { end: pos, records })
+    }
+
+    /// Without a meta file: the first segment whose first record is a checksummed one with a
+    /// matching checksum (nsqd's records cannot pass: their data would have to start with the
+    /// CRC-32C of the bytes after it).
+    async fn first_checksummed(&self, segments: &[u64]) -> io::Result<Option<u64>> {
+        for &n in segments {
+            let file = match self.disk.open(&self.segment_name(n)).await {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let len = file.len().await?;
+            let header = file.read_at(0, CHECKSUMMED_HEADER_LEN as usize).await?;
+            if header.len() < CHECKSUMMED_HEADER_LEN as usize {
+                continue;
+            }
+            let size = i64::from(i32::from_be_bytes([header[0], header[1], header[2], header[3]]));
+            let crc = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+            let plausible = size >= i64::from(self.config.min_msg_size_bytes)
+                && size <= i64::from(self.config.max_msg_size_bytes)
+                && CHECKSUMMED_HEADER_LEN + size as u64 <= len;
+            if plausible {
+                let data = file.read_at(CHECKSUMMED_HEADER_LEN, size as usize).await?;
+                if data.len() == size as usize && crc32c::crc32c(&data) == crc {
+                    return Ok(Some(n));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Records between two positions (the reader's view: a bad record ends its file).
@@ -554,7 +672,7 @@ impl DiskQueue {
             };
             let start = if n == from.file { from.pos } else { 0 };
             let len = if n == to.file { to.pos.min(file.len().await?) } else { file.len().await? };
-            total += self.scan(&file, start, len).await?.records;
+            total += self.scan(n, &file, start, len).await?.records;
         }
         Ok(total)
     }
@@ -579,7 +697,7 @@ impl DiskQueue {
             }
             if len > self.write.pos {
                 let file = self.disk.open(&name).await?;
-                let scan = self.scan(&file, self.write.pos, len).await?;
+                let scan = self.scan(self.write.file, &file, self.write.pos, len).await?;
                 extra += scan.records;
                 self.write.pos = scan.end;
                 self.needs_sync = true;
@@ -620,7 +738,7 @@ impl DiskQueue {
             };
             let len = file.len().await?;
             let start = if n == self.read.file { self.read.pos } else { 0 };
-            let scan = self.scan(&file, start, len).await?;
+            let scan = self.scan(n, &file, start, len).await?;
             depth += scan.records;
             pos = Position { file: n, pos: scan.end };
         }

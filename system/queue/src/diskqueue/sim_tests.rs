@@ -163,17 +163,17 @@ async fn a_torn_record_in_a_finished_file_skips_to_the_next_file() {
     let disk = scratch("torn-skip");
     let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
     for i in 0..12 {
-        q.put(&rec(i)).await.unwrap(); // file 0: 0..6, file 1: 6..12
+        q.put(&rec(i)).await.unwrap(); // 19-byte records: file 0: 0..5, file 1: 5..10, file 2: 10..12
     }
     q.close().await.unwrap();
     // Tear file 0 in the middle of its fifth record (as a lost write of a finished file would).
     let mut f = disk.open("t.diskqueue.000000.dat").await.unwrap();
-    f.set_len(67).await.unwrap();
+    f.set_len(85).await.unwrap();
     f.sync().await.unwrap();
     drop(f);
     let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
     let got = drain(&mut q).await;
-    let want: Vec<Vec<u8>> = (0..4).chain(6..12).map(rec).collect();
+    let want: Vec<Vec<u8>> = (0..4).chain(5..12).map(rec).collect();
     assert_eq!(got, want);
     assert!(disk.exists("t.diskqueue.000000.dat.bad").await.unwrap());
 }

@@ -61,7 +61,8 @@ async fn records_come_back_in_order_and_depth_counts_them() {
 async fn files_roll_at_max_bytes_and_finished_files_are_removed() {
     let disk = scratch("roll");
     let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
-    // 4 + 11 = 15 bytes per record: 6 records fit in 100 bytes, the 7th rolls.
+    // 8 + 11 = 19 bytes per record (size, checksum, data): 5 records fit in 100 bytes, the 6th
+    // rolls.
     for i in 0..20 {
         q.put(&rec(i)).await.unwrap();
     }
@@ -70,7 +71,7 @@ async fn files_roll_at_max_bytes_and_finished_files_are_removed() {
         files,
         vec!["t.diskqueue.000000.dat", "t.diskqueue.000001.dat", "t.diskqueue.000002.dat", "t.diskqueue.000003.dat"]
     );
-    assert_eq!(disk.read("t.diskqueue.000000.dat").await.unwrap().len(), 90);
+    assert_eq!(disk.read("t.diskqueue.000000.dat").await.unwrap().len(), 95);
     for i in 0..7 {
         assert_eq!(q.pop().await.unwrap().unwrap(), rec(i));
     }
@@ -160,12 +161,12 @@ async fn a_corrupt_record_skips_to_the_next_file_and_renames_the_bad_one() {
     let disk = scratch("corrupt");
     let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
     for i in 0..12 {
-        q.put(&rec(i)).await.unwrap(); // file 0: 0..6, file 1: 6..12
+        q.put(&rec(i)).await.unwrap(); // file 0: 0..5, file 1: 5..10, file 2: 10..12
     }
     q.close().await.unwrap();
     // Overwrite the size of the third record in file 0 with an impossible one.
     let mut bytes = disk.read("t.diskqueue.000000.dat").await.unwrap();
-    bytes[30..34].copy_from_slice(&1_000_000i32.to_be_bytes());
+    bytes[38..42].copy_from_slice(&1_000_000i32.to_be_bytes());
     let mut f = disk.create("t.diskqueue.000000.dat").await.unwrap();
     f.append(&bytes).await.unwrap();
     f.sync().await.unwrap();
@@ -173,10 +174,10 @@ async fn a_corrupt_record_skips_to_the_next_file_and_renames_the_bad_one() {
     let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
     assert_eq!(q.pop().await.unwrap().unwrap(), rec(0));
     assert_eq!(q.pop().await.unwrap().unwrap(), rec(1));
-    assert_eq!(q.pop().await.unwrap().unwrap(), rec(6), "the rest of file 0 is skipped");
-    assert_eq!(q.depth(), 5, "depth recounted from the next file");
+    assert_eq!(q.pop().await.unwrap().unwrap(), rec(5), "the rest of file 0 is skipped");
+    assert_eq!(q.depth(), 6, "depth recounted from the next file");
     assert!(disk.exists("t.diskqueue.000000.dat.bad").await.unwrap());
-    assert_eq!(drain(&mut q).await, (7..12).map(rec).collect::<Vec<_>>());
+    assert_eq!(drain(&mut q).await, (6..12).map(rec).collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -225,9 +226,55 @@ async fn an_nsqd_data_directory_opens() {
     }
     disk.write_atomic("orders.diskqueue.000000.dat", &seg).await.unwrap();
     disk.write_atomic("orders.diskqueue.meta.dat", b"2\n0,0\n0,18\n").await.unwrap();
-    let mut q = DiskQueue::open(disk, "orders", config()).await.unwrap();
+    let mut q = DiskQueue::open(disk.clone(), "orders", config()).await.unwrap();
     assert_eq!(q.depth(), 2);
-    assert_eq!(drain(&mut q).await, vec![b"hello".to_vec(), b"world".to_vec()]);
+    // New records go to a fresh, checksummed file; the meta says so.
+    q.put(b"later").await.unwrap();
+    q.sync().await.unwrap();
+    assert_eq!(disk.read("orders.diskqueue.meta.dat").await.unwrap(), b"3\n0,0\n1,13\nweir-crc32c,1\n");
+    assert_eq!(drain(&mut q).await, vec![b"hello".to_vec(), b"world".to_vec(), b"later".to_vec()]);
+}
+
+#[tokio::test]
+async fn an_nsqd_queue_without_its_meta_is_recognised_too() {
+    let disk = scratch("nsqd-nometa");
+    disk.create_dir_all("").await.unwrap();
+    let mut seg = Vec::new();
+    for body in [&b"hello"[..], b"world"] {
+        seg.extend_from_slice(&(body.len() as i32).to_be_bytes());
+        seg.extend_from_slice(body);
+    }
+    disk.write_atomic("orders.diskqueue.000000.dat", &seg).await.unwrap();
+    let mut q = DiskQueue::open(disk.clone(), "orders", config()).await.unwrap();
+    q.put(b"later").await.unwrap();
+    q.close().await.unwrap();
+    // Reopened without a meta once more: file 0 is nsqd's, file 1 checksummed.
+    disk.remove("orders.diskqueue.meta.dat").await.unwrap();
+    let mut q = DiskQueue::open(disk, "orders", config()).await.unwrap();
+    assert_eq!(q.depth(), 3);
+    assert_eq!(drain(&mut q).await, vec![b"hello".to_vec(), b"world".to_vec(), b"later".to_vec()]);
+}
+
+#[tokio::test]
+async fn a_record_failing_its_checksum_is_skipped_counted_and_never_delivered() {
+    let disk = scratch("checksum");
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    for i in 0..4 {
+        q.put(&rec(i)).await.unwrap();
+    }
+    q.close().await.unwrap();
+    // Flip one bit in the data of the second record (offset 19 + 8 = 27 is its first data byte).
+    let mut bytes = disk.read("t.diskqueue.000000.dat").await.unwrap();
+    bytes[27 + 3] ^= 0x10;
+    let mut f = disk.create("t.diskqueue.000000.dat").await.unwrap();
+    f.append(&bytes).await.unwrap();
+    f.sync().await.unwrap();
+    drop(f);
+    let mut q = DiskQueue::open(disk.clone(), "t", config()).await.unwrap();
+    assert_eq!(q.depth(), 4, "the frame is intact: counted until read");
+    assert_eq!(drain(&mut q).await, vec![rec(0), rec(2), rec(3)]);
+    assert_eq!((q.corrupt_records(), q.depth()), (1, 0));
+    assert!(!disk.exists("t.diskqueue.000000.dat.bad").await.unwrap(), "only the record is skipped, not the file");
 }
 
 #[tokio::test]
@@ -255,9 +302,9 @@ async fn the_timed_sync_runs_once_the_timeout_has_passed_and_only_when_dirty() {
     q.put(&rec(0)).await.unwrap();
     assert_eq!(q.next_sync_due_ms(), Some(2_000));
     q.maybe_sync(1_500).await.unwrap();
-    assert_eq!(disk.read("t.diskqueue.meta.dat").await.unwrap(), b"0\n0,0\n0,0\n", "not yet");
+    assert!(!disk.exists("t.diskqueue.meta.dat").await.unwrap(), "not yet");
     q.maybe_sync(2_000).await.unwrap();
-    assert_eq!(disk.read("t.diskqueue.meta.dat").await.unwrap(), b"1\n0,0\n0,15\n");
+    assert_eq!(disk.read("t.diskqueue.meta.dat").await.unwrap(), b"1\n0,0\n0,19\nweir-crc32c,0\n");
     assert_eq!(q.next_sync_due_ms(), None);
     q.put(&rec(1)).await.unwrap();
     assert_eq!(q.next_sync_due_ms(), Some(4_000));
@@ -271,9 +318,9 @@ async fn sync_every_counts_puts_and_pops() {
     let mut q = DiskQueue::open(disk.clone(), "t", cfg).await.unwrap();
     q.put(&rec(0)).await.unwrap();
     q.put(&rec(1)).await.unwrap();
-    assert_eq!(disk.read("t.diskqueue.meta.dat").await.unwrap(), b"0\n0,0\n0,0\n");
+    assert!(!disk.exists("t.diskqueue.meta.dat").await.unwrap(), "a fresh queue writes no meta before its first sync");
     q.pop().await.unwrap();
-    assert_eq!(disk.read("t.diskqueue.meta.dat").await.unwrap(), b"1\n0,15\n0,30\n");
+    assert_eq!(disk.read("t.diskqueue.meta.dat").await.unwrap(), b"1\n0,19\n0,38\nweir-crc32c,0\n");
 }
 
 #[tokio::test]

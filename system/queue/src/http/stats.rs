@@ -47,6 +47,10 @@ pub struct TopicStats {
     pub paused: bool,
     #[serde(serialize_with = "serialize_e2e")]
     pub e2e_processing_latency: QuantileReport,
+    /// Weir only: disk-queue records skipped since start because their checksum failed (left
+    /// out of the JSON while 0, so nsqd's shape is unchanged).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub corrupt_count: u64,
 }
 
 /// One channel (JSON field order as nsqd).
@@ -68,6 +72,13 @@ pub struct ChannelStats {
     pub paused: bool,
     #[serde(serialize_with = "serialize_e2e")]
     pub e2e_processing_latency: QuantileReport,
+    /// Weir only: see [`TopicStats::corrupt_count`].
+    #[serde(skip_serializing_if = "is_zero")]
+    pub corrupt_count: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One TCP client (JSON field order as nsqd 1.3.0).

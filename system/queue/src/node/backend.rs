@@ -62,6 +62,7 @@ impl Storage {
         Ok(BackendHandle {
             queue: Arc::new(AsyncMutex::new(Queue { dq: Some(queue) })),
             depth,
+            corrupt: Arc::new(AtomicU64::new(0)),
             tracker: Arc::new(Mutex::new(Tracker::default())),
             rounds: Arc::new(AsyncMutex::new(())),
         })
@@ -73,6 +74,8 @@ impl Storage {
 pub(crate) struct BackendHandle {
     queue: Arc<AsyncMutex<Queue>>,
     depth: Arc<AtomicU64>,
+    /// Records the disk queue skipped for a failed checksum (mirrored like `depth`).
+    corrupt: Arc<AtomicU64>,
     /// Lock order: the node's state lock, then this; never the async queue lock while holding it.
     tracker: Arc<Mutex<Tracker>>,
     /// Held by the topic's pump for a whole round and by a clean stop: see
@@ -112,6 +115,11 @@ impl BackendHandle {
         self.depth.load(Ordering::Acquire)
     }
 
+    /// Records skipped for a failed checksum since the queue was opened (cheap; no lock).
+    pub fn corrupt_records(&self) -> u64 {
+        self.corrupt.load(Ordering::Acquire)
+    }
+
     /// Appends one message, then syncs if the sync policy says so (`now_ms` drives sync-timeout).
     /// If the message was held from an earlier record of this queue, that record is released: the
     /// new copy is written first, and a sync fsyncs the data before it records the ack.
@@ -139,6 +147,7 @@ impl BackendHandle {
         self.apply_releases(&mut q).await;
         let got = q.pop_tracked().await;
         self.depth.store(q.depth(), Ordering::Release);
+        self.corrupt.store(q.dq.as_ref().map_or(0, DiskQueue::corrupt_records), Ordering::Release);
         got
     }
 
@@ -151,6 +160,11 @@ impl BackendHandle {
             t.released.push(old);
         }
         t.held.len()
+    }
+
+    /// Whether message `id` is held from a record of this queue (its record is still on disk).
+    pub fn is_held(&self, id: &MessageId) -> bool {
+        self.tracker.lock().expect("tracker lock").held.contains_key(id)
     }
 
     /// Keeps only the held ids for which `still_held` is true, releasing the others (their

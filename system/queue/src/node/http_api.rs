@@ -187,6 +187,7 @@ fn snapshot(node: &Node, state: &State, filter: &StatsFilter, now_ms: u64) -> St
                 clients,
                 paused: ch.is_paused(),
                 e2e_processing_latency: report(extra.and_then(|e| e.e2e.as_ref()).into_iter().collect()),
+                corrupt_count: extra.and_then(|e| e.backend.as_ref()).map_or(0, |b| b.corrupt_records()),
             });
         }
         let backend_depth = t.backend.as_ref().map_or(0, |b| b.depth());
@@ -199,6 +200,7 @@ fn snapshot(node: &Node, state: &State, filter: &StatsFilter, now_ms: u64) -> St
             message_bytes: t.topic.message_bytes(),
             paused: t.topic.is_paused(),
             e2e_processing_latency: report(t.channels.values().filter_map(|c| c.e2e.as_ref()).collect()),
+            corrupt_count: t.backend.as_ref().map_or(0, |b| b.corrupt_records()),
         });
     }
     let producers = state

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use super::backend::BackendHandle;
 use crate::core::Message;
+
+/// How long a due message whose spill to disk failed waits before the next try.
+const SPILL_RETRY_MS: u64 = 1_000;
 use super::Node;
 
 impl Node {
@@ -72,7 +75,24 @@ impl Node {
                     tracing::debug!("TOPIC({name}): {} due ephemeral copies dropped (memory full)", report.dropped);
                 }
                 if !report.spilled.is_empty() {
-                    spilled.push((name.clone(), channel.clone(), report.spilled));
+                    // A message read from the channel's disk queue still has its record there:
+                    // writing it again would only make a second copy (delivered twice after a
+                    // crash). It stays in memory instead, as a cache of what disk holds; reading
+                    // from disk is bounded by the consumers' windows.
+                    let backend = t.channels.get(&channel).and_then(|c| c.backend.clone());
+                    let mut to_write = Vec::new();
+                    for msg in report.spilled {
+                        if backend.as_ref().is_some_and(|b| b.is_held(&msg.id)) {
+                            if let Some(ch) = t.topic.channel_mut(&channel) {
+                                let _ = ch.put_returned(msg);
+                            }
+                        } else {
+                            to_write.push(msg);
+                        }
+                    }
+                    if !to_write.is_empty() {
+                        spilled.push((name.clone(), channel.clone(), to_write));
+                    }
                 }
                 woken.push((name.clone(), channel));
             }
@@ -84,9 +104,8 @@ impl Node {
     }
 
     /// Writes due deferred messages that found their channel's memory full to its disk queue, one
-    /// put each: a message read from that queue earlier keeps its old record until the new one is
-    /// written (`BackendHandle::put` releases it). A failed write puts the message back in the
-    /// channel, due at once, so the next scan tries again (memory over the bound beats a loss).
+    /// put each. A failed write defers the message again by [`SPILL_RETRY_MS`] (kept in memory,
+    /// never lost; the next tick tries again).
     async fn write_due_spills(&self, spilled: Vec<(String, String, Vec<Message>)>) {
         for (topic, channel, msgs) in spilled {
             let handle = {
@@ -102,10 +121,12 @@ impl Node {
                     Ok(()) => self.set_healthy(),
                     Err(e) => {
                         self.set_unhealthy(format!("failed to write to disk queue: {e}"));
-                        let now_ms = self.now_ms();
+                        // Kept (never lost) and tried again later: deferred once more, so memory's
+                        // ready queue keeps its bound while the disk fails.
+                        let retry_ms = self.now_ms().saturating_add(SPILL_RETRY_MS);
                         let mut state = self.lock();
                         if let Some(ch) = state.topics.get_mut(&topic).and_then(|t| t.topic.channel_mut(&channel)) {
-                            let _ = ch.defer_from_backend(msg, now_ms);
+                            let _ = ch.defer_from_backend(msg, retry_ms);
                         }
                     }
                 }

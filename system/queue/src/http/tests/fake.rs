@@ -219,6 +219,7 @@ impl QueueApi for FakeNode {
                             client_count: c.clients.len() as u64,
                             clients: Some(c.clients.clone()),
                             paused: c.paused,
+                            corrupt_count: 0,
                             e2e_processing_latency: e2e(&s.e2e_percentiles),
                         })
                         .collect(),
@@ -227,7 +228,8 @@ impl QueueApi for FakeNode {
                     message_count: t.message_count,
                     message_bytes: t.message_bytes,
                     paused: t.paused,
-                    e2e_processing_latency: e2e(&s.e2e_percentiles),
+                    corrupt_count: 0,
+                            e2e_processing_latency: e2e(&s.e2e_percentiles),
                 })
                 .collect();
             StatsSnapshot {
