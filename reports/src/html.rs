@@ -52,6 +52,14 @@ pub fn render(summary: &Summary, records: &BTreeMap<PathBuf, RunRecord>) -> Stri
         );
     }
     h.push_str("</table>\n");
+    if !summary.scenarios.is_empty() {
+        let _ = write!(
+            h,
+            "<h2>Speed</h2><pre>{}</pre>\n<h2>Coverage</h2><pre>{}</pre>\n",
+            esc(&crate::text::speed(summary)),
+            esc(&crate::text::coverage(summary))
+        );
+    }
 
     // One section per failing run; failures are sorted by (scenario, seed, property).
     let mut i = 0;

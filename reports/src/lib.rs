@@ -6,6 +6,7 @@
 //! service, so it does not go through the runtime seam.
 
 pub mod corpus;
+pub mod coverage;
 pub mod html;
 pub mod plan_file;
 pub mod record;
@@ -17,4 +18,5 @@ pub use corpus::{load_corpus, save_corpus_entry, CorpusEntry};
 pub use plan_file::{load_plan_file, PlanFile};
 pub use record::{read_record, record_path, write_record};
 pub use replay::replay_command;
-pub use summary::{write_summary, Failure, PropertyRow, Summary};
+pub use coverage::{KindCount, ScenarioStats, SiteCount};
+pub use summary::{write_summary, Failure, PropertyRow, Setup, Summary, DETERMINISM};

@@ -64,6 +64,7 @@ pub(crate) mod tests {
                 Verdict::fail("progress", Scope::Liveness, "no write completed after heal <n1>"),
             ],
             buggify_fired: [("disk.slow".to_string(), 2)].into_iter().collect(),
+            buggify_reached: vec!["disk.slow".into(), "net.drop".into()],
             sim_ms: 9,
             wall_ms: 1,
             history: History { events },

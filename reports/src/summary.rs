@@ -4,6 +4,11 @@
 //!
 //! Rows and failures are kept sorted as they are added, so the summary does not depend on the
 //! order in which parallel workers finished.
+//!
+//! Constant memory: a run is folded into counts and then dropped. The summary keeps, per
+//! property, its counts and failing seeds; per scenario, the counters of [`ScenarioStats`]; and
+//! the details of at most [`FAILURES_KEPT_MAX`] failures (the first by scenario, seed and
+//! property), counting the rest, so a sweep of a broken variant does not grow without bound.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -11,6 +16,16 @@ use std::path::{Path, PathBuf};
 
 use history::{RunRecord, Scope};
 use serde::{Deserialize, Serialize};
+
+use crate::coverage::ScenarioStats;
+
+/// Failures kept with their details; further ones are counted in `failures_omitted`.
+pub const FAILURES_KEPT_MAX: usize = 100;
+/// Failing runs whose record is read back and drawn in `latest.html`.
+pub const HTML_RECORDS_MAX: usize = 10;
+
+/// The verdict a determinism rerun adds to a run's record.
+pub const DETERMINISM: &str = "determinism";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -22,6 +37,34 @@ pub struct Summary {
     pub wall_ms: u64,
     pub rows: Vec<PropertyRow>,
     pub failures: Vec<Failure>,
+    /// Failed verdicts beyond `FAILURES_KEPT_MAX` (counted in the rows, details dropped).
+    #[serde(default)]
+    pub failures_omitted: u64,
+    /// Per scenario: speed, coverage, determinism reruns; sorted by scenario.
+    #[serde(default)]
+    pub scenarios: Vec<ScenarioStats>,
+    /// Every buggify site in the source (`file:line`), when the runner could find them.
+    #[serde(default)]
+    pub source_buggify_sites: Vec<String>,
+    /// How the sweep was run: workers, shard, time budget, determinism sample.
+    #[serde(default)]
+    pub setup: Setup,
+    /// The runner's peak resident set size, in kilobytes (Linux; 0 when unknown).
+    #[serde(default)]
+    pub peak_rss_kb: u64,
+}
+
+/// The runner's settings that the figures depend on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Setup {
+    pub workers: u64,
+    /// `K/N` when the sweep was one shard of N.
+    pub shard: Option<String>,
+    pub time_budget_ms: Option<u64>,
+    /// Share of seeds rerun to compare history digests, in percent.
+    pub rerun_percent: u64,
+    /// The budget ran out before the seed list did.
+    pub stopped_by_budget: bool,
 }
 
 /// One scenario × property line of the table.
@@ -56,6 +99,8 @@ impl Summary {
         if !record.passed() {
             self.failed_runs += 1;
         }
+        let rerun = record.verdicts.iter().any(|v| v.property == DETERMINISM);
+        self.stats(&record.scenario, &[]).add(record, rerun);
         for v in &record.verdicts {
             let row = self.row(&record.scenario, &v.property, v.scope);
             if v.passed {
@@ -78,11 +123,28 @@ impl Summary {
             let key = |f: &Failure| (f.scenario.clone(), f.seed, f.property.clone());
             let i = self.failures.partition_point(|f| key(f) <= key(&failure));
             self.failures.insert(i, failure);
+            if self.failures.len() > FAILURES_KEPT_MAX {
+                self.failures.pop();
+                self.failures_omitted += 1;
+            }
         }
     }
 
+    /// The stats of `scenario`, created (with the fault kinds its profile can apply) if new.
+    /// Call it before the sweep for every scenario, so one that ran no seed still shows.
+    pub fn stats(&mut self, scenario: &str, expected_faults: &[&str]) -> &mut ScenarioStats {
+        let i = match self.scenarios.binary_search_by(|s| s.scenario.as_str().cmp(scenario)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.scenarios.insert(i, ScenarioStats::new(scenario, expected_faults));
+                i
+            }
+        };
+        &mut self.scenarios[i]
+    }
+
     pub fn passed(&self) -> bool {
-        self.failures.is_empty()
+        self.failed_runs == 0
     }
 
     fn row(&mut self, scenario: &str, property: &str, scope: Scope) -> &mut PropertyRow {
@@ -118,6 +180,9 @@ pub fn write_summary(dir: &Path, summary: &Summary) -> io::Result<(PathBuf, Path
 
     let mut records = BTreeMap::new();
     for path in summary.failures.iter().filter_map(|f| f.record.as_ref()) {
+        if records.len() >= HTML_RECORDS_MAX {
+            break;
+        }
         if !records.contains_key(path) {
             if let Ok(rec) = crate::record::read_record(path) {
                 records.insert(path.clone(), rec);
@@ -151,6 +216,20 @@ mod tests {
         assert_eq!((s.rows[1].property.as_str(), s.rows[1].passed, s.rows[1].failed), ("progress", 1, 2));
         assert_eq!(s.rows[1].failing_seeds, vec![1, 3]);
         assert_eq!(s.failures.iter().map(|f| f.seed).collect::<Vec<_>>(), vec![1, 3]);
+        assert!(!s.passed());
+        assert_eq!((s.scenarios.len(), s.scenarios[0].runs, s.scenarios[0].failed_runs), (1, 3, 2));
+    }
+
+    #[test]
+    fn keeps_a_bounded_number_of_failure_details() {
+        let mut s = Summary::default();
+        for seed in (0..(FAILURES_KEPT_MAX as u64 + 30)).rev() {
+            s.add(&sample("kv", seed), "replay", None);
+        }
+        assert_eq!(s.failures.len(), FAILURES_KEPT_MAX);
+        assert_eq!(s.failures_omitted, 30);
+        assert_eq!(s.failures.last().map(|f| f.seed), Some(FAILURES_KEPT_MAX as u64 - 1), "the first seeds are kept");
+        assert_eq!(s.rows[1].failing_seeds.len(), FAILURES_KEPT_MAX + 30, "every failing seed is listed");
         assert!(!s.passed());
     }
 

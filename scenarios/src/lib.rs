@@ -9,6 +9,8 @@ pub mod discovery;
 #[cfg(madsim)]
 pub mod queue;
 #[cfg(madsim)]
+mod queue_admin;
+#[cfg(madsim)]
 mod queue_node;
 
 #[cfg(madsim)]

@@ -6,7 +6,12 @@
 //! time, sometimes deferred (DPUB). Four consumers (`client::Consumer`, connected to both nodes)
 //! read topic `events`: `ca1`, `ca2` on channel `a`, `cb1`, `cb2` on channel `b`. The `*1`
 //! consumers REQ some messages; the `*2` consumers stall on some (hold them past the timeout and
-//! never answer); all FIN the rest after a little work, and any of them may be killed mid-message.
+//! never answer in time, some sending a late TOUCH); all FIN the rest after a little work,
+//! sometimes answering again (a duplicate FIN, REQ or TOUCH), and any of them may be killed
+//! mid-message. Consumers record their connections, the ones lost and the server's error frames;
+//! producers record the connections they lose. After the heal the publishers stay connected, idle,
+//! but for a short burst once the tail is calm, so that stalls happen on calm links and idle
+//! connections must survive on heartbeats alone.
 //!
 //! Two durability modes, recorded by every queue node in the history (`Observation::QueueNode`)
 //! so the properties know which promise applies ([`properties::queue`]): lenient
@@ -17,7 +22,9 @@
 //! Timing: `--msg-timeout=3s` keeps redelivery cheap; the fault window is 20 s, publishers stop 3 s
 //! after the heal, and the run quiesces for 25 s so that everything delivered before the heal has
 //! time to come back (consumers reconnect; madsim's TCP retries segments stalled by a partition
-//! with a backoff of up to 10 s).
+//! with a backoff of up to 10 s). The tail is calm from 10 s after the heal (every connection a
+//! fault broke has missed its 4 s read deadline and been remade by then); the burst starts at
+//! heal + 12 s. Clients negotiate 2 s heartbeats.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -26,8 +33,8 @@ use std::time::Duration;
 
 use history::{Call, Observation};
 use properties::queue::{
-    AckedMessagesFinished, AckedMessagesSurvive, AttemptsGrow, DeferralRespected, EveryChannelReceives, OneConsumerInFlight,
-    UnfinishedRedelivered,
+    AckedMessagesFinished, AckedMessagesSurvive, AttemptsGrow, ConnectionsStable, DeferralRespected, EveryChannelReceives,
+    OneConsumerInFlight, RequeueDelayRespected, StrayAnswersRejected, TimeoutRedeliveryPrompt, UnfinishedRedelivered,
 };
 use properties::Property;
 use sim::profile::{FaultProfile, Rule};
@@ -45,6 +52,21 @@ const PUBLISH_AFTER_HEAL_MS: u64 = 3_000;
 const QUIESCE_MS: u64 = 25_000;
 /// After the heal, consumers are taken to be connected again within this.
 const GRACE_MS: u64 = 12_000;
+/// After the heal (or a restart) a queue node answers `/ping` 200 (serves) within this: a start
+/// plus the node's health retry (1 s) plus a few pings (every 500 ms) with room to spare.
+const HEALTH_BOUND_MS: u64 = 5_000;
+/// Ready messages a node may hold per channel beyond `--mem-queue-size`: what comes back from the
+/// channel's consumers (timeouts, REQ without delay), at most their RDY in total — two consumers
+/// per channel with `max_in_flight` 6 each.
+const MEMORY_SLACK: u64 = 12;
+/// From this long after the heal on, the run is calm: connections broken by faults are remade.
+const CALM_AFTER_HEAL_MS: u64 = 10_000;
+/// The publishers' burst in the calm tail: when, how many messages each, and the gap.
+const BURST_AFTER_HEAL_MS: u64 = 12_000;
+const BURST_MESSAGES: u64 = 12;
+const BURST_GAP_MS: u64 = 120;
+/// The heartbeat interval clients negotiate (their read deadline is twice it).
+const HEARTBEAT_MS: u64 = 2_000;
 
 /// Which durability mode a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +118,15 @@ impl QueueScenario {
                 "queue_acked_messages_survive",
             ),
             v("queue-premature-timeout", queue::Testing { premature_timeout: true, ..t() }, Lenient, "queue_one_consumer_in_flight"),
+            // Issue 11: the operator's view (see `queue_admin`).
+            v("queue-racy-metadata", queue::Testing { racy_metadata_saves: true, ..t() }, Lenient, "queue_healthy_after_heal"),
+            v("queue-sticky-health", queue::Testing { sticky_health: true, ..t() }, Lenient, "queue_healthy_after_heal"),
+            v("queue-no-metadata-fallback", queue::Testing { no_metadata_fallback: true, ..t() }, Lenient, "queue_restarted_nodes_serve"),
+            v("queue-unbounded-due", queue::Testing { unbounded_due_deferrals: true, ..t() }, Lenient, "queue_memory_bounded"),
+            v("queue-ignore-req-delay", queue::Testing { ignore_req_delay: true, ..t() }, Lenient, "queue_requeue_delay_respected"),
+            v("queue-double-msg-timeout", queue::Testing { double_msg_timeout: true, ..t() }, Lenient, "queue_timeout_redelivery_prompt"),
+            v("queue-slow-heartbeats", queue::Testing { slow_heartbeats: true, ..t() }, Lenient, "queue_connections_stable"),
+            v("queue-silent-stray-answers", queue::Testing { silent_stray_answers: true, ..t() }, Lenient, "queue_stray_answers_rejected"),
         ]
     }
 }
@@ -136,27 +167,52 @@ async fn queue_node(ctx: NodeCtx, cfg: NodeConfig) {
     crate::queue_node::run(&ctx, opts).await;
 }
 
-/// A publisher: unique keys to a random queue node, some deferred, until shortly after the heal.
+/// A publisher: unique keys to a random queue node, some deferred, until shortly after the heal,
+/// then a short burst once the tail is calm. It stays connected (idle) to the end.
 async fn publisher(ctx: NodeCtx, servers: Vec<(String, SocketAddr)>) {
-    let config = client::ProducerConfig { connect_timeout_ms: 1_000, request_timeout_ms: 2_000, ..Default::default() };
-    let producers: Vec<(String, client::Producer)> =
-        servers.iter().map(|(n, a)| (n.clone(), client::Producer::lazy(*a, config.clone()))).collect();
+    let mut config = client::ProducerConfig { connect_timeout_ms: 1_000, request_timeout_ms: 2_000, ..Default::default() };
+    config.identify.heartbeat_interval_ms = HEARTBEAT_MS;
+    let producers: Vec<(String, client::Producer)> = servers
+        .iter()
+        .map(|(n, a)| {
+            let (rec, me, server) = (ctx.recorder.clone(), ctx.name.clone(), n.clone());
+            let observer: client::Observer = Arc::new(move |e: &client::Event| {
+                if let client::Event::ConnectionDown { reason, .. } = e {
+                    let what = Observation::ConnectionLost { server: server.clone(), client: me.clone(), role: "producer".into(), reason: reason.clone() };
+                    rec.observe(&me, &me, what);
+                }
+            });
+            (n.clone(), client::Producer::lazy(*a, config.clone()).with_observer(observer))
+        })
+        .collect();
     // Let consumers subscribe first, so the channels exist before the first message.
     rt::time::sleep(Duration::from_millis(1_000)).await;
     let incarnation = rt::rand::u64() % 1_000_000;
-    let stop_at = Duration::from_millis(WINDOW_MS + PUBLISH_AFTER_HEAL_MS);
     let mut i = 0u64;
-    while rt::sim::elapsed() < stop_at {
+    while rt::sim::elapsed() < Duration::from_millis(WINDOW_MS + PUBLISH_AFTER_HEAL_MS) {
         i += 1;
-        let (server, producer) = &producers[rt::rand::range(0..producers.len())];
-        let key = format!("{}-{incarnation}-{i}", ctx.name);
         let defer_ms = if rt::rand::chance(0.15) { rt::rand::range(500..3_000) } else { 0 };
-        let call = Call::Publish { server: server.clone(), topic: TOPIC.into(), key: key.clone(), defer_ms };
-        let op = ctx.recorder.invoke(&ctx.name, &ctx.name, call);
-        let r = if defer_ms > 0 { producer.deferred_publish(TOPIC, defer_ms, key).await } else { producer.publish(TOPIC, key).await };
-        ctx.recorder.complete(&ctx.name, op, outcome(r));
+        publish_one(&ctx, &producers, format!("{}-{incarnation}-{i}", ctx.name), defer_ms).await;
         rt::time::sleep(Duration::from_millis(rt::rand::range(80..200))).await;
     }
+    let burst_at = Duration::from_millis(WINDOW_MS + BURST_AFTER_HEAL_MS);
+    rt::time::sleep(burst_at.saturating_sub(rt::sim::elapsed())).await;
+    for _ in 0..BURST_MESSAGES {
+        i += 1;
+        publish_one(&ctx, &producers, format!("{}-{incarnation}-{i}", ctx.name), 0).await;
+        rt::time::sleep(Duration::from_millis(BURST_GAP_MS)).await;
+    }
+    // Stay connected to the end: idle connections must live on heartbeats.
+    std::future::pending::<()>().await
+}
+
+/// One publish of `key` to a random node, recorded.
+async fn publish_one(ctx: &NodeCtx, producers: &[(String, client::Producer)], key: String, defer_ms: u64) {
+    let (server, producer) = &producers[rt::rand::range(0..producers.len())];
+    let call = Call::Publish { server: server.clone(), topic: TOPIC.into(), key: key.clone(), defer_ms };
+    let op = ctx.recorder.invoke(&ctx.name, &ctx.name, call);
+    let r = if defer_ms > 0 { producer.deferred_publish(TOPIC, defer_ms, key).await } else { producer.publish(TOPIC, key).await };
+    ctx.recorder.complete(&ctx.name, op, outcome(r));
 }
 
 /// How a consumer treats the messages it gets.
@@ -173,10 +229,20 @@ async fn consumer(ctx: NodeCtx, channel: &'static str, behaviour: Behaviour, ser
     let names: Arc<BTreeMap<String, String>> = Arc::new(servers.iter().map(|(n, a)| (a.to_string(), n.clone())).collect());
     let (rec, me, ns) = (ctx.recorder.clone(), ctx.name.clone(), names.clone());
     let observer: client::Observer = Arc::new(move |e: &client::Event| {
-        if let client::Event::ConnectionUp { addr } = e {
-            let server = ns.get(&**addr).cloned().unwrap_or_else(|| addr.to_string());
-            rec.observe(&me, &me, Observation::Subscribed { server, topic: TOPIC.into(), channel: channel.into(), consumer: me.clone() });
-        }
+        let name = |addr: &str| ns.get(addr).cloned().unwrap_or_else(|| addr.to_string());
+        let what = match e {
+            client::Event::ConnectionUp { addr } => {
+                Observation::Subscribed { server: name(addr), topic: TOPIC.into(), channel: channel.into(), consumer: me.clone() }
+            }
+            client::Event::ConnectionDown { addr, reason } => {
+                Observation::ConnectionLost { server: name(addr), client: me.clone(), role: "consumer".into(), reason: reason.clone() }
+            }
+            client::Event::ServerError { addr, error } => {
+                Observation::ServerError { server: name(addr), client: me.clone(), code: error.code.clone(), desc: error.desc.clone() }
+            }
+            _ => return,
+        };
+        rec.observe(&me, &me, what);
     });
     let mut config = client::ConsumerConfig {
         max_in_flight: 6,
@@ -186,7 +252,7 @@ async fn consumer(ctx: NodeCtx, channel: &'static str, behaviour: Behaviour, ser
         connect_timeout_ms: 1_000,
         ..Default::default()
     };
-    config.identify.heartbeat_interval_ms = 2_000;
+    config.identify.heartbeat_interval_ms = HEARTBEAT_MS;
     let (consumer, mut deliveries) = match client::Consumer::start(TOPIC, channel, config, Some(observer)) {
         Ok(c) => c,
         Err(e) => panic!("consumer config: {e}"),
@@ -215,22 +281,50 @@ async fn consumer(ctx: NodeCtx, channel: &'static str, behaviour: Behaviour, ser
         );
         let ctx = ctx.clone();
         rt::task::spawn(async move {
+            let (topic, channel, consumer) = (TOPIC.to_string(), channel.to_string(), ctx.name.clone());
+            let again = d.out_of_turn();
+            // An answer out of turn, recorded once it is queued on the delivering connection.
+            let stray = |answer: client::StrayAnswer, late: bool| {
+                if again.send(answer).is_ok() {
+                    let (server, topic, channel, consumer, key, id) = (server.clone(), topic.clone(), channel.clone(), consumer.clone(), key.clone(), id.clone());
+                    let verb = answer.verb().to_string();
+                    ctx.recorder.observe(&ctx.name, &ctx.name, Observation::StrayAnswer { server, topic, channel, consumer, key, id, attempts, verb, late });
+                }
+            };
             let stall = matches!(behaviour, Behaviour::Stalls) && attempts == 1 && rt::rand::chance(0.3);
             if stall {
                 rt::time::sleep(Duration::from_millis(MSG_TIMEOUT_MS + 500)).await;
+                // Half answer late, with TOUCH: the message may have come back to this very
+                // connection meanwhile (unseen if the connection stalls), where a late FIN or
+                // REQ would really finish or requeue the new attempt behind the history's back.
+                if rt::rand::chance(0.5) {
+                    stray(client::StrayAnswer::Touch, true);
+                }
                 drop(d);
                 return;
             }
             rt::time::sleep(Duration::from_millis(rt::rand::range(5..100))).await;
             let requeue = matches!(behaviour, Behaviour::Requeues) && attempts <= 2 && rt::rand::chance(0.3);
-            let (topic, channel, consumer) = (TOPIC.to_string(), channel.to_string(), ctx.name.clone());
             if requeue {
                 let delay_ms = rt::rand::range(0..1_000);
                 if d.req_without_backoff(delay_ms).is_ok() {
+                    let (server, topic, channel, consumer, key, id) = (server.clone(), topic.clone(), channel.clone(), consumer.clone(), key.clone(), id.clone());
                     ctx.recorder.observe(&ctx.name, &ctx.name, Observation::Requeued { server, topic, channel, consumer, key, id, delay_ms });
                 }
             } else if d.fin().is_ok() {
+                let (server, topic, channel, consumer, key, id) = (server.clone(), topic.clone(), channel.clone(), consumer.clone(), key.clone(), id.clone());
                 ctx.recorder.observe(&ctx.name, &ctx.name, Observation::Finished { server, topic, channel, consumer, key, id });
+                // Sometimes answer again: a duplicate the node must refuse. It is queued with the
+                // FIN, so both go in one write and the node reads them together: no new attempt
+                // can reach this connection in between.
+                if rt::rand::chance(0.15) {
+                    let answer = match rt::rand::range(0..3) {
+                        0 => client::StrayAnswer::Fin,
+                        1 => client::StrayAnswer::Req { delay_ms: rt::rand::range(0..1_000) },
+                        _ => client::StrayAnswer::Touch,
+                    };
+                    stray(answer, false);
+                }
             }
         });
     }
@@ -259,6 +353,7 @@ impl Scenario for QueueScenario {
                 (1, Rule::Cut { from: "queue", to: "consumer", dur_ms: (500, 3_000) }),
                 (1, Rule::Clock { role: "queue", max_ms: 3_000 }),
                 (2, Rule::DiskErrors { role: "queue", dur_ms: (300, 2_000) }),
+                (1, Rule::TornStopRestart { role: "queue", down_ms: (300, 3_000) }),
             ],
         }
     }
@@ -278,11 +373,14 @@ impl Scenario for QueueScenario {
             Durability::Either => rt::rand::chance(0.5),
         };
         let mut servers = Vec::new();
+        let mut http_servers = Vec::new();
         for (i, name) in ["q1", "q2"].into_iter().enumerate() {
             let cfg = NodeConfig { node_id: i as u16 + 1, durable, testing: self.testing.clone() };
             let ip = world.add_node(name, "queue", move |ctx| queue_node(ctx, cfg.clone()));
             servers.push((name.to_string(), SocketAddr::new(ip, TCP_PORT)));
+            http_servers.push((name.to_string(), SocketAddr::new(ip, HTTP_PORT).to_string()));
         }
+        world.add_node("admin", "admin", move |ctx| crate::queue_admin::run(ctx, http_servers.clone(), WINDOW_MS));
         for (name, channel, behaviour) in
             [("ca1", "a", Behaviour::Requeues), ("ca2", "a", Behaviour::Stalls), ("cb1", "b", Behaviour::Requeues), ("cb2", "b", Behaviour::Stalls)]
         {
@@ -311,6 +409,16 @@ impl Scenario for QueueScenario {
             Box::new(OneConsumerInFlight { latency_ms: 1_000, grace_ms: GRACE_MS }),
             Box::new(DeferralRespected),
             Box::new(AckedMessagesFinished { settle_ms }),
+            Box::new(properties::queue::QueueHealthyAfterHeal { bound_ms: HEALTH_BOUND_MS }),
+            Box::new(properties::queue::QueueRestartedNodesServe { bound_ms: HEALTH_BOUND_MS }),
+            Box::new(properties::queue::QueueMemoryBounded { slack: MEMORY_SLACK }),
+            // Longer than madsim's TCP retransmission backoff (10 s) plus a margin.
+            Box::new(RequeueDelayRespected { calm_before_ms: 12_000 }),
+            // The scan interval (100 ms) plus delivery latency and a consumer's RDY round trip.
+            Box::new(TimeoutRedeliveryPrompt { bound_ms: 1_000, calm_after_ms: CALM_AFTER_HEAL_MS }),
+            Box::new(ConnectionsStable { calm_after_ms: CALM_AFTER_HEAL_MS }),
+            // Two read deadlines: a connection that stalls longer is closed, which excuses it.
+            Box::new(StrayAnswersRejected { bound_ms: 10_000 }),
         ]
     }
 

@@ -5,7 +5,8 @@
 //!
 //! Protocol, one line each way: `PUT k v` → `OK` | `ERR msg`; `GET k` → `VAL v` | `NONE`;
 //! `SYNC` → `OK`; `TIME` → `TIME <unix ms>`; `RAND` → `RAND <u64>`.
-//! Storage: an append-only log `kv.log` of `k=v` lines, replayed at start.
+//! Storage: an append-only log `kv.log` of `k=v` lines, replayed at start (a torn last line is
+//! cut off first).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -38,18 +39,10 @@ pub async fn server(ctx: NodeCtx, opts: ServerOptions) {
     let (_trigger, mut shutdown) = rt::shutdown::on_signal();
     let disk = rt::disk::Disk::new("/data/kv");
     let _ = disk.create_dir_all("").await;
-    let mut map = BTreeMap::new();
-    if let Ok(bytes) = disk.read("kv.log").await {
-        for line in String::from_utf8_lossy(&bytes).lines() {
-            if let Some((k, v)) = line.split_once('=') {
-                map.insert(k.to_string(), v.to_string());
-            }
-        }
-    }
-    let log = match disk.open_or_create("kv.log").await {
-        Ok(f) => f,
+    let (map, log) = match recover(&disk).await {
+        Ok(x) => x,
         Err(e) => {
-            tracing::error!("cannot open log: {e}");
+            tracing::error!("cannot recover the log: {e}");
             return;
         }
     };
@@ -87,6 +80,55 @@ pub async fn server(ctx: NodeCtx, opts: ServerOptions) {
     // Clean stop: make the log durable.
     let mut g = state.lock().await;
     let _ = g.1.sync().await;
+}
+
+/// How often recovery retries a disk that fails, and for how long (an injected disk fault lasts
+/// seconds; a real service would crash-loop instead).
+const RECOVER_RETRY: Duration = Duration::from_millis(100);
+const RECOVER_ATTEMPTS_MAX: u32 = 600;
+
+/// Reads `kv.log` back and opens it for appending, after cutting off an incomplete last record.
+///
+/// Why the cut: a kill can tear the last append, leaving a partial line at the end of the log.
+/// Appending the next record onto it glues the two into one unreadable line, so a write that
+/// was synced and acknowledged vanishes at the next restart (seed 5084). A record is complete
+/// only with its newline; everything after the last newline was never acknowledged (a PUT is
+/// acknowledged after its whole line is synced) and is truncated away, durably, before the
+/// first append. A disk that fails meanwhile (an injected fault) is retried: serving from a
+/// half-read log would answer `NONE` for acknowledged keys.
+async fn recover(disk: &rt::disk::Disk) -> std::io::Result<(BTreeMap<String, String>, rt::disk::File)> {
+    let mut attempt = 0;
+    loop {
+        match try_recover(disk).await {
+            Ok(x) => return Ok(x),
+            Err(e) if attempt + 1 >= RECOVER_ATTEMPTS_MAX => return Err(e),
+            Err(e) => tracing::warn!("recovering the log failed, retrying: {e}"),
+        }
+        attempt += 1;
+        rt::time::sleep(RECOVER_RETRY).await;
+    }
+}
+
+async fn try_recover(disk: &rt::disk::Disk) -> std::io::Result<(BTreeMap<String, String>, rt::disk::File)> {
+    let bytes = match disk.read("kv.log").await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let mut map = BTreeMap::new();
+    for line in String::from_utf8_lossy(&bytes[..complete]).lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            map.insert(k.to_string(), v.to_string());
+        }
+    }
+    let mut log = disk.open_or_create("kv.log").await?;
+    if complete < bytes.len() {
+        tracing::warn!("dropping a torn record of {} bytes at the end of the log", bytes.len() - complete);
+        log.set_len(complete as u64).await?;
+        log.sync().await?;
+    }
+    Ok((map, log))
 }
 
 type State = Arc<tokio::sync::Mutex<(BTreeMap<String, String>, rt::disk::File)>>;

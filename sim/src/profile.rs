@@ -19,6 +19,9 @@ pub enum Rule {
     KillRestart { role: &'static str, down_ms: MsRange, tear: bool },
     /// Clean stop (shutdown path), restart after a while.
     StopRestart { role: &'static str, down_ms: MsRange },
+    /// Clean stop whose last file write the disk then tears ([`Fault::StopTorn`]), restart after
+    /// a while.
+    TornStopRestart { role: &'static str, down_ms: MsRange },
     /// Split the listed roles' nodes into two random sides; heal after a while.
     Partition { roles: Vec<&'static str>, dur_ms: MsRange },
     /// Isolate one node; heal after a while.
@@ -134,14 +137,19 @@ fn emit(
             push(t, Fault::Kill { node: n.clone(), tear: *tear && rng.gen_bool(0.5) });
             push(back, Fault::Restart { node: n });
         }
-        Rule::StopRestart { role, down_ms } => {
+        Rule::StopRestart { role, down_ms } | Rule::TornStopRestart { role, down_ms } => {
             let Some(n) = pick_node(role, roles, rng) else { return };
             if !free(&n, busy) {
                 return;
             }
             let back = t + span(*down_ms, rng);
             busy.insert(n.clone(), back);
-            push(t, Fault::Stop { node: n.clone() });
+            let stop = if matches!(rule, Rule::TornStopRestart { .. }) {
+                Fault::StopTorn { node: n.clone() }
+            } else {
+                Fault::Stop { node: n.clone() }
+            };
+            push(t, stop);
             push(back, Fault::Restart { node: n });
         }
         Rule::Pause { role, dur_ms } => {
@@ -217,6 +225,38 @@ fn emit(
     }
 }
 
+impl Rule {
+    /// The fault kinds (`Fault::kind`) this rule can apply, repairs included: what a sweep's
+    /// coverage expects to see applied when the rule is in a scenario's profile.
+    pub fn fault_kinds(&self) -> &'static [&'static str] {
+        match self {
+            Rule::KillRestart { tear: true, .. } => &["kill", "kill_torn", "restart"],
+            Rule::KillRestart { tear: false, .. } => &["kill", "restart"],
+            Rule::StopRestart { .. } => &["stop", "restart"],
+            Rule::Partition { .. } => &["partition", "heal"],
+            Rule::Isolate { .. } => &["isolate", "heal"],
+            Rule::Cut { .. } => &["cut", "heal"],
+            Rule::Pause { .. } => &["pause", "resume"],
+            Rule::Clock { .. } => &["clock_offset", "clock_jump"],
+            Rule::Drift { .. } => &["clock_drift"],
+            Rule::DiskErrors { .. } => &["disk_write_errors", "disk_full", "disk_clear"],
+            Rule::Latency { .. } => &["latency"],
+            Rule::Loss { .. } => &["loss"],
+            Rule::Buggify => &["buggify_on"],
+        }
+    }
+}
+
+impl FaultProfile {
+    /// Every fault kind the profile's rules can apply, sorted.
+    pub fn fault_kinds(&self) -> Vec<&'static str> {
+        let mut kinds: Vec<&'static str> = self.rules.iter().flat_map(|(_, r)| r.fault_kinds().iter().copied()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        kinds
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +305,41 @@ mod tests {
             }
         }
         assert!(plan.iter().any(|f| matches!(f.fault, Fault::Kill { .. })));
+    }
+
+    #[test]
+    fn generated_faults_are_of_the_kinds_the_rules_declare() {
+        let p = FaultProfile { mean_gap_ms: 300, ..fixture_like() };
+        let declared = p.fault_kinds();
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..50 {
+            for f in p.generate(seed, &roles(), 30_000) {
+                assert!(declared.contains(&f.fault.kind()), "{} not declared in {declared:?}", f.fault.kind());
+                seen.insert(f.fault.kind());
+            }
+        }
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), declared, "every declared kind is generated");
+    }
+
+    fn fixture_like() -> FaultProfile {
+        FaultProfile {
+            name: "every-rule",
+            mean_gap_ms: 500,
+            rules: vec![
+                (1, Rule::KillRestart { role: "server", down_ms: (100, 1000), tear: true }),
+                (1, Rule::StopRestart { role: "server", down_ms: (100, 1000) }),
+                (1, Rule::Partition { roles: vec!["server", "client"], dur_ms: (100, 2000) }),
+                (1, Rule::Isolate { role: "server", dur_ms: (100, 1000) }),
+                (1, Rule::Cut { from: "client", to: "server", dur_ms: (100, 1000) }),
+                (1, Rule::Pause { role: "server", dur_ms: (100, 1000) }),
+                (1, Rule::Clock { role: "server", max_ms: 1000 }),
+                (1, Rule::Drift { role: "server", max_ppm: 1000 }),
+                (1, Rule::DiskErrors { role: "server", dur_ms: (100, 1000) }),
+                (1, Rule::Latency { max_ms: 100, dur_ms: (100, 1000) }),
+                (1, Rule::Loss { max_rate: 0.1, dur_ms: (100, 1000) }),
+                (1, Rule::Buggify),
+            ],
+        }
     }
 
     #[test]

@@ -60,4 +60,11 @@ impl Recorder {
     pub fn events(&self) -> Vec<Event> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).events.clone()
     }
+
+    /// Moves the events out, leaving the recorder empty: the run's end. The history then lives
+    /// only in the run's record, so it is freed with the record even if some clone of the
+    /// recorder outlives the run (a run that panicked leaves its nodes' tasks, which hold one).
+    pub fn take_events(&self) -> Vec<Event> {
+        std::mem::take(&mut self.inner.lock().unwrap_or_else(|e| e.into_inner()).events)
+    }
 }

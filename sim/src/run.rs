@@ -40,6 +40,7 @@ impl RunConfig {
 struct Outputs {
     plan: FaultPlan,
     buggify_fired: std::collections::BTreeMap<String, u64>,
+    buggify_reached: Vec<String>,
     sim_ms: u64,
 }
 
@@ -66,7 +67,7 @@ pub fn run(scenario: Arc<dyn Scenario>, config: RunConfig) -> RunRecord {
         .map_err(|e| e.to_string())
         .and_then(|h| h.join().map_err(|p| panic_text(&*p)));
 
-    let events = recorder.events();
+    let events = recorder.take_events();
     let history = history::History { events };
     let mut verdicts = Vec::new();
     if let Err(why) = &joined {
@@ -87,6 +88,7 @@ pub fn run(scenario: Arc<dyn Scenario>, config: RunConfig) -> RunRecord {
         digest: digest(&history.events),
         verdicts,
         buggify_fired: out.buggify_fired,
+        buggify_reached: out.buggify_reached,
         sim_ms: out.sim_ms,
         wall_ms: started.elapsed().as_millis() as u64,
         history,
@@ -119,9 +121,14 @@ fn simulate(scenario: Arc<dyn Scenario>, config: RunConfig, recorder: Recorder, 
         tokio::time::sleep(quiesce).await;
         recorder.lifecycle(HARNESS, EventKind::End);
 
-        let mut o = outputs.lock().unwrap_or_else(|e| e.into_inner());
-        o.buggify_fired = rt::sim::buggify_fired().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        o.sim_ms = rt::sim::elapsed().as_millis() as u64;
+        {
+            let mut o = outputs.lock().unwrap_or_else(|e| e.into_inner());
+            o.buggify_fired = rt::sim::buggify_fired().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            o.buggify_reached = rt::sim::buggify_reached().into_iter().map(String::from).collect();
+            o.sim_ms = rt::sim::elapsed().as_millis() as u64;
+        }
+        // The executor drops the killed nodes' tasks before block_on returns.
+        world.release();
     });
 }
 

@@ -201,6 +201,21 @@ impl World {
                 self.stop(node).await;
                 return;
             }
+            Fault::StopTorn { node } => {
+                if self.state(node) == NodeState::Down {
+                    return;
+                }
+                self.record(fault);
+                let id = self.id(node);
+                let mark = rt::sim::disk_write_seq(id);
+                let disk_faulted = rt::sim::disk_faults(id) != rt::disk::DiskFaults::default();
+                if self.stop(node).await && !disk_faulted {
+                    // Only a write of this stop, and only after a clean one: a stop that failed to
+                    // write (faulted disk) or timed out into a kill tears nothing more.
+                    rt::sim::disk_tear_last_write(id, mark);
+                }
+                return;
+            }
             Fault::Restart { node } => {
                 let id = self.id(node);
                 self.record(fault);
@@ -256,7 +271,7 @@ impl World {
 
     /// A clean stop through the node's shutdown path; a node that has not exited within
     /// `stop_timeout` is killed instead (and its disk crashes).
-    async fn stop(&mut self, node: &str) {
+    async fn stop(&mut self, node: &str) -> bool {
         let id = self.id(node);
         if self.state(node) == NodeState::Paused {
             self.handle.resume(id);
@@ -276,6 +291,21 @@ impl World {
         self.handle.kill(id);
         self.set_state(node, NodeState::Down);
         self.recorder.lifecycle(node, EventKind::NodeStopped { graceful });
+        graceful
+    }
+
+    /// Ends the run's nodes without recording anything: every node is killed, so the executor
+    /// drops its tasks. Called once the history is complete. Why: a node's tasks hold the
+    /// recorder, the runtime handle and socket wakers, and the runtime holds the tasks, so a run
+    /// whose nodes are still running when `block_on` returns is a reference cycle that keeps the
+    /// whole run (its history above all) alive for the rest of the process.
+    pub fn release(&mut self) {
+        for node in self.nodes.values_mut() {
+            if node.state != NodeState::Down {
+                self.handle.kill(node.id);
+                node.state = NodeState::Down;
+            }
+        }
     }
 
     /// Repairs everything: the network, clocks, disks, paused and down nodes, buggify. Each repair

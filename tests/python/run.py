@@ -105,6 +105,14 @@ class Context:
         self.servers.append(w)
         return w
 
+    def start_registry(self, extra_args=()):
+        """Starts a `weir registry` on a free port (HTTP only) in a fresh data directory."""
+        from weir_proc import Weir
+        w = Weir(self.binary, None, ["--data-path=%s" % self.data_dir("registry"), *extra_args],
+                 service="registry", listeners=("HTTP",))
+        self.servers.append(w)
+        return w
+
     def cleanup(self):
         for w in self.servers:
             w.kill()
@@ -116,10 +124,13 @@ class Context:
 
 def all_tests():
     import test_clients
+    import test_consul
+    import test_eureka
     import test_golden
     import test_lookup
     tests = []
-    for module, prefix in ((test_clients, "clients"), (test_golden, "golden"), (test_lookup, "lookup")):
+    for module, prefix in ((test_clients, "clients"), (test_consul, "consul"), (test_eureka, "eureka"),
+                           (test_golden, "golden"), (test_lookup, "lookup")):
         for name in dir(module):
             if name.startswith("test_"):
                 tests.append(("%s::%s" % (prefix, name[len("test_"):]), getattr(module, name)))

@@ -26,10 +26,13 @@ class NotBuilt(Exception):
 class Weir:
     """One `weir <service>` process (`queue` unless told otherwise)."""
 
-    def __init__(self, binary, data_path=None, extra_args=(), start_timeout_s=30.0, service="queue"):
+    def __init__(self, binary, data_path=None, extra_args=(), start_timeout_s=30.0, service="queue",
+                 listeners=("TCP", "HTTP")):
+        """`listeners`: the `listening on` lines to wait for (`weir registry` has HTTP only)."""
         self.binary = binary
         self.data_path = data_path
-        self.args = [binary, service, "--tcp-address=127.0.0.1:0", "--http-address=127.0.0.1:0"]
+        self.listeners = set(listeners)
+        self.args = [binary, service] + ["--%s-address=127.0.0.1:0" % l.lower() for l in ("TCP", "HTTP") if l in self.listeners]
         if data_path is not None:
             self.args.append("--data-path=%s" % data_path)
             os.makedirs(data_path, exist_ok=True)
@@ -41,12 +44,12 @@ class Weir:
                                      stderr=subprocess.PIPE)
         self._drain = threading.Thread(target=self._read_stderr, daemon=True)
         self._drain.start()
-        if not self._ready.wait(start_timeout_s) or set(self.addrs) != {"TCP", "HTTP"}:
+        if not self._ready.wait(start_timeout_s) or set(self.addrs) != self.listeners:
             self.kill()
             self._drain.join(5)
             if any("not built" in l for l in self.log):
                 raise NotBuilt("\n".join(self.log))
-            raise RuntimeError("weir did not report both listeners within %.0fs (exit %r):\n%s"
+            raise RuntimeError("weir did not report its listeners within %.0fs (exit %r):\n%s"
                                % (start_timeout_s, self.proc.poll(), self.log_text()))
 
     def _read_stderr(self):
@@ -56,7 +59,7 @@ class Weir:
             m = LISTEN_RE.search(line)
             if m:
                 self.addrs[m.group(1)] = m.group(2)
-                if set(self.addrs) == {"TCP", "HTTP"}:
+                if set(self.addrs) == self.listeners:
                     self._ready.set()
         self._ready.set()  # exited: let the waiter see it
 

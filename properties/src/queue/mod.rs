@@ -10,6 +10,13 @@
 //! | `queue_one_consumer_in_flight` | [`attempts`] | safety |
 //! | `queue_deferral_respected` | [`deferral`] | safety |
 //! | `queue_acked_messages_finished` | [`finished`] | liveness |
+//! | `queue_healthy_after_heal` | [`health`] | liveness |
+//! | `queue_restarted_nodes_serve` | [`health`] | liveness |
+//! | `queue_memory_bounded` | [`memory`] | safety |
+//! | `queue_requeue_delay_respected` | [`requeue_delay`] | safety |
+//! | `queue_timeout_redelivery_prompt` | [`prompt`] | liveness |
+//! | `queue_connections_stable` | [`stable`] | liveness |
+//! | `queue_stray_answers_rejected` | [`stray`] | safety |
 //!
 //! Every failing verdict names the offending message key (and node, channel, consumer, times).
 
@@ -17,17 +24,29 @@ pub mod attempts;
 pub mod deferral;
 pub mod fanout;
 pub mod finished;
+pub mod health;
 pub mod loss;
+pub mod memory;
 pub mod model;
+pub mod prompt;
 pub mod redelivery;
+pub mod requeue_delay;
+pub mod stable;
+pub mod stray;
 
 pub use attempts::{AttemptsGrow, OneConsumerInFlight};
 pub use deferral::DeferralRespected;
 pub use fanout::EveryChannelReceives;
 pub use finished::AckedMessagesFinished;
+pub use health::{QueueHealthyAfterHeal, QueueRestartedNodesServe};
 pub use loss::AckedMessagesSurvive;
+pub use memory::QueueMemoryBounded;
 pub use model::QueueModel;
+pub use prompt::TimeoutRedeliveryPrompt;
 pub use redelivery::UnfinishedRedelivered;
+pub use requeue_delay::RequeueDelayRespected;
+pub use stable::ConnectionsStable;
+pub use stray::StrayAnswersRejected;
 
 use history::{Scope, Verdict};
 

@@ -88,8 +88,52 @@ pub struct QueueModel {
     pub clock: BTreeMap<String, Vec<ClockStep>>,
     pub healed_ns: Option<u64>,
     pub end_ns: u64,
+    /// Answers sent out of turn (duplicates, answers after the timeout), in order.
+    pub strays: Vec<Stray>,
+    /// (client, server) → error frames it received from the server, in order.
+    pub errors: BTreeMap<(String, String), Vec<ServerError>>,
+    /// Connections that ended (or failed to be made), in order.
+    pub lost: Vec<Lost>,
+    /// (consumer, server) → every successful SUB (a new connection), in order.
+    pub sub_times: BTreeMap<(String, String), Vec<u64>>,
+    /// The network after each change: (time, directed pairs cut, nodes isolated).
+    pub net: Vec<(u64, BTreeSet<(String, String)>, BTreeSet<String>)>,
+    /// Time of every fault the harness applied.
+    pub fault_times: Vec<u64>,
     /// (consumer, server, channel) → its latest successful SUB so far (while building).
     subs: BTreeMap<(String, String, String), u64>,
+}
+
+/// An answer a consumer sent out of turn (`Observation::StrayAnswer`).
+#[derive(Debug, Clone)]
+pub struct Stray {
+    pub at_ns: u64,
+    pub server: String,
+    pub channel: String,
+    pub consumer: String,
+    pub key: String,
+    pub id: String,
+    pub attempts: u16,
+    pub verb: String,
+    pub late: bool,
+}
+
+/// An error frame a client received.
+#[derive(Debug, Clone)]
+pub struct ServerError {
+    pub at_ns: u64,
+    pub code: String,
+    pub desc: String,
+}
+
+/// A client's connection that ended.
+#[derive(Debug, Clone)]
+pub struct Lost {
+    pub at_ns: u64,
+    pub server: String,
+    pub client: String,
+    pub role: String,
+    pub reason: String,
 }
 
 /// One change to a node's clock, as recorded by the harness.
@@ -125,7 +169,14 @@ impl QueueModel {
             }
         }
         let mut disk_faulted: BTreeSet<String> = BTreeSet::new();
+        let (mut cut, mut isolated): (BTreeSet<(String, String)>, BTreeSet<String>) = Default::default();
         for e in &h.events {
+            if let EventKind::Fault { fault } = &e.kind {
+                m.fault_times.push(e.at_ns);
+                if net_change(fault, &mut cut, &mut isolated) {
+                    m.net.push((e.at_ns, cut.clone(), isolated.clone()));
+                }
+            }
             match &e.kind {
                 EventKind::Observe { what, .. } => m.observe(e.at_ns, what),
                 EventKind::NodeKilled => m.downs.entry(e.node.clone()).or_default().push(Down {
@@ -156,6 +207,22 @@ impl QueueModel {
             }
         }
         m
+    }
+
+    /// Whether the link between `a` and `b` (either way) was cut, or either end isolated, at any
+    /// moment of `[from, to]`.
+    pub fn link_blocked(&self, a: &str, b: &str, from: u64, to: u64) -> bool {
+        let blocked = |cut: &BTreeSet<(String, String)>, iso: &BTreeSet<String>| {
+            iso.contains(a) || iso.contains(b) || cut.contains(&(a.to_string(), b.to_string())) || cut.contains(&(b.to_string(), a.to_string()))
+        };
+        // The state in force at `from`, then every change up to `to`.
+        let before = self.net.iter().rev().find(|(at, _, _)| *at <= from);
+        before.is_some_and(|(_, c, i)| blocked(c, i)) || self.net.iter().filter(|(at, _, _)| *at > from && *at <= to).any(|(_, c, i)| blocked(c, i))
+    }
+
+    /// Whether the node went down or (re)started in `(from, to]`.
+    pub fn lifecycle_between(&self, node: &str, from: u64, to: u64) -> bool {
+        self.downs_between(node, from, to).next().is_some() || self.starts.get(node).into_iter().flatten().any(|&s| s > from && s <= to)
     }
 
     fn clock_step(&mut self, node: &str, at_ns: u64, f: impl Fn(i64, i64) -> (i64, i64)) {
@@ -190,7 +257,27 @@ impl QueueModel {
                 .push(Answer { at_ns, consumer: consumer.clone(), kind: AnswerKind::Req { delay_ms: *delay_ms } }),
             Observation::Subscribed { server, topic, channel, consumer } => {
                 self.subs.insert((consumer.clone(), server.clone(), channel.clone()), at_ns);
+                self.sub_times.entry((consumer.clone(), server.clone())).or_default().push(at_ns);
                 self.channel_since.entry((server.clone(), topic.clone(), channel.clone())).or_insert(at_ns);
+            }
+            Observation::StrayAnswer { server, channel, consumer, key, id, attempts, verb, late, .. } => self.strays.push(Stray {
+                at_ns,
+                server: server.clone(),
+                channel: channel.clone(),
+                consumer: consumer.clone(),
+                key: key.clone(),
+                id: id.clone(),
+                attempts: *attempts,
+                verb: verb.clone(),
+                late: *late,
+            }),
+            Observation::ServerError { server, client, code, desc } => self
+                .errors
+                .entry((client.clone(), server.clone()))
+                .or_default()
+                .push(ServerError { at_ns, code: code.clone(), desc: desc.clone() }),
+            Observation::ConnectionLost { server, client, role, reason } => {
+                self.lost.push(Lost { at_ns, server: server.clone(), client: client.clone(), role: role.clone(), reason: reason.clone() })
             }
             Observation::QueueNode { server, sync_every, mem_queue_size, msg_timeout_ms } => self
                 .configs
@@ -338,6 +425,36 @@ impl QueueModel {
     }
 }
 
+/// Applies a network fault to the cut pairs and isolated nodes; false if it is not one.
+fn net_change(fault: &Fault, cut: &mut BTreeSet<(String, String)>, isolated: &mut BTreeSet<String>) -> bool {
+    match fault {
+        Fault::Partition { groups } => {
+            for (i, a) in groups.iter().enumerate() {
+                for b in groups.iter().skip(i + 1) {
+                    for x in a {
+                        for y in b {
+                            cut.insert((x.clone(), y.clone()));
+                            cut.insert((y.clone(), x.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        Fault::Cut { from, to } => {
+            cut.insert((from.clone(), to.clone()));
+        }
+        Fault::Isolate { node } => {
+            isolated.insert(node.clone());
+        }
+        Fault::Heal => {
+            cut.clear();
+            isolated.clear();
+        }
+        _ => return false,
+    }
+    true
+}
+
 /// A small builder of synthetic queue histories for the properties' tests.
 #[cfg(test)]
 pub mod build {
@@ -436,6 +553,34 @@ pub mod build {
                     delay_ms,
                 },
             )
+        }
+
+        /// An out-of-turn answer by `consumer` for attempt `attempts` of message `key`.
+        pub fn stray(&mut self, at_ms: u64, server: &str, consumer: &str, key: &str, attempts: u16, verb: &str, late: bool) -> &mut H {
+            self.obs(
+                at_ms,
+                Observation::StrayAnswer {
+                    server: server.into(),
+                    topic: T.into(),
+                    channel: "a".into(),
+                    consumer: consumer.into(),
+                    key: key.into(),
+                    id: format!("id-{key}"),
+                    attempts,
+                    verb: verb.into(),
+                    late,
+                },
+            )
+        }
+
+        /// An error frame from `server` to `client`.
+        pub fn error(&mut self, at_ms: u64, server: &str, client: &str, code: &str, desc: &str) -> &mut H {
+            self.obs(at_ms, Observation::ServerError { server: server.into(), client: client.into(), code: code.into(), desc: desc.into() })
+        }
+
+        /// A connection of `client` to `server` ended.
+        pub fn lost(&mut self, at_ms: u64, server: &str, client: &str, role: &str) -> &mut H {
+            self.obs(at_ms, Observation::ConnectionLost { server: server.into(), client: client.into(), role: role.into(), reason: "EOF".into() })
         }
 
         pub fn kill(&mut self, at_ms: u64, node: &str) -> &mut H {

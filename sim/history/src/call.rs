@@ -17,6 +17,13 @@ pub enum Call {
     KvTime { server: String },
     /// Queue: publish a message (identified by the workload's own unique `key` in its body).
     Publish { server: String, topic: String, key: String, defer_ms: u64 },
+    /// Queue: an administrative HTTP request (`POST <path>`: topic/channel create, delete, pause,
+    /// empty, or a deferred `/pub`). Ok = 200; Failed = another HTTP status (in `error`);
+    /// Unknown = no answer.
+    QueueAdmin { server: String, path: String },
+    /// Queue: `GET /ping`. Ok = 200; Failed = an HTTP answer with another status (`error` starts
+    /// with the status code); Unknown = no HTTP answer (refused, timed out).
+    QueuePing { server: String },
 }
 
 /// How an operation ended.
@@ -78,6 +85,37 @@ pub enum Observation {
     /// Discovery: lookup `lookup` acknowledged `POST /topic/tombstone` of `producer` (a queue
     /// node's world name) for `topic`. Sent at `asked_ms`; the event's time is the acknowledgement.
     Tombstoned { lookup: String, topic: String, producer: String, asked_ms: u64 },
+    /// Registry: registry node `server` acknowledged an agent's write for instance `service/id`
+    /// (`op`: `register`, `renew` or `deregister`) with its version `version`; the request took
+    /// `took_ms`, so it reached the node in the last `took_ms` before this event. `instance` is
+    /// the world node running the agent.
+    RegistryAck { instance: String, server: String, service: String, id: String, op: String, version: u64, took_ms: u64 },
+    /// Registry: watcher `watcher` took this state of `service` from registry node `server`:
+    /// the service's version there, whether the node was synced, the instance ids (sorted).
+    RegistrySaw { watcher: String, server: String, service: String, version: u64, complete: bool, instances: Vec<String> },
+    /// Registry: node `server`'s sweep evicted `service/id` (its lease ran out on that node).
+    RegistryEvicted { server: String, service: String, id: String },
+    /// Registry: self-preservation engaged (`active`) or ended on `server`, with its arithmetic.
+    RegistrySelfPreservation { server: String, active: bool, renewals_last_min: u64, expected_per_min: u64 },
+    /// Registry: node `server` has pulled the state from a peer (or gave up waiting).
+    RegistrySynced { server: String },
+    /// Queue: messages a node held in memory for one topic (`channel: None`: the topic's own
+    /// backlog) or channel, ready to deliver (not in flight, not deferred), as `/stats` reported
+    /// them (`depth - backend_depth`), sampled by a prober.
+    QueueMemory { server: String, topic: String, channel: Option<String>, ready_in_memory: u64 },
     /// Free-form note from a workload (kept out of property logic).
     Note { text: String },
+    /// Queue: a consumer sent `verb` (`FIN`, `REQ` or `TOUCH`) for message `id` out of turn, on
+    /// the connection that delivered attempt `attempts` of it: a duplicate of the answer it had
+    /// just sent (`late: false`), or an answer sent after holding the message past its timeout
+    /// (`late: true`). Recorded once the command was queued on that connection. The id is no
+    /// longer in flight to the consumer unless the node delivered the message to it again, so
+    /// the node owes the protocol's error (`E_FIN_FAILED` …).
+    StrayAnswer { server: String, topic: String, channel: String, consumer: String, key: String, id: String, attempts: u16, verb: String, late: bool },
+    /// Queue: `client` (a consumer or producer) received an error frame from queue node `server`:
+    /// `code` is its first token (`E_FIN_FAILED`), `desc` the rest (`FIN <id> failed …`).
+    ServerError { server: String, client: String, code: String, desc: String },
+    /// Queue: a connection of `client` (`role` is `consumer` or `producer`) to queue node
+    /// `server` ended, or a connect attempt failed; `reason` as the client saw it.
+    ConnectionLost { server: String, client: String, role: String, reason: String },
 }

@@ -23,6 +23,10 @@ pub enum Fault {
     Kill { node: String, tear: bool },
     /// Clean stop through the node's shutdown path (SIGTERM); its disk keeps everything.
     Stop { node: String },
+    /// Clean stop, after which the disk turns out to have lost a random tail of the file the node
+    /// wrote last (its final metadata save, typically), synced or not: a lying disk or a file
+    /// system that reordered the data after the rename. The node's start must cope.
+    StopTorn { node: String },
     /// Start a node that was killed or stopped (a running node is killed first).
     Restart { node: String },
     /// Freeze all of a node's tasks (a GC pause, SIGSTOP).
@@ -49,6 +53,7 @@ impl Fault {
             Fault::Isolate { node }
             | Fault::Kill { node, .. }
             | Fault::Stop { node }
+            | Fault::StopTorn { node }
             | Fault::Restart { node }
             | Fault::Pause { node }
             | Fault::Resume { node }
@@ -57,6 +62,36 @@ impl Fault {
             | Fault::ClockDrift { node, .. }
             | Fault::Disk { node, .. } => vec![node],
             Fault::Heal | Fault::Latency { .. } | Fault::Loss { .. } | Fault::Buggify { .. } => vec![],
+        }
+    }
+}
+
+impl Fault {
+    /// The fault's kind for coverage: its variant name (as in the JSON `type`), refined where
+    /// one variant covers different faults (a torn kill, which disk fault, buggify on or off).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Partition { .. } => "partition",
+            Fault::Cut { .. } => "cut",
+            Fault::Isolate { .. } => "isolate",
+            Fault::Heal => "heal",
+            Fault::Latency { .. } => "latency",
+            Fault::Loss { .. } => "loss",
+            Fault::Kill { tear: false, .. } => "kill",
+            Fault::Kill { tear: true, .. } => "kill_torn",
+            Fault::Stop { .. } => "stop",
+            Fault::Restart { .. } => "restart",
+            Fault::Pause { .. } => "pause",
+            Fault::Resume { .. } => "resume",
+            Fault::ClockOffset { .. } => "clock_offset",
+            Fault::ClockJump { .. } => "clock_jump",
+            Fault::ClockDrift { .. } => "clock_drift",
+            Fault::Disk { full: true, .. } => "disk_full",
+            Fault::Disk { write_errors: true, .. } => "disk_write_errors",
+            Fault::Disk { read_errors: true, .. } => "disk_read_errors",
+            Fault::Disk { .. } => "disk_clear",
+            Fault::Buggify { on: true } => "buggify_on",
+            Fault::Buggify { on: false } => "buggify_off",
         }
     }
 }

@@ -21,6 +21,10 @@ pub struct RunRecord {
     pub verdicts: Vec<Verdict>,
     /// buggify sites that fired, with counts.
     pub buggify_fired: BTreeMap<String, u64>,
+    /// buggify sites reached while buggify was on, fired or not (coverage: a site reached in
+    /// every run yet never fired is worth knowing about).
+    #[serde(default)]
+    pub buggify_reached: Vec<String>,
     /// Simulated time the run took.
     pub sim_ms: u64,
     /// Wall-clock time the run took on this machine.
@@ -31,5 +35,20 @@ pub struct RunRecord {
 impl RunRecord {
     pub fn passed(&self) -> bool {
         self.verdicts.iter().all(|v| v.passed)
+    }
+
+    /// The kinds of the faults the run applied during its fault window, with how often. The
+    /// repairs of the final heal are not counted (every run has them): they are recorded at the
+    /// instant of the `Healed` event, so only faults strictly before it count.
+    pub fn fault_kinds(&self) -> BTreeMap<&'static str, u64> {
+        let healed_ns = self.history.healed_at_ns().unwrap_or(u64::MAX);
+        let mut kinds = BTreeMap::new();
+        for (e, fault) in self.history.faults() {
+            if e.at_ns >= healed_ns {
+                break;
+            }
+            *kinds.entry(fault.kind()).or_default() += 1;
+        }
+        kinds
     }
 }

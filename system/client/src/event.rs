@@ -1,4 +1,4 @@
-//! What a consumer observed, for tests, metrics and the simulator's history.
+//! What a consumer (or the registry agent and watcher) observed, for tests, metrics and the simulator's history.
 //!
 //! One callback ([`Observer`]) receives every [`Event`] synchronously, in the order the client saw
 //! things happen. It must be cheap and must not block (a simulator pushes into its recorder).
@@ -11,7 +11,7 @@ use wire::{MessageId, RemoteError};
 /// A consumer event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A connection finished its handshake and SUB.
+    /// A connection finished its handshake (and, for a consumer, its SUB).
     ConnectionUp { addr: Arc<str> },
     /// A connection ended (or a connect attempt failed); `reason` is for logs.
     ConnectionDown { addr: Arc<str>, reason: String },
@@ -37,6 +37,8 @@ pub enum Event {
     BackoffEnded,
     /// Lookup discovery changed the set of queue addresses wanted.
     Discovered { added: Vec<String>, removed: Vec<String> },
+    /// The registry agent or watcher did something ([`crate::registry::event`]).
+    Registry(crate::registry::RegistryEvent),
 }
 
 /// The event callback.

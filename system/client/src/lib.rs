@@ -1,4 +1,5 @@
-//! client: a Rust NSQ client (producer and consumer) over the runtime seam.
+//! client: a Rust NSQ client (producer and consumer) and the registry client (agent and
+//! watcher, [`registry`]) over the runtime seam.
 //!
 //! Everything reaches the network and the clock through `rt`, so the same client runs against a
 //! real `weir queue`/nsqd on tokio and inside the madsim simulator, where the harness records what
@@ -17,12 +18,14 @@ pub mod event;
 pub mod lookup;
 pub mod producer;
 pub mod rdy;
+pub mod registry;
 
 pub use config::{ConsumerConfig, ProducerConfig};
-pub use consumer::{Consumer, Deliveries, Delivery};
+pub use consumer::{Consumer, Deliveries, Delivery, OutOfTurn, StrayAnswer};
 pub use error::{AnswerError, ConnError, PublishError};
 pub use event::{Event, Observer};
 pub use producer::Producer;
+pub use registry::{Agent, AgentConfig, NodesConfig, RegistryEvent, Watcher, WatcherConfig};
 pub use wire::{Message, MessageId, RemoteError};
 
 /// The `user_agent` this client sends in IDENTIFY.

@@ -18,6 +18,7 @@ use wire::{Command, FrameType, RemoteError};
 use crate::config::ProducerConfig;
 use crate::conn::{self, Connection};
 use crate::error::{ConnError, PublishError};
+use crate::event::{Event, Observer};
 
 type Reply = oneshot::Sender<Result<(), PublishError>>;
 
@@ -37,12 +38,15 @@ pub struct Producer {
     addr: SocketAddr,
     config: ProducerConfig,
     link: Mutex<Option<Link>>,
+    /// Told of each connection made ([`Event::ConnectionUp`]) and ended or failed to make
+    /// ([`Event::ConnectionDown`], with the reason).
+    observer: Option<Observer>,
 }
 
 impl Producer {
     /// Connects to `addr` (fails if the first connection cannot be made).
     pub async fn connect(addr: SocketAddr, config: ProducerConfig) -> Result<Producer, ConnError> {
-        let p = Producer { addr, config, link: Mutex::new(None) };
+        let p = Producer { addr, config, link: Mutex::new(None), observer: None };
         let link = p.open().await?;
         *p.link.lock().await = Some(link);
         Ok(p)
@@ -50,7 +54,16 @@ impl Producer {
 
     /// A producer that connects on its first call.
     pub fn lazy(addr: SocketAddr, config: ProducerConfig) -> Producer {
-        Producer { addr, config, link: Mutex::new(None) }
+        Producer { addr, config, link: Mutex::new(None), observer: None }
+    }
+
+    /// Reports this producer's connections to `observer`: each connection made
+    /// ([`Event::ConnectionUp`]) and each that ended or could not be made
+    /// ([`Event::ConnectionDown`] with the reason), so a caller can tell a dropped connection from
+    /// an idle one.
+    pub fn with_observer(mut self, observer: Observer) -> Producer {
+        self.observer = Some(observer);
+        self
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -137,16 +150,30 @@ impl Producer {
 
     async fn open(&self) -> Result<Link, ConnError> {
         let c = &self.config;
-        let conn = conn::connect(
+        let addr: Arc<str> = self.addr.to_string().into();
+        let connected = conn::connect(
             self.addr,
             &c.identify.body(),
             Duration::from_millis(c.connect_timeout_ms),
             c.max_frame_size_bytes,
         )
-        .await?;
+        .await;
+        let conn = match connected {
+            Ok(conn) => conn,
+            Err(e) => {
+                if let Some(o) = &self.observer {
+                    o(&Event::ConnectionDown { addr, reason: e.to_string() });
+                }
+                return Err(e);
+            }
+        };
+        if let Some(o) = &self.observer {
+            o(&Event::ConnectionUp { addr: addr.clone() });
+        }
         let (tx, rx) = mpsc::channel(c.max_pending.max(1));
         let kill = Arc::new(Notify::new());
-        rt::task::spawn(run(conn, rx, kill.clone(), c.identify.read_timeout(), c.max_pending.max(1)));
+        let observer = self.observer.clone().map(|o| (o, addr));
+        rt::task::spawn(run(conn, rx, kill.clone(), c.identify.read_timeout(), c.max_pending.max(1), observer));
         Ok(Link { tx, kill })
     }
 }
@@ -160,7 +187,14 @@ impl Drop for Producer {
 }
 
 /// The connection task.
-async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Request>, kill: Arc<Notify>, read_timeout: Duration, max_pending: usize) {
+async fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Request>,
+    kill: Arc<Notify>,
+    read_timeout: Duration,
+    max_pending: usize,
+    observer: Option<(Observer, Arc<str>)>,
+) {
     let mut pending: VecDeque<Reply> = VecDeque::new();
     let mut last_read = rt::time::now();
     let reason: String = loop {
@@ -212,6 +246,9 @@ async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Request>, kill: Arc<No
         }
     };
     tracing::debug!(%reason, "producer connection ended");
+    if let Some((o, addr)) = &observer {
+        o(&Event::ConnectionDown { addr: addr.clone(), reason: reason.clone() });
+    }
     // Written commands: unknown. Queued but never written: definitely not sent.
     for r in pending.drain(..) {
         let _ = r.send(Err(PublishError::Unknown(reason.clone())));

@@ -1,1 +1,15 @@
-//! gateway: filled in by its own issue.
+//! The HTTP gateway: a reverse proxy with per-route balancers and an onion of tower middleware.
+//!
+//! Shape: [`balance`] (sans-I/O pickers), [`middleware`] (one tower layer per file), [`proxy`]
+//! (forwarding over rt's HTTP), [`config`] (the TOML file), [`source`] (where a route's backends
+//! come from: static now, the registry watcher later), [`node`] (state, listeners, reload, admin
+//! API, metrics).
+
+pub mod balance;
+pub mod body;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod middleware;
+pub mod proxy;
+pub mod source;

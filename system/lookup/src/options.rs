@@ -55,6 +55,8 @@ pub struct Testing {
     pub never_expire_inactive: bool,
     /// TESTING: tombstones are ignored: `/lookup` (and `/nodes`) treat no producer as tombstoned.
     pub ignore_tombstones: bool,
+    /// TESTING: tombstones never expire: a tombstoned producer stays hidden from `/lookup`.
+    pub tombstones_never_expire: bool,
 }
 
 impl Default for Options {
@@ -101,6 +103,9 @@ impl Options {
         }
         if self.testing.ignore_tombstones {
             live.tombstone_lifetime_ms = 0;
+        }
+        if self.testing.tombstones_never_expire {
+            live.tombstone_lifetime_ms = u64::MAX;
         }
         live
     }

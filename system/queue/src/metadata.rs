@@ -1,9 +1,14 @@
 //! The daemon's metadata file: which topics and channels exist and which are paused, in nsqd's
 //! `nsqd.dat` JSON format, so that a restart recreates them (and their disk queues are found).
 //!
-//! Written with `write_atomic` on every create/delete/pause and at a clean stop, so a crash leaves
-//! either the old or the new file. Ephemeral topics and channels are never saved: they do not
-//! survive a restart in nsqd either.
+//! Written with `write_atomic` (a temporary file of its own, synced, renamed, directory synced) on
+//! every create/delete/pause and at a clean stop, so a crash leaves either the old or the new
+//! file. The node runs one save at a time (see `node::persist`). Before replacing a file this
+//! process knows to be good, the save keeps it as `nsqd.dat.prev`: a start that finds `nsqd.dat`
+//! unreadable (a disk that lost the tail of the last write) or missing while the previous copy
+//! exists (a crash between the two renames) falls back to it with a logged warning, instead of
+//! refusing to start or silently forgetting every topic. Ephemeral topics and channels are never
+//! saved: they do not survive a restart in nsqd either.
 
 use std::io;
 
@@ -56,22 +61,100 @@ impl Metadata {
     }
 }
 
-/// Reads the metadata; a missing file is empty metadata (a fresh data directory), an unparsable
-/// one is an error of kind `InvalidData` (refusing to start beats silently forgetting topics).
-pub async fn load(disk: &Disk) -> io::Result<Metadata> {
-    match disk.read(FILE_NAME).await {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{FILE_NAME}: {e}"))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Metadata::default()),
+/// The previous good copy, kept by [`Store::save`].
+pub const PREVIOUS_FILE_NAME: &str = "nsqd.dat.prev";
+
+/// What [`load`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub metadata: Metadata,
+    /// `nsqd.dat` itself was read and parsed (so the next save may keep it as the previous copy).
+    pub current_is_good: bool,
+}
+
+fn parse(name: &str, bytes: &[u8]) -> io::Result<Metadata> {
+    serde_json::from_slice(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{name}: {e}")))
+}
+
+/// Reads `name`: `Ok(None)` if missing.
+async fn read(disk: &Disk, name: &str) -> io::Result<Option<Metadata>> {
+    match disk.read(name).await {
+        Ok(bytes) => parse(name, &bytes).map(Some),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-/// Replaces the metadata file atomically, leaving out ephemeral topics and channels.
-pub async fn save(disk: &Disk, metadata: &Metadata) -> io::Result<()> {
+/// Reads the metadata. A missing file (and no previous copy) is empty metadata: a fresh data
+/// directory. An unparsable `nsqd.dat` falls back to `nsqd.dat.prev` when `fallback` is set and
+/// that copy parses, with a warning; otherwise it is an error of kind `InvalidData` (refusing to
+/// start beats silently forgetting topics). An I/O error is returned as is: it may pass, and an
+/// older copy must not win over a current one that could not be read.
+pub async fn load(disk: &Disk, fallback: bool) -> io::Result<Loaded> {
+    let (why, invalid) = match read(disk, FILE_NAME).await {
+        Ok(Some(metadata)) => return Ok(Loaded { metadata, current_is_good: true }),
+        Ok(None) => (format!("{FILE_NAME} is missing"), None),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => (e.to_string(), Some(e)),
+        Err(e) => return Err(e),
+    };
+    let previous = if fallback { read(disk, PREVIOUS_FILE_NAME).await } else { Ok(None) };
+    match (previous, invalid) {
+        (Ok(Some(metadata)), _) => {
+            tracing::warn!("metadata: {why}; starting from the previous copy {PREVIOUS_FILE_NAME}");
+            Ok(Loaded { metadata, current_is_good: false })
+        }
+        (_, Some(e)) => Err(e),
+        (_, None) => Ok(Loaded { metadata: Metadata::default(), current_is_good: false }),
+    }
+}
+
+/// The metadata file of one data directory, written by one writer at a time (the node
+/// serialises [`Store::save`] calls).
+#[derive(Debug)]
+pub struct Store {
+    disk: Disk,
+    /// `nsqd.dat` holds what this process loaded or last wrote, so it may become the previous
+    /// copy. False after a fallback or a failed save: a file of unknown state never replaces a
+    /// good previous copy.
+    current_is_good: bool,
+}
+
+impl Store {
+    pub fn new(disk: Disk, current_is_good: bool) -> Store {
+        Store { disk, current_is_good }
+    }
+
+    /// Replaces the metadata file atomically, leaving out ephemeral topics and channels, and
+    /// keeps the file it replaces as the previous copy when that one is known good.
+    pub async fn save(&mut self, metadata: &Metadata) -> io::Result<()> {
+        let json = serde_json::to_vec(&metadata.durable_only()).map_err(io::Error::other)?;
+        self.disk.create_dir_all("").await?;
+        if self.current_is_good {
+            match self.disk.rename(FILE_NAME, PREVIOUS_FILE_NAME).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.current_is_good = false;
+        self.disk.write_atomic(FILE_NAME, &json).await?;
+        self.current_is_good = true;
+        Ok(())
+    }
+}
+
+/// Testing::racy_metadata_saves — BROKEN VARIANT: the save as it was before saves were
+/// serialised: one fixed temporary name, so two concurrent saves write into the same file and
+/// one of them renames a mix of both (or finds the temporary gone).
+pub async fn save_racy(disk: &Disk, metadata: &Metadata) -> io::Result<()> {
     let json = serde_json::to_vec(&metadata.durable_only()).map_err(io::Error::other)?;
     disk.create_dir_all("").await?;
-    disk.write_atomic(FILE_NAME, &json).await
+    let tmp = format!("{FILE_NAME}.tmp");
+    let mut f = disk.create(&tmp).await?;
+    f.append(&json).await?;
+    f.sync().await?;
+    drop(f);
+    disk.rename(&tmp, FILE_NAME).await
 }
 
 #[cfg(test)]
@@ -111,14 +194,16 @@ mod tests {
     #[tokio::test]
     async fn a_missing_file_is_empty_metadata() {
         let disk = scratch("missing");
-        assert_eq!(load(&disk).await.unwrap(), Metadata::default());
+        let loaded = load(&disk, true).await.unwrap();
+        assert_eq!(loaded.metadata, Metadata::default());
+        assert!(!loaded.current_is_good);
     }
 
     #[tokio::test]
     async fn save_then_load_keeps_durable_topics_and_channels_only() {
         let disk = scratch("roundtrip");
-        save(&disk, &sample()).await.unwrap();
-        let loaded = load(&disk).await.unwrap();
+        Store::new(disk.clone(), false).save(&sample()).await.unwrap();
+        let loaded = load(&disk, true).await.unwrap().metadata;
         assert_eq!(loaded.topics.len(), 1);
         assert_eq!(loaded.topics[0].name, "orders");
         assert!(loaded.topics[0].paused);
@@ -132,10 +217,47 @@ mod tests {
         disk.create_dir_all("").await.unwrap();
         let nsqd = br#"{"topics":[{"channels":[{"name":"c","paused":true}],"name":"t","paused":false}],"version":"1.2.1"}"#;
         disk.write_atomic(FILE_NAME, nsqd).await.unwrap();
-        let m = load(&disk).await.unwrap();
+        let m = load(&disk, true).await.unwrap().metadata;
         assert_eq!(m.topics[0].channels[0], ChannelMetadata { name: "c".into(), paused: true });
         disk.write_atomic(FILE_NAME, b"{not json").await.unwrap();
-        assert_eq!(load(&disk).await.unwrap_err().kind(), io::ErrorKind::InvalidData);
+        assert_eq!(load(&disk, true).await.unwrap_err().kind(), io::ErrorKind::InvalidData);
+    }
+
+    fn named(topic: &str) -> Metadata {
+        Metadata {
+            topics: vec![TopicMetadata { name: topic.into(), paused: false, channels: vec![] }],
+            version: "1.3.0".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_torn_file_falls_back_to_the_previous_copy() {
+        let disk = scratch("fallback");
+        let mut store = Store::new(disk.clone(), false);
+        store.save(&named("first")).await.unwrap();
+        store.save(&named("second")).await.unwrap();
+        let json = disk.read(FILE_NAME).await.unwrap();
+        // The tail of the last write is lost.
+        disk.write_atomic(FILE_NAME, &json[..json.len() / 2]).await.unwrap();
+        let loaded = load(&disk, true).await.unwrap();
+        assert_eq!(loaded.metadata, named("first"));
+        assert!(!loaded.current_is_good);
+        // Without the fallback (the broken variant) the start is refused.
+        assert_eq!(load(&disk, false).await.unwrap_err().kind(), io::ErrorKind::InvalidData);
+        // The torn file never replaces the good previous copy; the next save repairs nsqd.dat.
+        let mut store = Store::new(disk.clone(), loaded.current_is_good);
+        store.save(&named("third")).await.unwrap();
+        assert_eq!(load(&disk, true).await.unwrap().metadata, named("third"));
+        assert_eq!(parse("prev", &disk.read(PREVIOUS_FILE_NAME).await.unwrap()).unwrap(), named("first"));
+    }
+
+    #[tokio::test]
+    async fn a_crash_between_the_renames_starts_from_the_previous_copy() {
+        let disk = scratch("between");
+        let mut store = Store::new(disk.clone(), false);
+        store.save(&named("first")).await.unwrap();
+        disk.rename(FILE_NAME, PREVIOUS_FILE_NAME).await.unwrap();
+        assert_eq!(load(&disk, true).await.unwrap().metadata, named("first"));
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub struct Options {
     pub tcp_address: SocketAddr,
     /// `--http-address`: where the HTTP API listens.
     pub http_address: SocketAddr,
+    /// `--https-address`: where the HTTP API listens over TLS, when a certificate is configured
+    /// (nsqd's command-line default is `0.0.0.0:4152`; `None` serves no HTTPS).
+    pub https_address: Option<SocketAddr>,
     /// `--broadcast-address`: the address announced to lookups (default: the hostname).
     pub broadcast_address: String,
     /// `--broadcast-tcp-port`: the TCP port announced to lookups (0 = the bound port).
@@ -79,8 +82,13 @@ pub struct Options {
     pub max_deflate_level: u8,
     /// Weir's own limit: the longest command line (before the body) read from a client.
     pub max_command_line_bytes: usize,
-    /// Weir's own limit: concurrent TCP connections (0 = unlimited).
+    /// Weir's own limit: concurrent TCP connections (0 = no count limit: the file descriptor
+    /// limit bounds them, as in nsqd).
     pub max_connections: usize,
+    /// Weir's own limit: concurrent connections on each of the HTTP and HTTPS listeners (0 = no
+    /// count limit, as in nsqd). At the limit the longest-idle keep-alive connection is closed
+    /// for a newcomer (see `rt::http::server`).
+    pub max_http_connections: usize,
     /// Weir's own improvement (off by default, as nsqd): requeue a consumer's in-flight messages
     /// as soon as it disconnects instead of waiting for their timeouts.
     pub requeue_on_disconnect: bool,
@@ -106,7 +114,9 @@ pub struct Options {
     pub tls_cert: String,
     /// `--tls-key`: PEM key file.
     pub tls_key: String,
-    /// `--tls-required`: 0 no, 1 yes (TCP only); nsqd's `tls-client-auth-policy` is parsed, unused.
+    /// `--tls-required`, nsqd's numbers: 0 no; 1 TCP only (`tcp-https`); 2 TCP and HTTP (`true`:
+    /// the plain HTTP port answers 403 `TLS_REQUIRED` and the API is served on HTTPS only).
+    /// nsqd's `tls-client-auth-policy` is parsed, unused.
     pub tls_required: u8,
     /// `--tls-min-version`: e.g. `tls1.2`.
     pub tls_min_version: String,
@@ -140,6 +150,31 @@ pub struct Testing {
     /// The in-flight deadline is a quarter of the client's msg timeout: a message goes to another
     /// consumer while the first one still legitimately holds it.
     pub premature_timeout: bool,
+    /// Metadata saves as they were before issue 11: concurrent, through one fixed temporary file
+    /// name, and a successful save does not clear the health (see `metadata::save_racy`).
+    pub racy_metadata_saves: bool,
+    /// A start that finds `nsqd.dat` unreadable refuses to start instead of falling back to the
+    /// previous good copy.
+    pub no_metadata_fallback: bool,
+    /// Health as it was before issue 11: only a later disk-queue write clears it (a successful
+    /// metadata save does not, and an unhealthy node does not retry), so a node whose disk was
+    /// full and is freed stays unhealthy while it works from memory.
+    pub sticky_health: bool,
+    /// Deferred messages that come due all go to the ready queue in memory, ignoring
+    /// `--mem-queue-size` (instead of spilling to the channel's disk queue).
+    pub unbounded_due_deferrals: bool,
+    /// The HTTP listeners refuse a newcomer at `--max-http-connections` instead of closing the
+    /// longest-idle connection: idle keep-alive connections lock the API out.
+    pub http_refuse_at_connection_limit: bool,
+    /// REQ delays are ignored (DPUB still defers): a requeued message comes back at once.
+    pub ignore_req_delay: bool,
+    /// In-flight messages time out after twice the client's msg timeout.
+    pub double_msg_timeout: bool,
+    /// Heartbeats go out every three negotiated intervals, later than the client's read deadline
+    /// (two intervals): idle connections die.
+    pub slow_heartbeats: bool,
+    /// FIN/REQ/TOUCH of an id not in flight to the client is ignored without the protocol's error.
+    pub silent_stray_answers: bool,
 }
 
 impl Default for Options {
@@ -147,6 +182,7 @@ impl Default for Options {
         Options {
             tcp_address: "0.0.0.0:4150".parse().expect("literal address"),
             http_address: "0.0.0.0:4151".parse().expect("literal address"),
+            https_address: None,
             broadcast_address: String::new(),
             broadcast_tcp_port: 0,
             broadcast_http_port: 0,
@@ -176,6 +212,7 @@ impl Default for Options {
             max_deflate_level: 6,
             max_command_line_bytes: 64 * 1024,
             max_connections: 0,
+            max_http_connections: 0,
             requeue_on_disconnect: false,
             e2e_processing_latency_percentiles: Vec::new(),
             e2e_processing_latency_window_ms: 10 * 60_000,

@@ -79,6 +79,18 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(config: &Arc<ServerConfig
     TlsAcceptor::from(Arc::clone(config)).accept(stream).await
 }
 
+/// The HTTPS listener's upgrade: a TLS server handshake on every accepted connection, before
+/// HTTP (nsqd's `tls.Listen`). `rt::http` bounds it with its header read timeout.
+pub fn http_upgrade(config: Arc<ServerConfig>) -> rt::http::Upgrade {
+    Arc::new(move |stream: rt::net::TcpStream| {
+        let acceptor = TlsAcceptor::from(Arc::clone(&config));
+        Box::pin(async move {
+            let tls = acceptor.accept(stream).await?;
+            Ok(Box::new(tls) as Box<dyn rt::http::ServedStream>)
+        }) as rt::http::UpgradeFuture
+    })
+}
+
 /// What `/stats` reports about a client's TLS session, in nsqd's spelling.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsInfo {

@@ -303,15 +303,18 @@ async fn tls_start_errors() {
     assert!(e.contains("--tls-cert and --tls-key"), "{e}");
 }
 
+/// nsqd (protocol_v2 IDENTIFY → `UpgradeTLS`): a client that asked for `tls_v1` and then sends
+/// commands instead of a ClientHello gets the fatal `E_IDENTIFY_FAILED` in clear, with Go's
+/// crypto/tls reason, and is closed.
 #[tokio::test]
-async fn a_failed_tls_handshake_closes_only_that_connection() {
+async fn a_skipped_tls_handshake_gets_nsqds_identify_failed() {
     let cert = self_signed();
     let d = start(tls_opts("tls-bad", &cert).await).await;
     let mut c = UpClient::connect(d.tcp).await;
     c.identify(r#"{"feature_negotiation":true,"tls_v1":true}"#).await;
-    // Not a ClientHello: the server (perhaps after a TLS alert) closes.
     c.send_raw(b"NOP\nNOP\nNOP\n").await;
-    c.expect_eof_raw().await;
+    c.expect_error("E_IDENTIFY_FAILED IDENTIFY failed tls: first record does not look like a TLS handshake").await;
+    c.expect_closed().await;
     // The server carries on.
     let mut p = Client::connect(d.tcp).await;
     p.publish("t", b"x").await;

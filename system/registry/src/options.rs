@@ -89,6 +89,9 @@ pub struct Testing {
     pub no_late_sweep_compensation: bool,
     /// A starting node claims `complete: true` at once, before it has synced from a peer.
     pub complete_before_sync: bool,
+    /// A heartbeat is acknowledged (and counted for self-preservation) but does not extend the
+    /// lease: live instances are evicted one ttl after they registered.
+    pub renewal_does_not_extend: bool,
 }
 
 impl Default for Options {
@@ -134,6 +137,7 @@ impl Options {
         c.meta_size_bytes_max = self.max_meta_size_bytes;
         c.doubled_expiry = self.testing.doubled_expiry;
         c.no_self_preservation = self.testing.no_self_preservation;
+        c.renewal_does_not_extend = self.testing.renewal_does_not_extend;
         c
     }
 

@@ -57,6 +57,11 @@ impl Switchboard {
         self.sites.iter().filter(|(_, s)| s.fired > 0).map(|(k, s)| (*k, s.fired)).collect()
     }
 
+    /// Every site reached while buggify was on, enabled or not.
+    pub fn reached(&self) -> Vec<&'static str> {
+        self.sites.keys().copied().collect()
+    }
+
     /// Sites that were reached and enabled, fired or not.
     pub fn enabled_sites(&self) -> Vec<&'static str> {
         self.sites.iter().filter(|(_, s)| s.enabled).map(|(k, _)| *k).collect()

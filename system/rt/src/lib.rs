@@ -16,6 +16,7 @@ pub mod disk;
 pub mod http;
 pub mod log;
 pub mod net;
+pub mod process;
 pub mod rand;
 mod select;
 pub mod shutdown;

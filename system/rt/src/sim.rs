@@ -108,6 +108,18 @@ pub fn disk_crash(id: NodeId, tear: bool) {
     with_node(id, |n| n.disk.crash(tear));
 }
 
+/// The file the node wrote last loses a random tail, durable image included (a lying disk; see
+/// `NodeDisk::tear_last_write`), if that write came after `since` ([`disk_write_seq`]). Returns
+/// whether a file was torn.
+pub fn disk_tear_last_write(id: NodeId, since: u64) -> bool {
+    with_node(id, |n| n.disk.tear_last_write(since))
+}
+
+/// A mark of the node's disk writes so far, for [`disk_tear_last_write`].
+pub fn disk_write_seq(id: NodeId) -> u64 {
+    with_node(id, |n| n.disk.write_seq())
+}
+
 /// A clean stop: the OS flushes its page cache, so everything written becomes durable.
 pub fn disk_flush_all(id: NodeId) {
     with_node(id, |n| n.disk.flush_all());
@@ -138,6 +150,11 @@ pub fn buggify_set(enabled: bool) {
 /// Sites that fired in this run, with how often: `file:line` → count.
 pub fn buggify_fired() -> BTreeMap<&'static str, u64> {
     with_run(|r| r.buggify.fired())
+}
+
+/// Sites reached while buggify was on this run, whether they were enabled (and fired) or not.
+pub fn buggify_reached() -> Vec<&'static str> {
+    with_run(|r| r.buggify.reached())
 }
 
 /// Simulated time since the run started.

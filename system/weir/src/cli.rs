@@ -10,6 +10,13 @@ pub const WEIR_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The nsqd release whose behaviour `weir queue` reproduces.
 pub const NSQD_VERSION: &str = "1.3.0";
 
+/// nsq's version line (`--version` and the first start-up line): `nsqd v1.3.0 (built w/weir-0.1.0)`.
+/// Tools parse it with `\(built w\/[a-z0-9.-]+\)` (nsq prints Go's version there, e.g.
+/// `go1.19.8`), so what follows `w/` must be one token without spaces.
+pub fn version_line(daemon: &str, daemon_version: &str) -> String {
+    format!("{daemon} v{daemon_version} (built w/weir-{WEIR_VERSION})")
+}
+
 /// Subcommands that exist in the design but are not built yet.
 const NOT_BUILT: &[&str] = &["gateway", "up"];
 
@@ -118,7 +125,7 @@ fn queue(name: &str, args: &[String]) -> i32 {
         }
     };
     if command.version {
-        println!("nsqd v{NSQD_VERSION} (built w/weir {WEIR_VERSION})");
+        println!("{}", version_line("nsqd", NSQD_VERSION));
         return 0;
     }
     warn_unused(&command.log_prefix, "nsqd", &command.config_file, &parsed.args, &command.ignored);
@@ -164,7 +171,7 @@ fn lookup(name: &str, args: &[String]) -> i32 {
         }
     };
     if command.version {
-        println!("nsqlookupd v{} (built w/weir {WEIR_VERSION})", lookup::VERSION);
+        println!("{}", version_line("nsqlookupd", lookup::VERSION));
         return 0;
     }
     warn_unused(&command.log_prefix, "nsqlookupd", &command.config_file, &parsed.args, &command.ignored);
@@ -181,6 +188,20 @@ mod tests {
 
     fn run_args(a: &[&str]) -> i32 {
         run(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    /// The shape tools (gnsq's test harness, nsqadmin scripts) parse: name, `v` + semver, and
+    /// `(built w/<token>)` where the token is `[a-z0-9.-]+`.
+    #[test]
+    fn version_lines_keep_nsqs_shape() {
+        for (daemon, v) in [("nsqd", NSQD_VERSION), ("nsqlookupd", lookup::VERSION)] {
+            let line = version_line(daemon, v);
+            let rest = line.strip_prefix(&format!("{daemon} v{v} (built w/")).expect(&line);
+            let token = rest.strip_suffix(')').expect(&line);
+            assert!(!token.is_empty(), "{line}");
+            assert!(token.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'), "{line}");
+            assert_eq!(token, format!("weir-{WEIR_VERSION}"));
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! nsqd 1.3.0's command line: every flag name, its default and usage text, mapped onto
 //! `queue::Options`. Flags nsqd has that Weir does not act on (statsd, `--worker-id`,
-//! `--verbose`, queue-scan tuning, `--https-address`, client-certificate policy) are accepted so
+//! `--verbose`, queue-scan tuning, client-certificate policy) are accepted so
 //! existing scripts and units keep working; a few Weir-only limits are added under their own names.
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -63,7 +63,7 @@ pub(crate) fn log_level(v: &str) -> Result<(), String> {
 }
 
 fn tls_required(v: &str) -> Result<(), String> {
-    if v == "tcp-https" || crate::goflags::parse_bool(v).is_some() {
+    if v.eq_ignore_ascii_case("tcp-https") || crate::goflags::parse_bool(v).is_some() {
         Ok(())
     } else {
         Err("parse error".into())
@@ -170,7 +170,8 @@ pub fn flag_set(name: &str, host: &Host) -> FlagSet {
     add(Flag::new("snappy", Bool, d.snappy.to_string(), "enable snappy feature negotiation (client compression)"));
 
     // Weir's own limits and improvements
-    add(Flag::new("max-connections", Int, d.max_connections.to_string(), "[weir] maximum concurrent TCP client connections (0 = unlimited)"));
+    add(Flag::new("max-connections", Int, d.max_connections.to_string(), "[weir] maximum concurrent TCP client connections (0 = bounded only by the file descriptor limit, as nsqd)"));
+    add(Flag::new("max-http-connections", Int, d.max_http_connections.to_string(), "[weir] maximum concurrent connections per HTTP/HTTPS listener; at the limit the longest-idle keep-alive connection is closed for a new one (0 = bounded only by the file descriptor limit, as nsqd)"));
     add(Flag::new("max-command-line-bytes", Int, d.max_command_line_bytes.to_string(), "[weir] longest TCP command line read from a client"));
     add(Flag::new("requeue-on-disconnect", Bool, d.requeue_on_disconnect.to_string(), "[weir] requeue a consumer's in-flight messages as soon as it disconnects"));
     f
@@ -180,7 +181,6 @@ pub fn flag_set(name: &str, host: &Host) -> FlagSet {
 const IGNORED: &[&str] = &[
     "verbose",
     "worker-id",
-    "https-address",
     "queue-scan-refresh-interval",
     "queue-scan-dirty-percent",
     "queue-scan-worker-pool-max",
@@ -229,6 +229,10 @@ pub fn to_command(p: &Parsed, host: &Host) -> Result<QueueCommand, String> {
     let mut o = Options::default();
     o.tcp_address = listen_address("tcp-address", p.str("tcp-address"))?;
     o.http_address = listen_address("http-address", p.str("http-address"))?;
+    o.https_address = match p.str("https-address") {
+        "" => None,
+        v => Some(listen_address("https-address", v)?),
+    };
     o.broadcast_address = p.str("broadcast-address").to_string();
     o.broadcast_tcp_port = non_negative(p, "broadcast-tcp-port")?;
     o.broadcast_http_port = non_negative(p, "broadcast-http-port")?;
@@ -275,6 +279,7 @@ pub fn to_command(p: &Parsed, host: &Host) -> Result<QueueCommand, String> {
     o.max_deflate_level = level as u8;
     o.max_command_line_bytes = non_negative(p, "max-command-line-bytes")?;
     o.max_connections = non_negative(p, "max-connections")?;
+    o.max_http_connections = non_negative(p, "max-http-connections")?;
     o.requeue_on_disconnect = p.bool("requeue-on-disconnect");
 
     let mut percentiles = Vec::new();
@@ -305,10 +310,11 @@ pub fn to_command(p: &Parsed, host: &Host) -> Result<QueueCommand, String> {
     if o.tls_cert.is_empty() != o.tls_key.is_empty() {
         return Err("--tls-cert and --tls-key must be given together".into());
     }
-    // Weir serves no HTTPS, so "true" and "tcp-https" both mean TLS on the TCP port.
+    // nsqd's numbers: "tcp-https" is TLS on TCP only (1), "true" on TCP and HTTP (2).
     o.tls_required = match p.str("tls-required") {
-        "tcp-https" => 1,
-        v => u8::from(crate::goflags::parse_bool(v).unwrap_or(false)),
+        v if v.eq_ignore_ascii_case("tcp-https") => 1,
+        v if crate::goflags::parse_bool(v).unwrap_or(false) => queue::daemon::TLS_REQUIRED_EVERYWHERE,
+        _ => 0,
     };
     if o.tls_required != 0 && o.tls_cert.is_empty() {
         return Err("cannot require TLS client connections without TLS key and cert".into());

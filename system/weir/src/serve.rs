@@ -66,18 +66,22 @@ where
     1
 }
 
-/// The lines scripts wait for, in nsqd's format, once both listeners are bound.
+/// The lines scripts wait for, in nsqd's format, once the listeners are bound (`HTTPS: listening
+/// on` only when HTTPS is served).
 #[cfg_attr(madsim, allow(dead_code))]
-pub(crate) fn announce_listening(prefix: &str, tcp_addr: SocketAddr, http_addr: SocketAddr) {
+pub(crate) fn announce_listening(prefix: &str, tcp_addr: SocketAddr, http_addr: SocketAddr, https_addr: Option<SocketAddr>) {
     logline::log(prefix, "INFO", &format!("TCP: listening on {tcp_addr}"));
     logline::log(prefix, "INFO", &format!("HTTP: listening on {http_addr}"));
+    if let Some(https_addr) = https_addr {
+        logline::log(prefix, "INFO", &format!("HTTPS: listening on {https_addr}"));
+    }
 }
 
 /// Runs the queue daemon until SIGTERM/SIGINT; returns the exit code (0 after a clean stop).
 pub fn queue(command: QueueCommand) -> i32 {
     let prefix = command.log_prefix.clone();
     let banner = vec![
-        format!("nsqd v{} (built w/weir {})", crate::cli::NSQD_VERSION, crate::cli::WEIR_VERSION),
+        crate::cli::version_line("nsqd", crate::cli::NSQD_VERSION),
         format!("ID: {}", command.options.node_id),
     ];
     let options = command.options;
@@ -85,7 +89,7 @@ pub fn queue(command: QueueCommand) -> i32 {
     let announce_prefix = prefix.clone();
     run_service(&log_level, &prefix, banner, |shutdown| async move {
         let daemon = queue::Daemon::start(options).await?;
-        announce_listening(&announce_prefix, daemon.tcp_addr(), daemon.http_addr());
+        announce_listening(&announce_prefix, daemon.tcp_addr(), daemon.http_addr(), daemon.https_addr());
         daemon.run_until(shutdown).await
     })
 }

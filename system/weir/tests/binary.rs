@@ -32,7 +32,7 @@ fn version_on_stdout_exit_0() {
     c.args(["queue", "--version"]);
     let out = run(c);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(text(&out.stdout), format!("nsqd v1.3.0 (built w/weir {})\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(text(&out.stdout), format!("nsqd v1.3.0 (built w/weir-{})\n", env!("CARGO_PKG_VERSION")));
 }
 
 #[test]
@@ -41,7 +41,7 @@ fn nsqd_named_binary_is_the_queue() {
     c.arg("-version");
     let out = run(c);
     assert_eq!(out.status.code(), Some(0));
-    assert!(text(&out.stdout).starts_with("nsqd v1.3.0 (built w/weir "));
+    assert!(text(&out.stdout).starts_with("nsqd v1.3.0 (built w/weir-"));
 
     let mut c = Command::new(nsqd_copy("named-bad"));
     c.arg("--bogus");

@@ -62,12 +62,12 @@ fn an_nsqlookupd_named_binary_does_the_same() {
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_weir"), &nsqlookupd).unwrap();
     serve_register_and_stop(&nsqlookupd, &[]);
     let v = version_line(&nsqlookupd, &[]);
-    assert_eq!(v, format!("nsqlookupd v1.3.0 (built w/weir {})\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(v, format!("nsqlookupd v1.3.0 (built w/weir-{})\n", env!("CARGO_PKG_VERSION")));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn weir_lookup_version() {
     let v = version_line(Path::new(env!("CARGO_BIN_EXE_weir")), &["lookup"]);
-    assert_eq!(v, format!("nsqlookupd v1.3.0 (built w/weir {})\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(v, format!("nsqlookupd v1.3.0 (built w/weir-{})\n", env!("CARGO_PKG_VERSION")));
 }

@@ -105,6 +105,33 @@ impl QueryParams {
     }
 }
 
+/// The last segment of a request path as Go's router hands it to a handler: `%XX` unescaped
+/// (`+` stays `+`, as in Go's `PathUnescape`), invalid UTF-8 replaced rather than refused — nsq's
+/// handlers then simply find no such action or option (404 `NOT_FOUND`, 400 `INVALID_OPTION`),
+/// where a strict decoder would answer a bare framework error instead of nsq's JSON.
+pub fn last_path_segment(path: &str) -> String {
+    let raw = path.rsplit('/').next().unwrap_or("");
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| Some(hex(*bytes.get(i + 1)?)? << 4 | hex(*bytes.get(i + 2)?)?))
+            .flatten();
+        match escaped {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Go's `QueryUnescape`: `+` is a space, `%XX` a byte; a malformed escape is an error.
 fn unescape(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
@@ -166,6 +193,16 @@ mod tests {
         let p = QueryParams::parse(Some("topic=t&channel=c%23ephemeral")).unwrap();
         assert_eq!(p.topic_channel(), Ok(("t", "c#ephemeral")));
         assert_eq!(ArgError::InvalidChannel.code(), "INVALID_ARG_CHANNEL");
+    }
+
+    #[test]
+    fn path_segments_decode_lossily() {
+        assert_eq!(last_path_segment("/topic/create"), "create");
+        assert_eq!(last_path_segment("/config/log%5Flevel"), "log_level");
+        assert_eq!(last_path_segment("/config/a+b"), "a+b");
+        assert_eq!(last_path_segment("/topic/%ff"), "\u{fffd}");
+        assert_eq!(last_path_segment("/topic/%zz%4"), "%zz%4");
+        assert_eq!(last_path_segment("/topic/"), "");
     }
 
     #[test]

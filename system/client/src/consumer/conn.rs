@@ -126,6 +126,7 @@ async fn serve(
                         ConnCmd::Fin(id) => { in_flight = in_flight.saturating_sub(1); c.writer.push(&Command::Fin(id)) }
                         ConnCmd::Req(id, ms) => { in_flight = in_flight.saturating_sub(1); c.writer.push(&Command::Req { id, timeout_ms: ms }) }
                         ConnCmd::Touch(id) => c.writer.push(&Command::Touch(id)),
+                        ConnCmd::OutOfTurn(cmd) => c.writer.push(&cmd),
                         ConnCmd::Abandoned => in_flight = in_flight.saturating_sub(1),
                         ConnCmd::Cls => if !closing { closing = true; c.writer.push(&Command::Cls) },
                         ConnCmd::Close => { let _ = c.writer.flush().await; return Ok(()) }

@@ -25,6 +25,8 @@ pub(crate) enum ConnCmd {
     Fin(MessageId),
     Req(MessageId, u64),
     Touch(MessageId),
+    /// An answer sent out of turn ([`OutOfTurn`]): written as is, no in-flight bookkeeping.
+    OutOfTurn(wire::Command),
     /// A delivery was dropped unanswered (in-flight bookkeeping only; nothing is sent).
     Abandoned,
     /// Send CLS and close once in-flight messages are answered.
@@ -135,8 +137,67 @@ impl Delivery {
         Ok(())
     }
 
+    /// A handle that can answer this message's id again later, out of turn, on the connection
+    /// that delivered it (see [`OutOfTurn`]).
+    pub fn out_of_turn(&self) -> OutOfTurn {
+        OutOfTurn { id: self.msg.id, ctx: self.ctx.clone() }
+    }
+
     fn send(&self, cmd: ConnCmd) -> Result<(), AnswerError> {
         self.ctx.tx.send(cmd).map_err(|_| AnswerError::ConnectionClosed)
+    }
+}
+
+/// An answer to send out of turn with [`OutOfTurn::send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrayAnswer {
+    Fin,
+    Req { delay_ms: u64 },
+    Touch,
+}
+
+impl StrayAnswer {
+    /// The protocol verb (`FIN`, `REQ`, `TOUCH`).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            StrayAnswer::Fin => "FIN",
+            StrayAnswer::Req { .. } => "REQ",
+            StrayAnswer::Touch => "TOUCH",
+        }
+    }
+}
+
+/// Answers a message id on the connection that delivered it, whether or not the message is still
+/// in flight there: a duplicate FIN, or a FIN after the message timed out. A queue answers an id
+/// that is not in flight to the connection with the protocol's non-fatal error (`E_FIN_FAILED`,
+/// `E_REQ_FAILED`, `E_TOUCH_FAILED`), which the consumer reports as [`Event::ServerError`].
+/// Exists so tests and the simulator's workloads can send the late and duplicate answers that
+/// real applications send; nothing is counted for RDY or backoff.
+#[derive(Clone)]
+pub struct OutOfTurn {
+    id: MessageId,
+    ctx: Arc<ConnCtx>,
+}
+
+impl std::fmt::Debug for OutOfTurn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutOfTurn").field("addr", &self.ctx.addr).field("id", &self.id).finish()
+    }
+}
+
+impl OutOfTurn {
+    pub fn id(&self) -> MessageId {
+        self.id
+    }
+
+    /// Queues the answer on the delivering connection; fails if that connection is gone.
+    pub fn send(&self, answer: StrayAnswer) -> Result<(), AnswerError> {
+        let cmd = match answer {
+            StrayAnswer::Fin => wire::Command::Fin(self.id),
+            StrayAnswer::Req { delay_ms } => wire::Command::Req { id: self.id, timeout_ms: delay_ms },
+            StrayAnswer::Touch => wire::Command::Touch(self.id),
+        };
+        self.ctx.tx.send(ConnCmd::OutOfTurn(cmd)).map_err(|_| AnswerError::ConnectionClosed)
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use delivery::Delivery;
+pub use delivery::{Delivery, OutOfTurn, StrayAnswer};
 
 use crate::config::ConsumerConfig;
 use crate::error::ConfigError;

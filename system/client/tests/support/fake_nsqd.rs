@@ -43,7 +43,12 @@ impl Fake {
     pub async fn start(bind: SocketAddr) -> Fake {
         let listener = rt::net::TcpListener::bind(bind).await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let fake = Fake { state: Default::default(), wake: Arc::new(Notify::new()), addr, stop: Arc::new(Notify::new()) };
+        let fake = Fake {
+            state: Default::default(),
+            wake: Arc::new(Notify::new()),
+            addr,
+            stop: Arc::new(Notify::new()),
+        };
         let f = fake.clone();
         rt::task::spawn(async move {
             loop {
@@ -78,7 +83,12 @@ impl Fake {
 
 fn push(s: &mut State, topic: &str, body: Bytes) {
     s.next_id += 1;
-    let msg = Message { id: MessageId::from_u64(s.next_id), timestamp_ns: 1, attempts: 0, body };
+    let msg = Message {
+        id: MessageId::from_u64(s.next_id),
+        timestamp_ns: 1,
+        attempts: 0,
+        body,
+    };
     s.queues.entry(topic.to_owned()).or_default().push_back(msg);
 }
 
@@ -100,11 +110,16 @@ async fn serve(fake: Fake, stream: rt::net::TcpStream) {
             // Deliver while the window allows.
             if let Some(topic) = &sub {
                 fake.with(|s| {
-                    if s.mute { return; }
+                    if s.mute {
+                        return;
+                    }
                     let rdy = s.rdy.get(&conn).copied().unwrap_or(0);
                     let mine = s.in_flight.values().filter(|(c, _)| *c == conn).count() as u64;
                     for _ in mine..rdy {
-                        let Some(mut m) = s.queues.get_mut(topic).and_then(|q| q.pop_front()) else { break };
+                        let Some(mut m) = s.queues.get_mut(topic).and_then(|q| q.pop_front())
+                        else {
+                            break;
+                        };
                         m.attempts += 1;
                         encode_message_frame(&m, &mut out);
                         s.in_flight.insert(m.id, (conn, m));
@@ -128,17 +143,24 @@ async fn serve(fake: Fake, stream: rt::net::TcpStream) {
                 _ = fake.stop.notified() => return Err(()),
             }
             if !magic {
-                if buf.len() < 4 { continue; }
+                if buf.len() < 4 {
+                    continue;
+                }
                 let _ = buf.split_to(4);
                 magic = true;
             }
-            if fake.with(|s| s.mute) { buf.clear(); continue; }
+            if fake.with(|s| s.mute) {
+                buf.clear();
+                continue;
+            }
             loop {
                 let cmd = match decoder.decode(&mut buf) {
                     Ok(Some(c)) => c,
                     Ok(None) => break,
                     Err(e) => {
-                        if let Some(pe) = e.protocol_error() { encode_error(pe, &mut out); }
+                        if let Some(pe) = e.protocol_error() {
+                            encode_error(pe, &mut out);
+                        }
                         w.write_all(&out).await.map_err(|_| ())?;
                         w.flush().await.map_err(|_| ())?;
                         return Err(());
@@ -148,36 +170,64 @@ async fn serve(fake: Fake, stream: rt::net::TcpStream) {
                     Command::Identify(body) => {
                         let b = wire::IdentifyBody::from_json(&body).unwrap();
                         if b.heartbeat_interval > 0 {
-                            heartbeat = rt::time::Ticker::new(Duration::from_millis(b.heartbeat_interval as u64));
+                            heartbeat = rt::time::Ticker::new(Duration::from_millis(
+                                b.heartbeat_interval as u64,
+                            ));
                         }
                         let neg = wire::negotiate(&b, &wire::ServerLimits::default()).unwrap();
                         encode_response(&neg.reply_body(), &mut out);
                     }
-                    Command::Sub { topic, .. } => { sub = Some(topic); encode_response(b"OK", &mut out); }
-                    Command::Rdy(n) => { fake.with(|s| s.rdy.insert(conn, n)); }
+                    Command::Sub { topic, .. } => {
+                        sub = Some(topic);
+                        encode_response(b"OK", &mut out);
+                    }
+                    Command::Rdy(n) => {
+                        fake.with(|s| s.rdy.insert(conn, n));
+                    }
                     Command::Pub { topic, body } => {
                         if topic == "reject" {
-                            encode_error(&wire::ProtocolError::fatal("E_PUB_FAILED", "PUB failed exiting"), &mut out);
+                            encode_error(
+                                &wire::ProtocolError::fatal("E_PUB_FAILED", "PUB failed exiting"),
+                                &mut out,
+                            );
                             w.write_all(&out).await.map_err(|_| ())?;
                             w.flush().await.map_err(|_| ())?;
                             return Err(());
                         }
-                        fake.with(|s| { s.published.push((topic.clone(), body.clone())); push(s, &topic, body) });
+                        fake.with(|s| {
+                            s.published.push((topic.clone(), body.clone()));
+                            push(s, &topic, body)
+                        });
                         encode_response(b"OK", &mut out);
                         fake.wake.notify_waiters();
                     }
                     Command::Mpub { topic, bodies } => {
-                        fake.with(|s| for b in bodies { s.published.push((topic.clone(), b.clone())); push(s, &topic, b) });
+                        fake.with(|s| {
+                            for b in bodies {
+                                s.published.push((topic.clone(), b.clone()));
+                                push(s, &topic, b)
+                            }
+                        });
                         encode_response(b"OK", &mut out);
                         fake.wake.notify_waiters();
                     }
-                    Command::Dpub { topic, defer_ms, body } => {
-                        fake.with(|s| { s.deferred.push((topic.clone(), defer_ms)); s.published.push((topic.clone(), body.clone())); push(s, &topic, body) });
+                    Command::Dpub {
+                        topic,
+                        defer_ms,
+                        body,
+                    } => {
+                        fake.with(|s| {
+                            s.deferred.push((topic.clone(), defer_ms));
+                            s.published.push((topic.clone(), body.clone()));
+                            push(s, &topic, body)
+                        });
                         encode_response(b"OK", &mut out);
                         fake.wake.notify_waiters();
                     }
                     Command::Fin(id) => fake.with(|s| {
-                        if s.in_flight.remove(&id).is_some() { s.finished.push(id) }
+                        if s.in_flight.remove(&id).is_some() {
+                            s.finished.push(id)
+                        }
                     }),
                     Command::Req { id, .. } => fake.with(|s| {
                         if let Some((_, m)) = s.in_flight.remove(&id) {
@@ -189,7 +239,10 @@ async fn serve(fake: Fake, stream: rt::net::TcpStream) {
                     Command::Touch(id) => fake.with(|s| s.touched.push(id)),
                     Command::Nop => fake.with(|s| s.nops += 1),
                     Command::Cls => encode_response(b"CLOSE_WAIT", &mut out),
-                    Command::Auth(_) => encode_error(&wire::ProtocolError::fatal("E_AUTH_DISABLED", "AUTH disabled"), &mut out),
+                    Command::Auth(_) => encode_error(
+                        &wire::ProtocolError::fatal("E_AUTH_DISABLED", "AUTH disabled"),
+                        &mut out,
+                    ),
                 }
             }
         }
@@ -200,7 +253,12 @@ async fn serve(fake: Fake, stream: rt::net::TcpStream) {
     fake.with(|s| {
         s.connections -= 1;
         s.rdy.remove(&conn);
-        let mine: Vec<MessageId> = s.in_flight.iter().filter(|(_, (c, _))| *c == conn).map(|(id, _)| *id).collect();
+        let mine: Vec<MessageId> = s
+            .in_flight
+            .iter()
+            .filter(|(_, (c, _))| *c == conn)
+            .map(|(id, _)| *id)
+            .collect();
         for id in mine {
             let (_, m) = s.in_flight.remove(&id).unwrap();
             let topic = sub.clone().unwrap_or_default();

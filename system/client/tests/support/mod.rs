@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fake_nsqd;
+pub mod fake_registry;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,9 +16,15 @@ where
 {
     #[cfg(not(madsim))]
     {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
-            tokio::time::timeout(Duration::from_secs(60), body("127.0.0.1".parse().unwrap())).await.expect("test timed out");
+            tokio::time::timeout(Duration::from_secs(60), body("127.0.0.1".parse().unwrap()))
+                .await
+                .expect("test timed out");
         });
     }
     #[cfg(madsim)]
@@ -27,7 +34,9 @@ where
         let node = rt.create_node().name("node").ip(ip).build();
         rt.block_on(async move {
             node.spawn(async move {
-                tokio::time::timeout(Duration::from_secs(600), body(ip)).await.expect("test timed out");
+                tokio::time::timeout(Duration::from_secs(600), body(ip))
+                    .await
+                    .expect("test timed out");
             })
             .await
             .unwrap();

@@ -8,7 +8,7 @@ pub mod reply;
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
@@ -147,8 +147,15 @@ async fn debug(State(lookup): St, req: Request) -> Response {
     reply::json(&doc)
 }
 
+/// The routed path's last segment (`/topic/{action}`), decoded as Go's router does; not axum's
+/// `Path`, which refuses invalid UTF-8 with a plain-text 400 of its own.
+fn last_segment(req: &Request) -> String {
+    wire::http_params::last_path_segment(req.uri().path())
+}
+
 /// `/topic/create|delete|tombstone`.
-async fn topic_action(State(lookup): St, Path(action): Path<String>, req: Request) -> Response {
+async fn topic_action(State(lookup): St, req: Request) -> Response {
+    let action = last_segment(&req);
     if !matches!(action.as_str(), "create" | "delete" | "tombstone") {
         return codes::NOT_FOUND.response();
     }
@@ -184,7 +191,8 @@ fn topic_inner(lookup: &Lookup, action: &str, req: &Request) -> Result<Response,
 }
 
 /// `/channel/create|delete`.
-async fn channel_action(State(lookup): St, Path(action): Path<String>, req: Request) -> Response {
+async fn channel_action(State(lookup): St, req: Request) -> Response {
+    let action = last_segment(&req);
     if !matches!(action.as_str(), "create" | "delete") {
         return codes::NOT_FOUND.response();
     }

@@ -24,7 +24,7 @@ pub mod upgrade;
 pub use deflate::DeflateStream;
 pub use rewind::Rewind;
 pub use snappy::SnappyStream;
-pub use upgrade::{upgrade, BoxStream, ByteStream, Plan, Upgraded};
+pub use upgrade::{upgrade, BoxStream, ByteStream, Plan, UpgradeFailed, Upgraded};
 
 #[cfg(test)]
 mod tests;

@@ -427,3 +427,16 @@ async fn no_upgrade_returns_the_stream_with_its_prefix() {
     client_io.read_exact(&mut x).await.unwrap();
     assert_eq!(&x, b"x");
 }
+
+#[test]
+fn the_first_record_check_is_gos() {
+    use super::upgrade::looks_like_tls;
+    // A TLS 1.0-style ClientHello record header (what every client sends first) and an alert.
+    assert!(looks_like_tls(&[0x16, 0x03, 0x01, 0x02, 0x00]));
+    assert!(looks_like_tls(&[0x15, 0x03, 0x03, 0x00, 0x02]));
+    // Commands, HTTP, application data first, or an absurd version.
+    assert!(!looks_like_tls(b"NOP\nN"));
+    assert!(!looks_like_tls(b"GET /"));
+    assert!(!looks_like_tls(&[0x17, 0x03, 0x03, 0x00, 0x10]));
+    assert!(!looks_like_tls(&[0x16, 0x10, 0x00, 0x00, 0x10]));
+}

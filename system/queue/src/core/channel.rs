@@ -12,10 +12,12 @@
 //! Bounds: new messages are admitted to the ready queue only below `mem_queue_size`, and to the
 //! deferred set only below `deferred_max`; beyond, the message is handed back
 //! ([`PutOutcome::Overflow`]) for the shell's disk queue, or dropped on an ephemeral channel.
-//! Messages moving *within* the channel (timeouts, REQ, due deferrals, a departing client's
-//! messages) are never refused — refusing would force the shell to handle a message in the middle
-//! of a FIN/REQ/tick — so the ready queue may briefly exceed `mem_queue_size` by at most the
-//! in-flight and deferred counts, themselves bounded by Σ RDY and `deferred_max` (+ Σ RDY).
+//! Deferred messages coming due (DPUB, REQ with a delay) join the ready queue only below
+//! `mem_queue_size` too; the rest are handed back from `tick` ([`TickReport::spilled`]). Messages
+//! moving back from a client (timeouts, REQ without delay, a departing client's messages) are
+//! never refused — refusing would force the shell to handle a message in the middle of a FIN/REQ
+//! — so the ready queue may exceed `mem_queue_size` by at most the in-flight count, itself
+//! bounded by Σ RDY.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::ops::Bound;
@@ -36,6 +38,10 @@ pub struct ChannelConfig {
     pub max_rdy_count: u32,
     /// `--max-channel-consumers`: 0 = unlimited.
     pub max_consumers: usize,
+    /// Deferred messages that come due join the ready queue only below `mem_queue_size`; the rest
+    /// are handed back for the disk queue ([`TickReport::spilled`]). `false` is the broken variant
+    /// `Testing::unbounded_due_deferrals` (every due message stays in memory).
+    pub due_respects_mem_queue_size: bool,
 }
 
 impl Default for ChannelConfig {
@@ -45,6 +51,7 @@ impl Default for ChannelConfig {
             deferred_max: 1_000_000,
             max_rdy_count: 2500,
             max_consumers: 0,
+            due_respects_mem_queue_size: true,
         }
     }
 }
@@ -79,11 +86,16 @@ pub struct TickReport {
     pub timed_out: Vec<(ClientId, MessageId)>,
     /// Deferred messages that came due and are now ready.
     pub undeferred: usize,
+    /// Deferred messages that came due while the ready queue was full: they left the channel and
+    /// go to its disk queue (the shell writes them).
+    pub spilled: Vec<Message>,
+    /// Like `spilled`, on an ephemeral channel: dropped, as any ephemeral overflow.
+    pub dropped: usize,
 }
 
 impl TickReport {
     pub fn is_empty(&self) -> bool {
-        self.timed_out.is_empty() && self.undeferred == 0
+        self.timed_out.is_empty() && self.undeferred == 0 && self.spilled.is_empty() && self.dropped == 0
     }
 }
 
@@ -553,6 +565,15 @@ impl Channel {
             self.ready.push_back(entry.msg);
         }
         while let Some((_, msg)) = self.deferred.pop_due(now_ms) {
+            if self.config.due_respects_mem_queue_size && self.ready.len() >= self.config.mem_queue_size {
+                let was_present = self.present.remove(&msg.id);
+                assert!(was_present, "deferred message missing from the id set");
+                match self.overflow(msg) {
+                    PutOutcome::Overflow(m) => report.spilled.push(m),
+                    _ => report.dropped += 1,
+                }
+                continue;
+            }
             self.ready.push_back(msg);
             report.undeferred += 1;
         }

@@ -196,8 +196,8 @@ pub trait QueueApi: Send + Sync + 'static {
     /// returning everything is correct, just slower. See [`StatsSnapshot`] for each field.
     fn stats(&self, filter: &StatsFilter) -> impl Future<Output = StatsSnapshot> + Send;
 
-    /// `/stats`'s `memory` object (only asked for when `include_mem` is on). No OS calls:
-    /// fill with what the node tracks itself, zeros otherwise.
+    /// `/stats`'s `memory` object (only asked for when `include_mem` is on); see [`MemoryStats`]
+    /// for what each field means here.
     fn memory(&self) -> MemoryStats {
         MemoryStats::default()
     }

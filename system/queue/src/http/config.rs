@@ -60,7 +60,7 @@ pub fn get(o: &Options, name: &str) -> Option<ConfigValue> {
         "verbose" => json!(false),
         "tcp_address" => return text(&o.tcp_address.to_string()),
         "http_address" => return text(&o.http_address.to_string()),
-        "https_address" => return text("0.0.0.0:4152"),
+        "https_address" => return text(&o.https_address.map(|a| a.to_string()).unwrap_or_default()),
         "broadcast_address" => return text(&o.broadcast_address),
         "broadcast_tcp_port" => json!(o.broadcast_tcp_port),
         "broadcast_http_port" => json!(o.broadcast_http_port),

@@ -23,7 +23,7 @@ mod tests;
 
 pub use api::{Action, ApiError, ConfigChange, Health, Info, QueueApi};
 pub use limits::HttpLimits;
-pub use router::router;
+pub use router::{router, tls_required_router};
 pub use stats::{
     ChannelStats, ClientStats, MemoryStats, PubCount, StatsDocument, StatsFilter, StatsSnapshot,
     TopicStats,

@@ -103,6 +103,14 @@ pub fn options(allow: &str) -> Response {
     r
 }
 
+/// What nsqd's plain HTTP port answers to every request under `--tls-required=true`: 403 with
+/// the HTTPS port (0 when no HTTPS listener runs), in nsqd's exact spelling — spaces included,
+/// since nsqd formats it by hand rather than through its JSON encoder.
+pub fn tls_required(https_port: u16) -> Response {
+    let body = format!(r#"{{"message": "TLS_REQUIRED", "https_port": {https_port}}}"#);
+    build(403, Some(JSON), body.into_bytes())
+}
+
 /// `/ping`: plain text, without nsqd's version header.
 pub fn ping(status: u16, body: String) -> Response {
     let mut r = Response::new(Body::from(body));
@@ -112,9 +120,24 @@ pub fn ping(status: u16, body: String) -> Response {
     r
 }
 
+/// Go's reason phrase where it differs from hyper's (`http.StatusText`: 413 is "Request Entity
+/// Too Large", hyper says "Payload Too Large"); clients and tests that print the status line see
+/// nsqd's.
+fn go_reason_phrase(status: u16) -> Option<&'static [u8]> {
+    match status {
+        413 => Some(b"Request Entity Too Large"),
+        414 => Some(b"Request URI Too Long"),
+        416 => Some(b"Requested Range Not Satisfiable"),
+        _ => None,
+    }
+}
+
 fn build(status: u16, content_type: Option<&'static str>, body: Vec<u8>) -> Response {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status_code(status);
+    if let Some(reason) = go_reason_phrase(status) {
+        r.extensions_mut().insert(hyper::ext::ReasonPhrase::from_static(reason));
+    }
     let headers = r.headers_mut();
     if let Some(ct) = content_type {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
@@ -46,6 +46,12 @@ pub fn router<A: QueueApi>(api: Arc<A>, limits: HttpLimits) -> Router {
         .with_state(shared)
 }
 
+/// nsqd's plain HTTP port under `--tls-required=true`: every request, whatever its method or
+/// path, gets 403 `TLS_REQUIRED` naming the HTTPS port.
+pub fn tls_required_router(https_port: u16) -> Router {
+    Router::new().fallback(move || async move { reply::tls_required(https_port) })
+}
+
 /// The method check nsqd's router does: `OPTIONS` answers with `Allow`, any other method not
 /// routed is 405 with `Allow`. `None` when the method is routed.
 fn check_method(method: &Method, (allowed, allow): (&[Method], &str)) -> Option<Response> {
@@ -56,6 +62,12 @@ fn check_method(method: &Method, (allowed, allow): (&[Method], &str)) -> Option<
     } else {
         Some(reply::method_not_allowed(allow))
     }
+}
+
+/// The routed path's last segment (`/topic/{action}`, `/config/{opt}`), decoded as Go's router
+/// does; not axum's `Path`, which refuses invalid UTF-8 with a plain-text 400 of its own.
+fn last_segment(req: &Request) -> String {
+    wire::http_params::last_path_segment(req.uri().path())
 }
 
 fn respond(r: Result<Response, HttpError>) -> Response {
@@ -177,11 +189,8 @@ fn action_request(segment: &str, req: Request) -> Result<(Action, Result<Params,
 }
 
 /// `/topic/<action>`: create and empty validate the name; delete, pause and unpause only look it up.
-async fn topic_action<A: QueueApi>(
-    State(s): St<A>,
-    Path(segment): Path<String>,
-    req: Request,
-) -> Response {
+async fn topic_action<A: QueueApi>(State(s): St<A>, req: Request) -> Response {
+    let segment = last_segment(&req);
     let (action, parsed) = match action_request(&segment, req) {
         Ok(x) => x,
         Err(r) => return r,
@@ -201,11 +210,8 @@ async fn topic_action<A: QueueApi>(
 }
 
 /// `/channel/<action>`: topic and channel validated (`*_ARG_*` codes), then the node decides.
-async fn channel_action<A: QueueApi>(
-    State(s): St<A>,
-    Path(segment): Path<String>,
-    req: Request,
-) -> Response {
+async fn channel_action<A: QueueApi>(State(s): St<A>, req: Request) -> Response {
+    let segment = last_segment(&req);
     let (action, parsed) = match action_request(&segment, req) {
         Ok(x) => x,
         Err(r) => return r,
@@ -265,11 +271,8 @@ async fn stats_handler<A: QueueApi>(State(s): St<A>, req: Request) -> Response {
 }
 
 /// `/config/:opt`: GET reads any option; PUT changes the two nsqd allows and answers the new value.
-async fn config_handler<A: QueueApi>(
-    State(s): St<A>,
-    Path(opt): Path<String>,
-    req: Request,
-) -> Response {
+async fn config_handler<A: QueueApi>(State(s): St<A>, req: Request) -> Response {
+    let opt = last_segment(&req);
     if let Some(r) = check_method(req.method(), GET_PUT) {
         return r;
     }

@@ -115,8 +115,11 @@ pub struct PubCount {
     pub count: u64,
 }
 
-/// `/stats`'s `memory` object. nsqd fills it from Go's runtime; Weir from what the node tracks
-/// itself (zeros otherwise) — never from OS calls.
+/// `/stats`'s `memory` object. nsqd fills it from Go's runtime; Weir has no garbage collector, so
+/// the node maps the process's figures (`rt::process::memory`, zeros under the simulator) onto
+/// nsqd's names: `heap_in_use_bytes` = resident anonymous memory, `heap_idle_bytes` = data segment
+/// reserved but not resident, `heap_objects` = messages held in memory (ready, in flight, deferred,
+/// topic backlogs); the `gc_*` and `next_gc_bytes` fields stay 0.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct MemoryStats {
     pub heap_objects: u64,

@@ -158,6 +158,8 @@ impl Node {
     ) -> Result<(), ConsumeError> {
         // Testing::ignore_defer — BROKEN VARIANT: REQ delays are ignored.
         let delay_ms = if self.opts.testing.ignore_defer { 0 } else { delay_ms };
+        // Testing::ignore_req_delay — BROKEN VARIANT: REQ delays (only) are ignored.
+        let delay_ms = if self.opts.testing.ignore_req_delay { 0 } else { delay_ms };
         let now_ms = self.now_ms();
         let max = self.opts.max_req_timeout_ms;
         self.with_channel(sub, |ch| ch.requeue(client, id, delay_ms, now_ms, max))?;
@@ -193,6 +195,8 @@ impl Node {
         // Testing::premature_timeout — BROKEN VARIANT: the message times out after a quarter of
         // the client's msg timeout, while the client still legitimately holds it.
         let msg_timeout_ms = if self.opts.testing.premature_timeout { msg_timeout_ms / 4 } else { msg_timeout_ms };
+        // Testing::double_msg_timeout — BROKEN VARIANT: the message times out twice too late.
+        let msg_timeout_ms = if self.opts.testing.double_msg_timeout { msg_timeout_ms * 2 } else { msg_timeout_ms };
         // Bounded: each round either returns or consumes one message from memory or disk.
         loop {
             let handle = {

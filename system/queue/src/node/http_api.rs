@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::core::{QuantileReport, Quantiles};
-use crate::http::stats::{ChannelStats, ClientStats, PubCount, StatsFilter, StatsSnapshot, TopicStats};
+use crate::http::stats::{ChannelStats, MemoryStats, ClientStats, PubCount, StatsFilter, StatsSnapshot, TopicStats};
 use crate::http::{Action, ApiError, ConfigChange, Health, Info, QueueApi};
 use crate::options::Options;
 
@@ -82,6 +82,16 @@ impl QueueApi for Api {
         let now_ms = node.now_ms();
         let state = node.lock();
         snapshot(node, &state, filter, now_ms)
+    }
+
+    fn memory(&self) -> MemoryStats {
+        let usage = rt::process::memory();
+        MemoryStats {
+            heap_objects: self.0.messages_in_memory(),
+            heap_in_use_bytes: usage.anon_bytes,
+            heap_idle_bytes: usage.data_bytes.saturating_sub(usage.anon_bytes),
+            ..MemoryStats::default()
+        }
     }
 
     fn info(&self) -> Info {

@@ -14,6 +14,7 @@
 
 pub(crate) mod backend;
 mod http_api;
+mod persist;
 mod consume;
 mod publish;
 mod scan;
@@ -49,6 +50,10 @@ pub struct Node {
     create_lock: AsyncMutex<()>,
     /// `None` = healthy; else the reason (`/ping` answers `NOK - <reason>`).
     health: Mutex<Option<String>>,
+    /// When the scan last retried a metadata save for an unhealthy node (`now_ms`).
+    health_retry_ms: Mutex<u64>,
+    /// One metadata writer at a time (see `persist`).
+    metadata: persist::MetadataSaver,
     next_client_id: AtomicU64,
     /// Set while [`Node::load`] recreates topics: no metadata saves meanwhile.
     loading: std::sync::atomic::AtomicBool,
@@ -138,6 +143,8 @@ impl Node {
             storage,
             create_lock: AsyncMutex::new(()),
             health: Mutex::new(None),
+            health_retry_ms: Mutex::new(0),
+            metadata: persist::MetadataSaver::new(),
             next_client_id: AtomicU64::new(1),
             loading: std::sync::atomic::AtomicBool::new(false),
             start_time_secs: rt::clock::unix_secs(),
@@ -278,7 +285,9 @@ impl Node {
     }
 
     pub(crate) fn set_healthy(&self) {
-        *self.health.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        if let Some(was) = self.health.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            tracing::info!("node healthy again (was: {was})");
+        }
     }
 
     // ---- clients ----
@@ -331,6 +340,7 @@ impl Node {
                 } else {
                     ChannelConfig::default().deferred_max
                 },
+                due_respects_mem_queue_size: !self.opts.testing.unbounded_due_deferrals,
             },
         }
     }
@@ -377,6 +387,20 @@ impl Node {
             None => topic.to_owned(),
             Some(c) => format!("{topic}:{c}"),
         }
+    }
+
+    /// Messages held in memory: topic backlogs and every channel's ready, in-flight and deferred
+    /// messages (`/stats` `memory.heap_objects`).
+    pub fn messages_in_memory(&self) -> u64 {
+        let state = self.lock();
+        let mut n = 0usize;
+        for t in state.topics.values() {
+            n += t.topic.depth();
+            for ch in t.topic.channels() {
+                n += ch.depth() + ch.in_flight_count() + ch.deferred_count();
+            }
+        }
+        n as u64
     }
 
     /// Topic names, sorted.

@@ -194,6 +194,10 @@ impl Node {
                 return Err(PublishError::Exiting);
             };
             for body in bodies {
+                // A body arrives as a slice of a connection's read buffer (64 KiB or more for
+                // TCP, the whole request for HTTP /mpub); holding the slice would pin that buffer
+                // for as long as the message waits. One copy makes a held message cost its size.
+                let body = Bytes::copy_from_slice(&body);
                 let msg = t.topic.new_message(body, rt::clock::unix_ns());
                 let routed = if self.opts.testing.first_channel_only && defer_ms == 0 {
                     first_channel_only(&mut t.topic, msg)

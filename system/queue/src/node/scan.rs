@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::backend::BackendHandle;
+use crate::core::Message;
 use super::Node;
 
 impl Node {
@@ -24,8 +25,10 @@ impl Node {
                 _ = shutdown.wait() => return,
                 _ = rt::time::sleep(Duration::from_millis(wait_ms.max(1))) => {}
             }
-            self.scan_once();
+            let spilled = self.scan_once();
+            self.write_due_spills(spilled).await;
             self.sync_due().await;
+            self.retry_health(self.now_ms()).await;
         }
     }
 
@@ -38,10 +41,13 @@ impl Node {
     }
 
     /// One pass of `tick` over every topic; wakes consumers of channels where something came back.
-    pub(crate) fn scan_once(&self) {
+    /// Returns the deferred messages that came due while their channel's memory was full, per
+    /// (topic, channel): they left the channel and go to its disk queue.
+    pub(crate) fn scan_once(&self) -> Vec<(String, String, Vec<Message>)> {
         let now_ms = self.now_ms();
         let mut state = self.lock();
         let mut woken: Vec<(String, String)> = Vec::new();
+        let mut spilled = Vec::new();
         for (name, t) in state.topics.iter_mut() {
             if self.opts.testing.no_timeout_requeue {
                 // Testing::no_timeout_requeue — BROKEN VARIANT: an expired in-flight message is
@@ -61,11 +67,50 @@ impl Node {
                     }
                 }
             }
-            for (channel, _report) in t.topic.tick(now_ms) {
+            for (channel, report) in t.topic.tick(now_ms) {
+                if report.dropped > 0 {
+                    tracing::debug!("TOPIC({name}): {} due ephemeral copies dropped (memory full)", report.dropped);
+                }
+                if !report.spilled.is_empty() {
+                    spilled.push((name.clone(), channel.clone(), report.spilled));
+                }
                 woken.push((name.clone(), channel));
             }
         }
         for (topic, channel) in woken {
+            Node::wake(&state, &topic, Some(&channel));
+        }
+        spilled
+    }
+
+    /// Writes due deferred messages that found their channel's memory full to its disk queue, one
+    /// put each: a message read from that queue earlier keeps its old record until the new one is
+    /// written (`BackendHandle::put` releases it). A failed write puts the message back in the
+    /// channel, due at once, so the next scan tries again (memory over the bound beats a loss).
+    async fn write_due_spills(&self, spilled: Vec<(String, String, Vec<Message>)>) {
+        for (topic, channel, msgs) in spilled {
+            let handle = {
+                let state = self.lock();
+                state.topics.get(&topic).and_then(|t| t.channels.get(&channel)).and_then(|c| c.backend.clone())
+            };
+            let Some(handle) = handle else {
+                // Deleted meanwhile: its messages went with it.
+                continue;
+            };
+            for msg in msgs {
+                match handle.put(&msg, None, self.now_ms()).await {
+                    Ok(()) => self.set_healthy(),
+                    Err(e) => {
+                        self.set_unhealthy(format!("failed to write to disk queue: {e}"));
+                        let now_ms = self.now_ms();
+                        let mut state = self.lock();
+                        if let Some(ch) = state.topics.get_mut(&topic).and_then(|t| t.topic.channel_mut(&channel)) {
+                            let _ = ch.defer_from_backend(msg, now_ms);
+                        }
+                    }
+                }
+            }
+            let state = self.lock();
             Node::wake(&state, &topic, Some(&channel));
         }
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::core::{Drained, Message};
-use crate::metadata::{self, ChannelMetadata, Metadata, TopicMetadata};
+use crate::metadata::{self, Metadata};
 
 use super::backend::BackendHandle;
 use super::Node;
@@ -88,9 +88,12 @@ impl Node {
     /// Loads what a previous run left on disk: topics, channels, pause state and their queues
     /// (whose messages are then delivered from disk).
     pub async fn load(self: &Arc<Self>) -> anyhow::Result<()> {
-        let md = metadata::load(self.storage.disk())
+        let fallback = !self.opts.testing.no_metadata_fallback;
+        let loaded = metadata::load(self.storage.disk(), fallback)
             .await
             .context("reading metadata")?;
+        self.metadata_store_loaded(loaded.current_is_good).await;
+        let md = loaded.metadata;
         self.loading.store(true, Ordering::Release);
         let result = self.recreate(&md).await;
         self.loading.store(false, Ordering::Release);
@@ -125,38 +128,5 @@ impl Node {
             }
         }
         Ok(())
-    }
-
-    /// Persists topics/channels/paused (`nsqd.dat`); a failure is logged and marks the node
-    /// unhealthy (the next create/delete/pause retries).
-    pub(crate) async fn save_metadata(&self) {
-        if self.loading.load(Ordering::Acquire) {
-            return;
-        }
-        let md = {
-            let state = self.lock();
-            Metadata {
-                version: "1.3.0".to_owned(),
-                topics: state
-                    .topics
-                    .values()
-                    .map(|t| TopicMetadata {
-                        name: t.topic.name().to_owned(),
-                        paused: t.topic.is_paused(),
-                        channels: t
-                            .topic
-                            .channels()
-                            .map(|c| ChannelMetadata {
-                                name: c.name().to_owned(),
-                                paused: c.is_paused(),
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-            }
-        };
-        if let Err(e) = metadata::save(self.storage.disk(), &md).await {
-            self.set_unhealthy(format!("failed to save metadata: {e}"));
-        }
     }
 }

@@ -42,9 +42,8 @@ pub use crate::compress::ByteStream as Io;
 /// The boxed stream a connection owns.
 pub type BoxIo = compress::BoxStream;
 
-/// The TLS handshake deadline when heartbeats are off (otherwise 2× the heartbeat interval,
-/// the same silence that closes a connection).
-const TLS_HANDSHAKE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(60);
+/// The TLS handshake deadline after IDENTIFY, nsqd's (`UpgradeTLS`: 5 s).
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// nsqd's numeric client states as `/stats` reports them (`stateSubscribed`, `stateClosing`).
 const CLIENT_STATE_SUBSCRIBED: i32 = 3;
@@ -210,7 +209,9 @@ impl Conn {
                 Wake::Read(Err(e)) => return Err(e),
                 Wake::Notified => {}
                 Wake::Heartbeat => {
-                    self.next_heartbeat = rt::time::now() + self.settings.heartbeat();
+                    // Testing::slow_heartbeats — BROKEN VARIANT: every third interval only.
+                    let every = if self.node.options().testing.slow_heartbeats { 3 } else { 1 };
+                    self.next_heartbeat = rt::time::now() + self.settings.heartbeat() * every;
                     encode_response(HEARTBEAT, &mut self.out);
                     self.flush().await?;
                 }
@@ -352,6 +353,8 @@ impl Conn {
                 self.notify.notify_one();
                 Ok(())
             }
+            // Testing::silent_stray_answers — BROKEN VARIANT: no error for an id not in flight.
+            Err(_) if self.node.options().testing.silent_stray_answers => Ok(()),
             Err(ConsumeError::Core(CoreError::NotOwner)) => Err(failed(&id, InFlightError::NotOwner)),
             Err(_) => Err(failed(&id, InFlightError::NotInFlight)),
         }
@@ -408,23 +411,19 @@ impl Conn {
         });
         self.respond(&negotiated.reply_body()).await?;
         if negotiated.tls_v1 || negotiated.snappy || negotiated.deflate {
-            self.upgrade(&negotiated).await?;
+            return self.upgrade(&negotiated).await;
         }
         Ok(Ok(()))
     }
 
     /// Swaps the stream for the TLS and/or compressed one IDENTIFY negotiated (the reply was
-    /// flushed in clear). A failed handshake ends the connection: there is no channel left to
-    /// send an error on.
-    async fn upgrade(&mut self, negotiated: &wire::Negotiated) -> io::Result<()> {
-        let tls_handshake_timeout = if self.settings.heartbeat_ms > 0 {
-            self.settings.heartbeat() * 2
-        } else {
-            TLS_HANDSHAKE_TIMEOUT_DEFAULT
-        };
+    /// flushed in clear). A client that skips the TLS handshake gets nsqd's fatal
+    /// `E_IDENTIFY_FAILED` in clear; a handshake that fails inside TLS ends the connection (the
+    /// TLS alert already went out, as Go's does).
+    async fn upgrade(&mut self, negotiated: &wire::Negotiated) -> io::Result<Result<(), ProtocolError>> {
         let plan = compress::Plan {
             tls: if negotiated.tls_v1 { self.features.tls.clone() } else { None },
-            tls_handshake_timeout,
+            tls_handshake_timeout: TLS_HANDSHAKE_TIMEOUT,
             snappy: negotiated.snappy,
             deflate_level: negotiated
                 .deflate
@@ -433,7 +432,14 @@ impl Conn {
         // Everything buffered past the IDENTIFY body belongs to the new layer.
         let already_read = self.inbuf.split().freeze();
         let plain = std::mem::replace(&mut self.io, Box::new(tokio::io::empty()));
-        let upgraded = compress::upgrade(plain, already_read, &plan).await?;
+        let upgraded = match compress::upgrade(plain, already_read, &plan).await {
+            Ok(u) => u,
+            Err(compress::UpgradeFailed { error, stream: Some(plain) }) => {
+                self.io = plain;
+                return Ok(Err(ProtocolError::fatal(errors::E_IDENTIFY_FAILED, format!("IDENTIFY failed {error}"))));
+            }
+            Err(compress::UpgradeFailed { error, stream: None }) => return Err(error),
+        };
         self.io = upgraded.stream;
         self.last_read = rt::time::now();
         let tls = upgraded.tls.is_some();
@@ -448,7 +454,7 @@ impl Conn {
             i.snappy = snappy;
             i.deflate = deflate;
         });
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// Pulls messages for a subscribed client while its window is open.

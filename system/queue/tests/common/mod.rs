@@ -38,17 +38,18 @@ pub struct Running {
     pub node: std::sync::Arc<queue::node::Node>,
     pub tcp: SocketAddr,
     pub http: SocketAddr,
+    pub https: Option<SocketAddr>,
     pub stop: rt::shutdown::Trigger,
     pub done: rt::task::JoinHandle<anyhow::Result<()>>,
 }
 
 pub async fn start(opts: Options) -> Running {
     let d = Daemon::start(opts).await.expect("daemon starts");
-    let (tcp, http) = (d.tcp_addr(), d.http_addr());
+    let (tcp, http, https) = (d.tcp_addr(), d.http_addr(), d.https_addr());
     let node = d.node().clone();
     let (stop, shutdown) = rt::shutdown::channel();
     let done = rt::task::spawn(d.run_until(shutdown));
-    Running { node, tcp, http, stop, done }
+    Running { node, tcp, http, https, stop, done }
 }
 
 impl Running {

@@ -26,6 +26,8 @@ pub struct CoreConfig {
     pub doubled_expiry: bool,
     /// TESTING: self-preservation never engages.
     pub no_self_preservation: bool,
+    /// TESTING: a renewal is acknowledged and counted but does not move the lease's deadline.
+    pub renewal_does_not_extend: bool,
 }
 
 impl CoreConfig {
@@ -41,6 +43,7 @@ impl CoreConfig {
             log_len_max: 10_000,
             doubled_expiry: false,
             no_self_preservation: false,
+            renewal_does_not_extend: false,
         }
     }
 }

@@ -219,8 +219,11 @@ impl Registry {
     /// check pass/warn/fail). `UnknownInstance` tells the owner to register again.
     pub fn renew(&mut self, key: &Key, status: Option<Status>, now_ms: u64, wall_ms: i64) -> Result<Committed, CoreError> {
         let counts = {
+            let keep_deadline = self.config.renewal_does_not_extend;
             let live = self.live_mut(key).ok_or_else(|| CoreError::UnknownInstance(key.clone()))?;
-            live.renewed_ms = now_ms;
+            if !keep_deadline {
+                live.renewed_ms = now_ms;
+            }
             live.reg.lease.ttl_ms.is_some() || live.reg.lease.critical_after_ms.is_some()
         };
         if counts {

@@ -21,6 +21,9 @@ pub mod stream;
 
 #[cfg(test)]
 mod tests;
+/// The faces' router tests' shared harness (a real node, tokio build).
+#[cfg(all(test, not(madsim)))]
+mod test_harness;
 
 use std::sync::Arc;
 

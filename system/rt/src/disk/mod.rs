@@ -82,13 +82,32 @@ impl Disk {
     }
 
     /// Replaces `rel` with `data` so that a crash leaves either the old or the new content.
+    ///
+    /// The temporary file has a name of its own (`<rel>.<random>.tmp`), so concurrent replacements
+    /// of the same file never write into one another's temporary (the last rename wins, and each
+    /// rename installs one complete image). The file is synced before the rename and the directory
+    /// after it, so the new content and its name are both durable when this returns. A failed
+    /// replacement removes its temporary file (best effort).
     pub async fn write_atomic(&self, rel: &str, data: &[u8]) -> io::Result<()> {
-        let tmp = format!("{rel}.tmp");
-        let mut f = self.create(&tmp).await?;
-        f.append(data).await?;
-        f.sync().await?;
-        drop(f);
-        self.rename(&tmp, rel).await
+        let tmp = format!("{rel}.{:016x}.tmp", crate::rand::u64());
+        let written = async {
+            let mut f = self.create(&tmp).await?;
+            f.append(data).await?;
+            f.sync().await?;
+            drop(f);
+            self.rename(&tmp, rel).await?;
+            self.sync_dir(parent_of(rel)).await
+        }
+        .await;
+        if written.is_err() {
+            let _ = self.remove(&tmp).await;
+        }
+        written
+    }
+
+    /// Makes the directory `rel`'s entries (creations, renames, removals) durable.
+    pub async fn sync_dir(&self, rel: &str) -> io::Result<()> {
+        imp::sync_dir(self.path(rel)).await
     }
 
     pub async fn rename(&self, from: &str, to: &str) -> io::Result<()> {
@@ -110,6 +129,11 @@ impl Disk {
     pub async fn exists(&self, rel: &str) -> io::Result<bool> {
         imp::exists(self.path(rel)).await
     }
+}
+
+/// The directory part of a relative path (`""` for the data directory itself).
+fn parent_of(rel: &str) -> &str {
+    rel.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("")
 }
 
 impl File {

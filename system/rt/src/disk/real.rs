@@ -28,6 +28,10 @@ pub async fn rename(from: PathBuf, to: PathBuf) -> io::Result<()> {
     .await
 }
 
+pub async fn sync_dir(path: PathBuf) -> io::Result<()> {
+    blocking(move || fs::File::open(path)?.sync_all()).await
+}
+
 pub async fn remove(path: PathBuf) -> io::Result<()> {
     blocking(move || fs::remove_file(path)).await
 }

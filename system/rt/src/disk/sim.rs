@@ -38,6 +38,11 @@ pub struct NodeDisk {
     dirs: BTreeSet<String>,
     inodes: BTreeMap<u64, Inode>,
     next_inode: u64,
+    /// The inode most recently appended to or truncated, with the write's sequence number (for
+    /// [`NodeDisk::tear_last_write`]).
+    last_written: Option<(u64, u64)>,
+    /// Appends and truncations so far.
+    write_seq: u64,
     pub faults: DiskFaults,
 }
 
@@ -107,6 +112,38 @@ impl NodeDisk {
         }
     }
 
+    /// A lying disk after a power cut: the file written last loses a random, non-empty tail of
+    /// its content, durable image included (as if its data never reached the platter although
+    /// the sync returned). Returns whether a file was torn.
+    ///
+    /// Only a write after `since` (a [`NodeDisk::write_seq`] taken earlier) is torn, so a caller can
+    /// aim at the writes of one stop.
+    pub fn tear_last_write(&mut self, since: u64) -> bool {
+        let Some((ino, seq)) = self.last_written else {
+            return false;
+        };
+        let Some(inode) = self.inodes.get_mut(&ino).filter(|_| seq > since) else {
+            return false;
+        };
+        if inode.data.is_empty() {
+            return false;
+        }
+        let keep = crate::rand::rng().gen_range(0..inode.data.len());
+        inode.data.truncate(keep);
+        inode.durable = inode.data.clone();
+        true
+    }
+
+    /// The sequence number of the last append or truncation.
+    pub fn write_seq(&self) -> u64 {
+        self.write_seq
+    }
+
+    fn wrote(&mut self, inode: u64) {
+        self.write_seq += 1;
+        self.last_written = Some((inode, self.write_seq));
+    }
+
     /// A clean stop: everything written becomes durable.
     pub fn flush_all(&mut self) {
         for inode in self.inodes.values_mut() {
@@ -160,6 +197,20 @@ pub async fn rename(from: PathBuf, to: PathBuf) -> io::Result<()> {
         }
         let ino = n.disk.paths.remove(&f).ok_or_else(|| not_found(&f))?;
         n.disk.paths.insert(t, ino);
+        Ok(())
+    })
+}
+
+/// Directory operations are durable at once here (see the module documentation): only the
+/// injected faults and the simulated latency apply.
+pub async fn sync_dir(path: PathBuf) -> io::Result<()> {
+    io_delay(true).await;
+    with_node(node(), |n| {
+        n.disk.check_write()?;
+        let k = key(&path);
+        if !n.disk.dir_exists(&k) {
+            return Err(not_found(&k));
+        }
         Ok(())
     })
 }
@@ -224,6 +275,7 @@ impl File {
                     if let Some(i) = n.disk.inodes.get_mut(&ino) {
                         i.data.clear();
                     }
+                    n.disk.wrote(ino);
                 }
                 return Ok(File { node, inode: ino });
             }
@@ -263,6 +315,7 @@ impl File {
             i.data.extend_from_slice(data);
             Ok(at)
         })
+        .inspect(|_| with_node(self.node, |n| n.disk.wrote(self.inode)))
     }
 
     pub async fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {

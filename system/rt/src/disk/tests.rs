@@ -45,6 +45,48 @@ async fn file_operations_round_trip() {
     assert_eq!(disk.list("q").await.unwrap(), vec!["meta.json"]);
 }
 
+/// Concurrent replacements of one file never mix: each installs one complete image (the last
+/// rename wins) and leaves no temporary file behind.
+#[tokio::test]
+async fn concurrent_atomic_writes_install_whole_images() {
+    let disk = scratch("atomic");
+    disk.create_dir_all("").await.unwrap();
+    let images: Vec<Vec<u8>> = (0..8u8).map(|i| vec![b'a' + i; 4096 + usize::from(i)]).collect();
+    for _round in 0..5 {
+        let writes = images.iter().map(|img| disk.write_atomic("meta.json", img));
+        for r in futures_join_all(writes).await {
+            r.unwrap();
+        }
+        let got = disk.read("meta.json").await.unwrap();
+        assert!(images.contains(&got), "a mixed image of {} bytes", got.len());
+    }
+    assert_eq!(disk.list("").await.unwrap(), vec!["meta.json"]);
+}
+
+/// Polls every future to completion concurrently (no extra dependency for one test).
+async fn futures_join_all<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut futs: Vec<std::pin::Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in futs.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|o| o.expect("every future completed")).collect()
+}
+
 #[cfg(madsim)]
 mod simulated {
     use super::*;
@@ -95,6 +137,24 @@ mod simulated {
         let got = disk.read("log").await.unwrap();
         assert!(got.starts_with(b"base") && got.len() <= 14, "{got:?}");
         assert_eq!(&got[..], &b"base0123456789"[..got.len()]);
+    }
+
+    #[tokio::test]
+    async fn a_lying_disk_tears_the_file_written_last_even_if_synced() {
+        sim::reset();
+        let disk = scratch("lying");
+        disk.create_dir_all("").await.unwrap();
+        disk.write_atomic("older", b"untouched").await.unwrap();
+        let mark = sim::disk_write_seq(sim::current_node());
+        disk.write_atomic("last", b"0123456789").await.unwrap();
+        assert!(sim::disk_tear_last_write(sim::current_node(), mark));
+        // Nothing written since a later mark: nothing torn.
+        let later = sim::disk_write_seq(sim::current_node());
+        assert!(!sim::disk_tear_last_write(sim::current_node(), later));
+        sim::disk_crash(sim::current_node(), false);
+        let got = disk.read("last").await.unwrap();
+        assert!(got.len() < 10 && b"0123456789".starts_with(&got), "{got:?}");
+        assert_eq!(disk.read("older").await.unwrap(), b"untouched");
     }
 
     #[tokio::test]

@@ -111,6 +111,24 @@ impl HttpClient {
 
     /// Sends a request and collects the response body (up to the configured cap).
     pub async fn send(&self, req: Request<Full<Bytes>>) -> Result<Response<Bytes>, HttpError> {
+        self.send_timeout(req, self.config.request_timeout).await
+    }
+
+    /// Sends a request whose response body is read piece by piece ([`BodyStream`]): server-sent
+    /// events and other long-lived streams. Only the response head is bounded by `timeout`; the
+    /// caller bounds every read itself (a partition stalls a stream silently, so it must).
+    pub async fn send_streaming(&self, req: Request<Full<Bytes>>, timeout: Duration) -> Result<Response<BodyStream>, HttpError> {
+        let resp = crate::time::timeout(timeout, self.inner.request(req))
+            .await
+            .map_err(|_| HttpError::Timeout)?
+            .map_err(|e| HttpError::Request(format!("{e:?}")))?;
+        let (parts, body) = resp.into_parts();
+        Ok(Response::from_parts(parts, BodyStream { body }))
+    }
+
+    /// As [`HttpClient::send`], with a deadline of its own instead of the configured one (a
+    /// blocking read waits longer than an ordinary request).
+    pub async fn send_timeout(&self, req: Request<Full<Bytes>>, timeout: Duration) -> Result<Response<Bytes>, HttpError> {
         let max = self.config.max_response_bytes;
         let fut = async {
             let resp = self.inner.request(req).await.map_err(|e| HttpError::Request(format!("{e:?}")))?;
@@ -118,7 +136,7 @@ impl HttpClient {
             let body = Limited::new(body, max).collect().await.map_err(|e| HttpError::Body(e.to_string()))?;
             Ok(Response::from_parts(parts, body.to_bytes()))
         };
-        crate::time::timeout(self.config.request_timeout, fut).await.map_err(|_| HttpError::Timeout)?
+        crate::time::timeout(timeout, fut).await.map_err(|_| HttpError::Timeout)?
     }
 
     pub async fn get(&self, url: &str) -> Result<Response<Bytes>, HttpError> {
@@ -129,5 +147,29 @@ impl HttpClient {
     pub async fn post(&self, url: &str, body: impl Into<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let req = Request::post(url).body(Full::new(body.into())).map_err(|e| HttpError::BadUrl(e.to_string()))?;
         self.send(req).await
+    }
+}
+
+/// A response body read as it arrives (see [`HttpClient::send_streaming`]). Dropping it closes
+/// the connection.
+pub struct BodyStream {
+    body: hyper::body::Incoming,
+}
+
+impl BodyStream {
+    /// The next piece of the body; `None` at its end. Trailers are skipped. Waits as long as the
+    /// peer is silent: wrap it in [`crate::time::timeout`].
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, HttpError> {
+        loop {
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(HttpError::Body(e.to_string())),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+            }
+        }
     }
 }

@@ -7,11 +7,13 @@
 //! packet per flush, so an idle keep-alive connection would otherwise flood the simulated network.
 
 pub mod client;
+pub mod idle;
 pub mod io;
 pub mod server;
+pub mod target;
 
-pub use client::{HttpClient, HttpError};
-pub use server::{serve, serve_with, PeerAddr, ServeConfig};
+pub use client::{BodyStream, HttpClient, HttpError};
+pub use server::{serve, serve_upgraded, serve_with, PeerAddr, ServeConfig, ServedStream, Upgrade, UpgradeFuture};
 
 #[cfg(test)]
 mod tests;

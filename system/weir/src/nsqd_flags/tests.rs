@@ -19,6 +19,8 @@ fn no_flags_give_nsqds_defaults_and_the_host_facts() {
         hostname: "box1".into(),
         node_id: 77,
         data_path: "/srv/q".into(),
+        // nsqd's default; HTTPS is served only when a certificate is configured too.
+        https_address: Some("0.0.0.0:4152".parse().unwrap()),
         ..Options::default()
     };
     assert_eq!(c.options, want);
@@ -74,6 +76,8 @@ fn every_mapped_flag_reaches_its_option() {
         "--log-level=DEBUG",
         "--log-prefix=[q] ",
         "--max-connections=10",
+        "--max-http-connections=7",
+        "--https-address=127.0.0.1:0",
         "--max-command-line-bytes=512",
         "--requeue-on-disconnect",
     ])
@@ -102,7 +106,9 @@ fn every_mapped_flag_reaches_its_option() {
     assert_eq!(o.auth_http_addresses, vec!["a:1"]);
     assert_eq!(o.auth_http_request_method, "post");
     assert_eq!((o.http_client_connect_timeout_ms, o.http_client_request_timeout_ms), (3000, 4000));
-    assert_eq!((o.tls_cert.as_str(), o.tls_key.as_str(), o.tls_required), ("c.pem", "k.pem", 1));
+    assert_eq!((o.tls_cert.as_str(), o.tls_key.as_str(), o.tls_required), ("c.pem", "k.pem", 2));
+    assert_eq!(o.https_address, Some("127.0.0.1:0".parse().unwrap()));
+    assert_eq!(o.max_http_connections, 7);
     assert_eq!(o.tls_min_version, "tls1.3");
     assert_eq!(o.log_level, "debug");
     assert_eq!(c.log_prefix, "[q] ");
@@ -121,7 +127,6 @@ fn nsqd_only_flags_are_accepted_and_reported_as_ignored() {
         "--statsd-prefix=x",
         "--statsd-udp-packet-size=1000",
         "--statsd-exclude-ephemeral",
-        "--https-address=0.0.0.0:4152",
         "--tls-client-auth-policy=require",
         "--tls-root-ca-file=ca.pem",
         "--queue-scan-worker-pool-max=8",
@@ -131,9 +136,28 @@ fn nsqd_only_flags_are_accepted_and_reported_as_ignored() {
         "--config=/etc/nsqd.cfg",
     ])
     .unwrap();
-    assert_eq!(c.ignored.len(), 15);
+    assert_eq!(c.ignored.len(), 14);
     assert_eq!(c.config_file, "/etc/nsqd.cfg");
     assert_eq!(c.options.msg_timeout_ms, 60_000);
+}
+
+/// nsqd's `--tls-required` values: `tcp-https` (any case) is TLS on TCP only, `true` on TCP and
+/// HTTP; an empty `--https-address` turns HTTPS off.
+#[test]
+fn tls_required_levels_and_https_address() {
+    let tls = ["--tls-cert=c.pem", "--tls-key=k.pem"];
+    let level = |v: &str| {
+        let mut a = tls.to_vec();
+        a.push(v);
+        command(&a).unwrap().options.tls_required
+    };
+    assert_eq!(level("--tls-required=false"), 0);
+    assert_eq!(level("--tls-required=tcp-https"), 1);
+    assert_eq!(level("--tls-required=TCP-HTTPS"), 1);
+    assert_eq!(level("--tls-required=true"), 2);
+    assert_eq!(level("--tls-required"), 2);
+    assert_eq!(command(&["--https-address="]).unwrap().options.https_address, None);
+    assert_eq!(command(&["--https-address=:4443"]).unwrap().options.https_address, Some("0.0.0.0:4443".parse().unwrap()));
 }
 
 #[test]

@@ -108,6 +108,8 @@ struct Model {
     in_flight: BTreeMap<MessageId, Flight>,
     deferred: BTreeMap<MessageId, u64>,
     finished: BTreeSet<MessageId>,
+    /// Came due while the ready queue was full: handed back for the disk queue.
+    spilled: BTreeSet<MessageId>,
     skipped: BTreeSet<MessageId>,
     deliveries: BTreeMap<MessageId, u16>,
     not_before_ms: BTreeMap<MessageId, u64>,
@@ -208,6 +210,7 @@ impl Model {
             .chain(self.in_flight.keys())
             .chain(self.deferred.keys())
             .chain(self.finished.iter())
+            .chain(self.spilled.iter())
             .chain(self.skipped.iter())
         {
             *places.entry(*id).or_default() += 1;
@@ -232,6 +235,7 @@ fn run(ops: Vec<Op>) {
         deferred_max: DEFERRED_MAX,
         max_rdy_count: MAX_RDY,
         max_consumers: 0,
+        due_respects_mem_queue_size: true,
     };
     let mut ch = Channel::new("c", config).expect("valid name");
     let mut m = Model::default();
@@ -408,11 +412,22 @@ fn run(ops: Vec<Op>) {
                     .filter(|(_, &d)| d <= now)
                     .map(|(&id, _)| id)
                     .collect();
-                assert_eq!(report.undeferred, due.len(), "(d) undeferred count");
+                assert_eq!(report.undeferred + report.spilled.len(), due.len(), "(d) undeferred count");
+                assert_eq!(report.dropped, 0, "durable channel");
+                let spilled: BTreeSet<_> = report.spilled.iter().map(|msg| msg.id).collect();
                 for id in due {
                     m.deferred.remove(&id);
+                    if spilled.contains(&id) {
+                        // Left the channel for the disk queue: like an overflowed put.
+                        m.spilled.insert(id);
+                        continue;
+                    }
                     m.ready.insert(id);
                 }
+                assert!(
+                    report.spilled.is_empty() || m.ready.len() >= MEM_QUEUE_SIZE,
+                    "(d) a due message spilled while memory had room"
+                );
                 if let Some(wake) = ch.next_wakeup_ms() {
                     assert!(wake > now, "tick left due work behind");
                 }

@@ -418,7 +418,8 @@ fn put_deferred_not_ready_before_due() {
         ch.tick(500),
         TickReport {
             timed_out: vec![],
-            undeferred: 1
+            undeferred: 1,
+            ..TickReport::default()
         }
     );
     assert_eq!(
@@ -669,9 +670,40 @@ fn defer_from_backend_ignores_deferred_max_and_is_not_counted() {
     assert_eq!((dup.error, dup.msg.id), (CoreError::DuplicateId, id(1)));
     assert!(ch.next_delivery(A, 499, TIMEOUT_MS).is_none());
     assert_eq!(ch.tick(499).undeferred, 0);
-    assert_eq!(ch.tick(500).undeferred, 1);
-    let sent = ch.next_delivery(A, 500, TIMEOUT_MS).expect("due and window open");
-    assert_eq!((sent.id, sent.attempts), (id(1), 1));
-    assert_eq!(ch.finish(A, &id(1)).map(|m| m.id), Ok(id(1)));
+    // Due with no room in memory (mem_queue_size 0): handed back for the disk queue.
+    let r = ch.tick(500);
+    assert_eq!((r.undeferred, r.spilled.iter().map(|m| m.id).collect::<Vec<_>>()), (0, vec![id(1)]));
+    assert!(ch.next_delivery(A, 500, TIMEOUT_MS).is_none());
+    assert_eq!(ch.deferred_count() + ch.depth(), 0);
     ch.check_invariants();
+}
+
+#[test]
+fn due_deferrals_respect_mem_queue_size_and_spill_the_rest() {
+    let config = ChannelConfig { mem_queue_size: 2, ..ChannelConfig::default() };
+    let mut ch = Channel::new("c", config.clone()).expect("valid name");
+    for i in 1..=5 {
+        assert_eq!(ch.put_deferred(msg(i), 100), Ok(PutOutcome::Queued));
+    }
+    let r = ch.tick(100);
+    assert_eq!(r.undeferred, 2);
+    assert_eq!(r.spilled.iter().map(|m| m.id).collect::<Vec<_>>(), vec![id(3), id(4), id(5)]);
+    assert_eq!((ch.depth(), ch.deferred_count()), (2, 0));
+    ch.check_invariants();
+    // The spilled ones left the channel: the same ids may come back from disk.
+    assert_eq!(ch.put(msg(3)), Ok(PutOutcome::Overflow(msg(3))));
+    // Ephemeral channels drop them, as any overflow.
+    let mut eph = Channel::new("c#ephemeral", config.clone()).expect("valid name");
+    for i in 1..=3 {
+        eph.put_deferred(msg(i), 10).expect("fresh");
+    }
+    let r = eph.tick(10);
+    assert_eq!((r.undeferred, r.spilled.len(), r.dropped), (2, 0, 1));
+    // The broken variant keeps everything in memory.
+    let mut unbounded = Channel::new("c", ChannelConfig { due_respects_mem_queue_size: false, ..config }).expect("valid");
+    for i in 1..=5 {
+        unbounded.put_deferred(msg(i), 10).expect("fresh");
+    }
+    assert_eq!(unbounded.tick(10).undeferred, 5);
+    assert_eq!(unbounded.depth(), 5);
 }

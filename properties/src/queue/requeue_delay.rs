@@ -1,0 +1,143 @@
+//! A message requeued with a delay (`REQ <id> <delay>`) is never delivered again before the delay
+//! has passed by the delivering node's clock.
+//!
+//! A consumer that sends `REQ` with delay D at `t` (as the history records it, just before the
+//! command is written) makes the node hold the message until at least its own clock reads the
+//! REQ's arrival plus D; the arrival is after `t` and the next delivery is seen after it was sent.
+//! So a redelivery seen at `n` by the same node instance is certainly early when
+//! `n - t + gain < D`, where `gain` is what the node's clock can have gained on true time between
+//! the two ([`QueueModel::clock_gain_ms`]).
+//!
+//! Judged: a REQ with a delay, its redelivery being the next delivery of the message on the
+//! channel by the same node with more attempts, the node neither down nor restarted in between.
+//! A REQ that reaches the node after the message already timed out fails (`E_REQ_FAILED`) and
+//! the message comes back after its timeout, which the history cannot tell from a REQ ignored —
+//! unless the delivery was certainly not stalled on its way: so a REQ is judged only when the
+//! link between the consumer and the node was neither cut nor isolated from `calm_before_ms`
+//! before the delivery it answers (longer than any retransmission backoff) until the REQ. Then the
+//! delivery was sent a network latency before it was seen, the REQ reached the node well within
+//! the message's timeout, and it succeeded.
+
+use history::{History, Scope, Verdict};
+
+use super::model::{secs, AnswerKind, QueueModel, MS};
+use crate::Property;
+
+pub struct RequeueDelayRespected {
+    /// How long before the delivery the consumer's link must have been whole for its REQ to be
+    /// judged (TCP retransmission backoff after a partition, plus margin).
+    pub calm_before_ms: u64,
+}
+
+impl Property for RequeueDelayRespected {
+    fn name(&self) -> &str {
+        "queue_requeue_delay_respected"
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::Safety
+    }
+
+    fn check(&self, h: &History) -> Verdict {
+        let m = QueueModel::from_history(h);
+        let (mut violations, mut judged, mut unjudged) = (Vec::new(), 0u64, 0u64);
+        for ((key, channel), answers) in &m.answers {
+            let ds = m.deliveries.get(&(key.clone(), channel.clone())).map(|d| d.as_slice()).unwrap_or(&[]);
+            for a in answers {
+                let AnswerKind::Req { delay_ms } = a.kind else { continue };
+                if delay_ms == 0 {
+                    continue;
+                }
+                // The delivery this REQ answered: the consumer's latest before it.
+                let Some(d) = ds.iter().rev().find(|d| d.consumer == a.consumer && d.at_ns <= a.at_ns) else { continue };
+                if m.link_blocked(&a.consumer, &d.server, d.at_ns.saturating_sub(self.calm_before_ms * MS), a.at_ns) {
+                    unjudged += 1;
+                    continue;
+                }
+                let next = ds.iter().find(|n| n.at_ns > a.at_ns && n.server == d.server && n.attempts > d.attempts);
+                let Some(n) = next else { continue };
+                if m.lifecycle_between(&d.server, d.at_ns, n.at_ns) || m.sent_start(n) != m.sent_start(d) {
+                    unjudged += 1;
+                    continue;
+                }
+                judged += 1;
+                let elapsed_ms = (n.at_ns - a.at_ns) / MS;
+                let gain_ms = m.clock_gain_ms(&d.server, a.at_ns, n.at_ns);
+                if elapsed_ms + gain_ms < delay_ms {
+                    violations.push(format!(
+                        "message {key} on {} channel {channel}: {} sent REQ with delay {delay_ms} ms at {}, yet it was delivered again to {} at {}, {elapsed_ms} ms later (the node's clock gained at most {gain_ms} ms)",
+                        d.server,
+                        a.consumer,
+                        secs(a.at_ns),
+                        n.consumer,
+                        secs(n.at_ns)
+                    ));
+                }
+            }
+        }
+        let checked = format!("{judged} redeliveries after a delayed REQ waited out the delay ({unjudged} REQs on disturbed links or nodes not judged)");
+        super::verdict(self.name(), self.scope(), violations, checked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::model::build::H;
+    use history::Fault;
+
+    fn p() -> RequeueDelayRespected {
+        RequeueDelayRespected { calm_before_ms: 12_000 }
+    }
+
+    fn base(h: &mut H) -> &mut H {
+        h.config(0, "q1", false, 3000).sub_as(10, "q1", "a", "c1").publish(100, "q1", "k", 0).deliver(200, "q1", "a", "c1", "k", 1).req(250, "q1", "a", "c1", "k", 800)
+    }
+
+    #[test]
+    fn a_redelivery_after_the_delay_passes() {
+        let h = base(&mut H::new()).deliver(1100, "q1", "a", "c2", "k", 2).fin(1150, "q1", "a", "c2", "k").end(5000);
+        let v = p().check(&h);
+        assert!(v.passed && v.detail.starts_with("1 "), "{}", v.detail);
+    }
+
+    #[test]
+    fn an_early_redelivery_fails_with_the_delay_in_the_message() {
+        let h = base(&mut H::new()).deliver(300, "q1", "a", "c2", "k", 2).end(5000);
+        let v = p().check(&h);
+        assert!(!v.passed);
+        assert!(v.detail.contains("message k on q1 channel a") && v.detail.contains("REQ with delay 800 ms"), "{}", v.detail);
+    }
+
+    #[test]
+    fn a_clock_jump_on_the_node_excuses_an_earlier_redelivery() {
+        let h = base(&mut H::new())
+            .fault(260, "q1", Fault::ClockJump { node: "q1".into(), delta_ms: 700 })
+            .deliver(400, "q1", "a", "c2", "k", 2)
+            .end(5000);
+        assert!(p().check(&h).passed);
+    }
+
+    #[test]
+    fn disturbed_links_restarts_and_stale_copies_are_not_judged() {
+        // The consumer's link was cut shortly before the delivery: the REQ may have come too late.
+        let cut = H::new()
+            .config(0, "q1", false, 3000)
+            .sub_as(10, "q1", "a", "c1")
+            .publish(100, "q1", "k", 0)
+            .fault(150, "c1", Fault::Cut { from: "q1".into(), to: "c1".into() })
+            .fault(180, "c1", Fault::Heal)
+            .deliver(4000, "q1", "a", "c1", "k", 1)
+            .req(4050, "q1", "a", "c1", "k", 800)
+            .deliver(4100, "q1", "a", "c2", "k", 2)
+            .end(9000);
+        let v = p().check(&cut);
+        assert!(v.passed && v.detail.starts_with("0 "), "{}", v.detail);
+        // The node restarted in between: it may have redelivered from disk at once.
+        let restart = base(&mut H::new()).kill(260, "q1").restart(270, "q1").deliver(300, "q1", "a", "c2", "k", 2).end(5000);
+        assert!(p().check(&restart).passed);
+        // A copy with no more attempts than the requeued one is not its redelivery.
+        let stale = base(&mut H::new()).deliver(300, "q1", "a", "c2", "k", 1).end(5000);
+        assert!(p().check(&stale).passed);
+    }
+}

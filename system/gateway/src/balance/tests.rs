@@ -1,0 +1,260 @@
+//! The balancers' promises, checked directly on the pickers with proptest.
+
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+
+fn specs(weights: &[u32]) -> Vec<BackendSpec> {
+    weights.iter().enumerate().map(|(i, w)| BackendSpec::new(format!("10.0.0.{}:80", i + 1)).weight(*w)).collect()
+}
+
+fn pick_n(b: &mut Balancer, n: usize, now_ms: u64, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let tried = Tried::default();
+    (0..n)
+        .map(|_| {
+            let i = b.pick(&PickContext { now_ms, key: b"", tried: &tried }, rng).expect("a usable backend");
+            let addr = b.peers().get(i).spec.addr.clone();
+            b.finish(&addr, Outcome::Success, now_ms);
+            i
+        })
+        .collect()
+}
+
+#[test]
+fn smooth_weighted_5_1_1_is_a_a_b_a_c_a_a() {
+    let mut b = Balancer::new(Kind::WeightedRoundRobin, specs(&[5, 1, 1]));
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let names: String = pick_n(&mut b, 14, 0, &mut rng).iter().map(|i| (b'a' + *i as u8) as char).collect();
+    assert_eq!(names, "aabacaaaabacaa");
+}
+
+#[test]
+fn smooth_weighted_failure_lowers_effective_weight_skips_for_fail_timeout_then_recovers() {
+    let mut spec = specs(&[4, 4]);
+    spec[0].max_fails = 2;
+    spec[0].fail_timeout_ms = 10_000;
+    let mut b = Balancer::new(Kind::WeightedRoundRobin, spec);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let tried = Tried::default();
+    let ctx = |now_ms| PickContext { now_ms, key: b"", tried: &tried };
+    // One failure: effective weight 4 - 4/2 = 2, not yet out.
+    let i = b.pick(&ctx(1_000), &mut rng).unwrap();
+    assert_eq!(i, 0);
+    b.finish("10.0.0.1:80", Outcome::Failure, 1_000);
+    assert_eq!(b.peers().get(0).effective_weight, 2);
+    assert!(b.peers().get(0).usable(1_000));
+    // Second failure within the window: out for fail_timeout.
+    b.finish("10.0.0.1:80", Outcome::Failure, 2_000);
+    assert_eq!(b.peers().get(0).effective_weight, 0);
+    for now in [2_000, 6_000, 12_000] {
+        let i = b.pick(&ctx(now), &mut rng).unwrap();
+        assert_eq!(i, 1, "a failed-out peer is skipped within fail_timeout (t={now})");
+        b.finish("10.0.0.2:80", Outcome::Success, now);
+    }
+    // After fail_timeout the peer is tried again; its effective weight climbs one per round.
+    let mut seen = vec![];
+    for _ in 0..8 {
+        let i = b.pick(&ctx(12_001), &mut rng).unwrap();
+        let addr = b.peers().get(i).spec.addr.clone();
+        b.finish(&addr, Outcome::Success, 12_001);
+        seen.push(b.peers().get(0).effective_weight);
+    }
+    assert_eq!(b.peers().get(0).fails, 0, "a success after the window reopened clears the failures");
+    assert_eq!(seen[..4], [1, 2, 3, 4], "effective weight recovers by one per round");
+    assert_eq!(*seen.last().unwrap(), 4, "and stops at the weight");
+}
+
+#[test]
+fn a_single_backend_ignores_failures_as_nginx_does() {
+    let mut b = Balancer::new(Kind::WeightedRoundRobin, specs(&[1]));
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    b.finish("10.0.0.1:80", Outcome::Failure, 0);
+    assert_eq!(b.pick(&PickContext { now_ms: 1, key: b"", tried: &Tried::default() }, &mut rng), Some(0));
+}
+
+#[test]
+fn max_conns_and_down_and_ejection_exclude_a_backend() {
+    let mut s = specs(&[1, 1, 1]);
+    s[0].down = true;
+    s[1].max_conns = 1;
+    for kind in Kind::ALL {
+        let mut b = Balancer::new(kind, s.clone());
+        b.eject("10.0.0.3:80", Some(5_000));
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let tried = Tried::default();
+        let ctx = PickContext { now_ms: 1_000, key: b"k", tried: &tried };
+        assert_eq!(b.pick(&ctx, &mut rng), Some(1), "{kind:?}");
+        // backend 1 is at max_conns, 0 is down, 2 is ejected.
+        assert_eq!(b.pick(&ctx, &mut rng), None, "{kind:?}");
+        let later = PickContext { now_ms: 5_000, key: b"k", tried: &tried };
+        assert_eq!(b.pick(&later, &mut rng), Some(2), "{kind:?}: ejection ends");
+    }
+}
+
+#[test]
+fn tried_backends_are_never_picked_again() {
+    for kind in Kind::ALL {
+        let mut b = Balancer::new(kind, specs(&[1, 2, 3]));
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut tried = Tried::default();
+        let mut got = vec![];
+        while let Some(i) = b.pick(&PickContext { now_ms: 0, key: b"user-1", tried: &tried }, &mut rng) {
+            tried.insert(i);
+            got.push(i);
+            assert!(got.len() <= 3, "{kind:?} picked a tried backend");
+        }
+        got.sort();
+        assert_eq!(got, vec![0, 1, 2], "{kind:?}");
+    }
+}
+
+#[test]
+fn nginx_server_string_split() {
+    use consistent_hash::split_server;
+    assert_eq!(split_server("127.0.0.1:8080"), (&b"127.0.0.1"[..], &b"8080"[..]));
+    assert_eq!(split_server("backend"), (&b"backend"[..], &b""[..]));
+    assert_eq!(split_server("unix:/tmp/s"), (&b"/tmp/s"[..], &b""[..]));
+    assert_eq!(split_server("[::1]:81"), (&b"[::1]"[..], &b"81"[..]));
+}
+
+#[test]
+fn consistent_hash_ring_has_160_points_per_weight_and_chains_crc32() {
+    let b = consistent_hash::ConsistentHash::new(&Peers::new(specs(&[1, 2])));
+    assert_eq!(b.points().len(), 480);
+    let first = consistent_hash::server_points("10.0.0.1:80", 1);
+    // Point 0 is crc32("10.0.0.1" \0 "80" le32(0)).
+    assert_eq!(first[0], crc32fast::hash(b"10.0.0.1\x0080\x00\x00\x00\x00"));
+    let mut chained = b"10.0.0.1\x0080".to_vec();
+    chained.extend_from_slice(&first[0].to_le_bytes());
+    assert_eq!(first[1], crc32fast::hash(&chained));
+    assert!(b.points().windows(2).all(|w| w[0].hash < w[1].hash), "sorted, deduplicated");
+}
+
+#[test]
+fn random_and_least_request_replay_from_the_seed() {
+    for kind in [Kind::Random, Kind::LeastRequest] {
+        let run = |seed| {
+            let mut b = Balancer::new(kind, specs(&[1, 1, 1, 1]));
+            pick_n(&mut b, 50, 0, &mut ChaCha8Rng::seed_from_u64(seed))
+        };
+        assert_eq!(run(9), run(9), "{kind:?}");
+        assert_ne!(run(9), run(10), "{kind:?} uses the generator");
+    }
+}
+
+proptest! {
+    #[test]
+    fn smooth_weighted_every_cycle_picks_each_backend_exactly_its_weight(
+        weights in prop::collection::vec(1u32..=10, 1..=7),
+        cycles in 1usize..=4,
+    ) {
+        let mut b = Balancer::new(Kind::WeightedRoundRobin, specs(&weights));
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let total: u32 = weights.iter().sum();
+        for _ in 0..cycles {
+            let picks = pick_n(&mut b, total as usize, 0, &mut rng);
+            for (i, w) in weights.iter().enumerate() {
+                prop_assert_eq!(picks.iter().filter(|p| **p == i).count(), *w as usize);
+            }
+            // Smooth, not bursty: within a cycle the heaviest backend never runs more than
+            // ceil(its weight / the others' weight) + 1 times in a row (Pingora's repeat-weight
+            // arrays run it `weight` times).
+            let heaviest = *weights.iter().max().unwrap();
+            let others = total - heaviest;
+            if others > 0 {
+                let max_run = picks.chunk_by(|a, b| a == b).map(|r| r.len()).max().unwrap();
+                prop_assert!(max_run as u32 <= heaviest.div_ceil(others) + 1, "runs {:?}", picks);
+            }
+        }
+    }
+
+    #[test]
+    fn round_robin_visits_every_backend_once_per_round(n in 1usize..=8, rounds in 1usize..=4) {
+        let mut b = Balancer::new(Kind::RoundRobin, specs(&vec![1; n]));
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        for _ in 0..rounds {
+            let mut picks = pick_n(&mut b, n, 0, &mut rng);
+            picks.sort();
+            prop_assert_eq!(picks, (0..n).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn consistent_hash_removing_one_backend_moves_only_its_keys(
+        weights in prop::collection::vec(1u32..=4, 2..=8),
+        removed in any::<prop::sample::Index>(),
+        keys in prop::collection::vec("[a-z0-9]{1,12}", 1..200),
+    ) {
+        let all = specs(&weights);
+        let gone = removed.index(all.len());
+        let before = consistent_hash::ConsistentHash::new(&Peers::new(all.clone()));
+        let mut rest = all.clone();
+        rest.remove(gone);
+        let after = consistent_hash::ConsistentHash::new(&Peers::new(rest.clone()));
+        for k in &keys {
+            let was = &all[before.owner(k.as_bytes()).unwrap()].addr;
+            let now = &rest[after.owner(k.as_bytes()).unwrap()].addr;
+            if *was != all[gone].addr {
+                prop_assert_eq!(was, now, "key {} moved although its backend stayed", k);
+            }
+        }
+    }
+
+    #[test]
+    fn consistent_hash_pick_agrees_with_the_ring_and_skips_unusable(
+        n in 2usize..=6, down in any::<prop::sample::Index>(), keys in prop::collection::vec("[a-z]{1,8}", 1..50),
+    ) {
+        let mut s = specs(&vec![1; n]);
+        let mut b = Balancer::new(Kind::ConsistentHash, s.clone());
+        let ring = consistent_hash::ConsistentHash::new(b.peers());
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let tried = Tried::default();
+        for k in &keys {
+            let got = b.pick(&PickContext { now_ms: 0, key: k.as_bytes(), tried: &tried }, &mut rng);
+            prop_assert_eq!(got, ring.owner(k.as_bytes()));
+            b.finish(&s[got.unwrap()].addr, Outcome::Success, 0);
+        }
+        let d = down.index(n);
+        s[d].down = true;
+        b.replace(s.clone());
+        for k in &keys {
+            let got = b.pick(&PickContext { now_ms: 0, key: k.as_bytes(), tried: &tried }, &mut rng).unwrap();
+            prop_assert_ne!(got, d);
+            if ring.owner(k.as_bytes()) != Some(d) {
+                prop_assert_eq!(Some(got), ring.owner(k.as_bytes()), "only the down backend's keys move");
+            }
+            b.finish(&s[got].addr, Outcome::Success, 0);
+        }
+    }
+
+    #[test]
+    fn least_request_never_picks_the_single_busiest_backend(
+        loads in prop::collection::vec(0u32..5, 2..=6), seed in any::<u64>(),
+    ) {
+        let mut b = Balancer::new(Kind::LeastRequest, specs(&vec![1; loads.len()]));
+        for (i, l) in loads.iter().enumerate() {
+            b.peers.get_mut(i).in_flight = *l;
+        }
+        let max = *loads.iter().max().unwrap();
+        let busiest: Vec<_> = (0..loads.len()).filter(|i| loads[*i] == max).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let got = b.pick(&PickContext { now_ms: 0, key: b"", tried: &Tried::default() }, &mut rng).unwrap();
+        if busiest.len() == 1 && loads.iter().any(|l| *l < max) {
+            prop_assert_ne!(got, busiest[0]);
+        }
+    }
+
+    #[test]
+    fn random_picks_only_usable_backends_and_all_of_them(seed in any::<u64>(), n in 2usize..=5) {
+        let mut s = specs(&vec![1; n]);
+        s[0].down = true;
+        let mut b = Balancer::new(Kind::Random, s);
+        let picks = pick_n(&mut b, 200, 0, &mut ChaCha8Rng::seed_from_u64(seed));
+        prop_assert!(!picks.contains(&0));
+        for i in 1..n {
+            prop_assert!(picks.contains(&i));
+        }
+    }
+}

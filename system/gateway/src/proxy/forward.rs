@@ -1,0 +1,141 @@
+//! The innermost service of a route: pick a backend, send the request to it over the pooled
+//! client, stream the answer back.
+//!
+//! Failure accounting follows nginx's `proxy_next_upstream error timeout`: a connect error, a
+//! timeout or a broken exchange counts against the backend; an HTTP status, even 5xx, is the
+//! backend's answer (outlier ejection is where 5xx count). A request whose connection could not
+//! be made comes back inside the error ([`ProxyError::unsent`]) with its body untouched, so the
+//! retry layer may send it elsewhere whatever its method.
+
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use futures::future::BoxFuture;
+use http::{Request, Response, Uri};
+
+use super::headers::strip_hop_by_hop;
+use super::key::KeySource;
+use super::{RouteBackends, Upstream};
+use crate::balance::{Outcome, Tried};
+use crate::body::{guard_response, Lazy, Slot};
+use crate::error::{ErrorKind, ProxyError};
+
+/// The backends a request has tried, shared by its attempts (a request extension).
+#[derive(Debug, Clone, Default)]
+pub struct TriedSet(pub Arc<Mutex<Tried>>);
+
+/// The backend that answered (a response extension; the outlier layer reads it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedBy(pub String);
+
+#[derive(Clone)]
+pub struct Forward {
+    pub backends: Arc<RouteBackends>,
+    pub client: Upstream,
+    pub key: KeySource,
+    /// Longest wait for one attempt's response head.
+    pub try_timeout: Duration,
+}
+
+/// Marks a backend's request finished when the response body is done (least request and the
+/// admin API's in-flight counts see streaming responses as in flight).
+struct Finish {
+    backends: Arc<RouteBackends>,
+    addr: String,
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.backends.finish(&self.addr, Outcome::Success);
+    }
+}
+
+impl tower::Service<Request<Body>> for Forward {
+    type Response = Response<Body>;
+    type Error = ProxyError;
+    type Future = BoxFuture<'static, Result<Response<Body>, ProxyError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        Box::pin(self.clone().forward(req))
+    }
+}
+
+/// A copy of a request's head, to rebuild the request around a reclaimed body.
+fn head_of(req: &Request<Body>) -> Request<()> {
+    let mut head = Request::new(());
+    *head.method_mut() = req.method().clone();
+    *head.uri_mut() = req.uri().clone();
+    *head.version_mut() = req.version();
+    *head.headers_mut() = req.headers().clone();
+    *head.extensions_mut() = req.extensions().clone();
+    head
+}
+
+impl Forward {
+    async fn forward(self, req: Request<Body>) -> Result<Response<Body>, ProxyError> {
+        let tried = req.extensions().get::<TriedSet>().cloned().unwrap_or_default();
+        let key = self.key.extract(&req);
+        let picked = {
+            let mut t = tried.0.lock().unwrap_or_else(|e| e.into_inner());
+            self.backends.pick(&key, &mut t, &mut rt::rand::rng())
+        };
+        let Some(addr) = picked else {
+            return Err(ProxyError::new(ErrorKind::NoBackend, "no healthy backend for this route").unsent(req));
+        };
+        let head = head_of(&req);
+        let (mut parts, body) = req.into_parts();
+        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        parts.uri = match format!("http://{addr}{path}").parse::<Uri>() {
+            Ok(u) => u,
+            Err(e) => {
+                self.backends.finish(&addr, Outcome::Success);
+                return Err(ProxyError::new(ErrorKind::BadRequest, format!("cannot build the upstream URI: {e}")));
+            }
+        };
+        parts.version = http::Version::HTTP_11;
+        let slot = Slot::new(body);
+        let upstream_req = Request::from_parts(parts, Body::new(Lazy::new(slot.clone())));
+        match rt::time::timeout(self.try_timeout, self.client.send(upstream_req)).await {
+            Err(_) => {
+                self.backends.finish(&addr, Outcome::Failure);
+                Err(ProxyError::new(ErrorKind::Timeout, format!("no answer from {addr} within {:?}", self.try_timeout)).backend(addr))
+            }
+            Ok(Err(e)) => {
+                self.backends.finish(&addr, Outcome::Failure);
+                let reclaimed = if e.is_connect() { slot.reclaim() } else { None };
+                match reclaimed {
+                    Some(body) => {
+                        let (parts, ()) = head.into_parts();
+                        let err = ProxyError::new(ErrorKind::Connect, format!("cannot connect to {addr}: {}", error_chain(&e)));
+                        Err(err.backend(addr).unsent(Request::from_parts(parts, body)))
+                    }
+                    None => Err(ProxyError::new(ErrorKind::Upstream, format!("{addr}: {}", error_chain(&e))).backend(addr)),
+                }
+            }
+            Ok(Ok(resp)) => {
+                let (mut parts, incoming) = resp.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                parts.extensions.insert(ServedBy(addr.clone()));
+                let resp = Response::from_parts(parts, Body::new(incoming));
+                Ok(guard_response(resp, Finish { backends: self.backends.clone(), addr }))
+            }
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
