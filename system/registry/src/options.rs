@@ -25,6 +25,9 @@ pub struct Options {
     /// `--self-preservation-min-renewals`: self-preservation needs at least this many expected
     /// renewals per minute (a tiny registry would otherwise keep its dead instances forever).
     pub self_preservation_min_renewals: u64,
+    /// `--self-preservation-min-instances`: and only when at least this many instances are
+    /// expected to renew (in a registry of a few, one death is most of the renewals).
+    pub self_preservation_min_instances: usize,
     /// `--evict-fraction-max`: at most this fraction of the instances is evicted per sweep.
     pub evict_fraction_max: f64,
     /// `--watch-keepalive`: the change stream's keepalive comment period.
@@ -105,6 +108,7 @@ impl Default for Options {
             sweep_interval_ms: 5_000,
             self_preservation_threshold: 0.85,
             self_preservation_min_renewals: 30,
+            self_preservation_min_instances: 10,
             evict_fraction_max: 0.15,
             watch_keepalive_ms: 10_000,
             replicate_interval_ms: 500,
@@ -132,6 +136,7 @@ impl Options {
         c.evict_fraction_max = self.evict_fraction_max;
         c.self_preservation_threshold = self.self_preservation_threshold;
         c.self_preservation_min_expected_per_min = self.self_preservation_min_renewals;
+        c.self_preservation_min_instances = self.self_preservation_min_instances;
         c.tombstone_ttl_ms = self.tombstone_ttl_ms;
         c.max_instances = self.max_instances;
         c.meta_size_bytes_max = self.max_meta_size_bytes;

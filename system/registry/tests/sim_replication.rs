@@ -136,7 +136,10 @@ async fn without_re_registration_on_unknown_the_evicted_stay_gone() {
 /// none of the cut-off instances; with the `no_self_preservation` variant it evicts them.
 async fn partition_self_preservation(tweak: impl Fn(&mut Options)) -> (u64, bool) {
     let h = Handle::current();
-    let nodes = cluster(&h, 3, tweak);
+    let nodes = cluster(&h, 3, |o| {
+        o.self_preservation_min_instances = 5;
+        tweak(o);
+    });
     let cl = h.create_node().name("client").ip(CLIENT_IP.parse().unwrap()).build();
     for i in 0..6 {
         cl.spawn(agent(NODES[0].into(), format!("x{i}"), 3_000));

@@ -173,3 +173,42 @@ async fn leases_on_the_wall_clock_are_caught_by_a_jump() {
     rt::sim::reset();
     assert!(clock_jump(|o| o.testing.lease_on_wall_clock = true).await > 0);
 }
+
+/// A whole cluster starting together is complete as soon as every node has heard from every
+/// peer (nobody holds more), not only after the sync timeout; a node with an unreachable peer
+/// waits for it.
+#[madsim::test]
+async fn a_cluster_starting_together_is_complete_at_once_unless_a_peer_is_missing() {
+    rt::sim::reset();
+    let h = Handle::current();
+    let nodes = cluster(&h, 3, |o| o.sync_timeout_ms = 60_000);
+    partition(&[&nodes[2]], &[&nodes[0], &nodes[1]], true);
+    madsim::time::sleep(Duration::from_secs(3)).await;
+    let cl = h.create_node().name("client").ip(CLIENT_IP.parse().unwrap()).build();
+    let synced = cl
+        .spawn(async {
+            let c = client();
+            let mut out = Vec::new();
+            for ip in NODES {
+                out.push(status(&c, ip).await.map(|s| s["synced"].as_bool().unwrap()));
+            }
+            out
+        })
+        .await
+        .unwrap();
+    assert_eq!(synced, vec![Some(false); 3], "r3 is cut off from r1 and r2: all three wait");
+    partition(&[&nodes[2]], &[&nodes[0], &nodes[1]], false);
+    madsim::time::sleep(Duration::from_secs(3)).await;
+    let synced = cl
+        .spawn(async {
+            let c = client();
+            let mut out = Vec::new();
+            for ip in NODES {
+                out.push(status(&c, ip).await.map(|s| s["synced"].as_bool().unwrap()));
+            }
+            out
+        })
+        .await
+        .unwrap();
+    assert_eq!(synced, vec![Some(true); 3]);
+}

@@ -26,6 +26,7 @@ pub fn flag_set(name: &str, host: &Host) -> FlagSet {
     add(Flag::new("sweep-interval", Duration, ms(d.sweep_interval_ms), "how often expired leases are evicted"));
     add(Flag::new("self-preservation-threshold", Float, d.self_preservation_threshold.to_string(), "below this fraction of expected renewals per minute, eviction pauses"));
     add(Flag::new("self-preservation-min-renewals", Int, d.self_preservation_min_renewals.to_string(), "self-preservation engages only when at least this many renewals per minute are expected"));
+    add(Flag::new("self-preservation-min-instances", Int, d.self_preservation_min_instances.to_string(), "self-preservation engages only when at least this many instances are expected to renew"));
     add(Flag::new("evict-fraction-max", Float, d.evict_fraction_max.to_string(), "at most this fraction of the instances is evicted per sweep"));
     add(Flag::new("watch-keepalive", Duration, ms(d.watch_keepalive_ms), "keepalive comment period of the change stream"));
     add(Flag::new("replicate-interval", Duration, ms(d.replicate_interval_ms), "how often changes and renewals are sent to each peer"));
@@ -60,6 +61,7 @@ pub fn to_command(p: &Parsed) -> Result<RegistryCommand, String> {
     o.sweep_interval_ms = duration_ms(p, "sweep-interval")?;
     o.self_preservation_threshold = float(p, "self-preservation-threshold")?;
     o.self_preservation_min_renewals = non_negative(p, "self-preservation-min-renewals")?;
+    o.self_preservation_min_instances = non_negative(p, "self-preservation-min-instances")?;
     o.evict_fraction_max = float(p, "evict-fraction-max")?;
     o.watch_keepalive_ms = duration_ms(p, "watch-keepalive")?;
     o.replicate_interval_ms = duration_ms(p, "replicate-interval")?;

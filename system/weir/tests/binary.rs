@@ -91,7 +91,7 @@ fn fatal_option_errors_exit_1_in_nsqds_log_style() {
 
 #[test]
 fn unbuilt_services_say_so_and_exit_2() {
-    for name in ["registry", "gateway"] {
+    for name in ["gateway"] {
         let mut c = weir();
         c.arg(name);
         let out = run(c);

@@ -14,6 +14,10 @@ pub struct CoreConfig {
     /// in a registry of one or two instances one death is most of the renewals, and pausing
     /// eviction for it would keep dead instances forever.
     pub self_preservation_min_expected_per_min: u64,
+    /// …and only when at least this many instances are expected to renew: in a registry of a
+    /// handful, one death is more than 15 % of the renewals, and pausing eviction for it would
+    /// keep the dead instance for as long as it stays dead.
+    pub self_preservation_min_instances: usize,
     /// Deregistration tombstones and local eviction markers are forgotten after this long.
     pub tombstone_ttl_ms: u64,
     /// Live instances at most (registrations beyond it are refused; replicated ones dropped).
@@ -37,6 +41,7 @@ impl CoreConfig {
             evict_fraction_max: 0.15,
             self_preservation_threshold: 0.85,
             self_preservation_min_expected_per_min: 30,
+            self_preservation_min_instances: 10,
             tombstone_ttl_ms: 10 * 60_000,
             max_instances: 100_000,
             meta_size_bytes_max: 16 * 1024,

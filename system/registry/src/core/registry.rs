@@ -378,6 +378,7 @@ impl Registry {
     pub fn preservation(&self, now_ms: u64) -> Preservation {
         let mut expected = 0.0f64;
         let mut renewing = 0.0f64;
+        let mut expected_instances = 0usize;
         for e in self.entries.values() {
             let State::Live(l) = &e.state else { continue };
             let Some(ttl) = l.reg.lease.ttl_ms else { continue };
@@ -387,6 +388,7 @@ impl Registry {
             }
             let rate = 60_000.0 / interval as f64;
             expected += rate;
+            expected_instances += 1;
             let fresh_ms = interval.saturating_mul(2).min(ttl);
             if now_ms.saturating_sub(l.renewed_ms) <= fresh_ms {
                 renewing += rate;
@@ -394,6 +396,7 @@ impl Registry {
         }
         let engaged = !self.config.no_self_preservation
             && expected >= self.config.self_preservation_min_expected_per_min as f64
+            && expected_instances >= self.config.self_preservation_min_instances
             && renewing < self.config.self_preservation_threshold * expected;
         Preservation {
             expected_per_min: expected.round() as u64,

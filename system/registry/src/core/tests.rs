@@ -421,3 +421,17 @@ fn bad_names_and_oversized_metadata_are_refused() {
     assert!(matches!(r.register(Key::new("s", "x"), big, 0, 0), Err(CoreError::MetaTooLarge { .. })));
     assert_eq!(r.versions().global(), 1, "refusals commit nothing");
 }
+
+#[test]
+fn a_registry_of_a_few_does_not_preserve_its_dead() {
+    let mut c = CoreConfig::new("a");
+    c.evict_fraction_max = 1.0;
+    let mut r = Registry::new(c, 0, 0);
+    for i in 0..5 {
+        r.register(Key::new("s", format!("i{i}")), Registration::new("h", 1, Lease { ttl_ms: Some(600), critical_after_ms: None, renew_interval_ms: Some(100) }), 0, 0).unwrap();
+    }
+    // 3000 renewals per minute expected, none arriving: still below the instance floor.
+    let report = r.sweep(1_000, 0, 0, &mut ChaCha8Rng::seed_from_u64(0));
+    assert!(!report.self_preservation);
+    assert_eq!(report.evicted.len(), 5);
+}

@@ -142,6 +142,12 @@ pub trait RegistryApi: Send + Sync + 'static {
     /// Prometheus text exposition of the node's metrics.
     fn metrics(&self) -> String;
 
+    /// Every service this node has seen, with its version, including services now empty (the
+    /// change stream's full events list them all).
+    fn service_versions(&self) -> BTreeMap<String, u64> {
+        self.services().services.into_iter().map(|(k, v)| (k, v.version)).collect()
+    }
+
     /// TESTING (`Testing::watch_skips_versions`): the change stream drops every third event.
     fn testing_watch_skips_versions(&self) -> bool {
         false

@@ -47,16 +47,15 @@ struct Stream {
 }
 
 impl Stream {
+    /// A full event: every service the node has seen (emptied ones too, so a client learns
+    /// that a service it follows has gone empty) with its version.
     fn full(&self) -> (u64, BTreeMap<String, u64>) {
-        let s = self.api.services();
-        let mut map: BTreeMap<String, u64> = s.services.into_iter().map(|(k, v)| (k, v.version)).collect();
-        // Services that were emptied still have versions the client may need to see.
-        if let Some(changed) = self.api.changed_since(0) {
-            for (k, v) in changed {
-                map.entry(k).or_insert(v);
-            }
-        }
-        (s.version, map)
+        // The map is one snapshot: its greatest version is the global version at that instant
+        // (the last commit set it). The global version read before it covers an empty map.
+        let before = self.api.version(&WaitScope::Global);
+        let map = self.api.service_versions();
+        let version = before.max(map.values().copied().max().unwrap_or(0));
+        (version, map)
     }
 
     /// The next chunk to send, or `None` when the node stops.

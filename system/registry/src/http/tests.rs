@@ -249,9 +249,12 @@ async fn the_stream_delivers_increasing_versions_with_the_services_changed() {
     o.watch_keepalive_ms = 50;
     let (_r, a) = start(o).await;
     put(a, "/api/services/orders/instances/o1", REG).await;
+    put(a, "/api/services/gone/instances/g1", REG).await;
+    call(a, Method::DELETE, "/api/services/gone/instances/g1", "").await;
     let mut s = open_stream(a, 0).await;
     let mut buf = String::new();
     let first = read_events(&mut s, &mut buf, 1).await;
+    assert!(first[0].1["services"]["gone"].is_u64(), "a full event names emptied services too: {}", first[0].1);
     assert!(buf.contains("text/event-stream"), "{buf}");
     assert!(buf.contains("retry: 1000"), "{buf}");
     assert_eq!(first[0].1["full"], true);

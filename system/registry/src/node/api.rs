@@ -182,6 +182,10 @@ impl RegistryApi for Node {
         super::metrics::render(&self.status())
     }
 
+    fn service_versions(&self) -> BTreeMap<String, u64> {
+        self.lock().core.versions().services().clone()
+    }
+
     fn testing_watch_skips_versions(&self) -> bool {
         self.inner.options.testing.watch_skips_versions
     }

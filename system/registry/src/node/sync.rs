@@ -40,12 +40,16 @@ pub async fn exchange(node: &Node, peer: &str) -> Result<bool, String> {
 }
 
 /// A starting node with peers: pull from a synced peer, or after `--sync-timeout` serve what it
-/// has. Until then every read says `complete: false`.
+/// has. Until then every read says `complete: false`. When every peer answers and none is synced
+/// either, the whole cluster is starting together (nobody has more than what was just pulled from
+/// all of them), so the node is synced at once; if some peer is unreachable it may hold state the
+/// others lack, so the node waits for it or the timeout.
 pub async fn startup(node: Node) {
     let started = rt::time::now();
     let timeout = Duration::from_millis(node.inner.options.sync_timeout_ms);
     let mut stopped = node.inner.stopped.clone();
     loop {
+        let mut all_answered = true;
         for peer in node.inner.options.peers.clone() {
             match exchange(&node, &peer).await {
                 Ok(true) => {
@@ -55,8 +59,17 @@ pub async fn startup(node: Node) {
                     return;
                 }
                 Ok(false) => tracing::debug!(%peer, "peer is not synced itself; trying another"),
-                Err(e) => tracing::debug!(%peer, "sync from peer failed: {e}"),
+                Err(e) => {
+                    all_answered = false;
+                    tracing::debug!(%peer, "sync from peer failed: {e}");
+                }
             }
+        }
+        if all_answered {
+            tracing::info!("every peer is starting too: synced with all of them");
+            node.inner.synced.store(true, Ordering::SeqCst);
+            node.emit(NodeEvent::Synced { from: None });
+            return;
         }
         if rt::time::now().saturating_duration_since(started) >= timeout {
             tracing::warn!("no synced peer reachable within the sync timeout; serving what this node has");
