@@ -10,6 +10,8 @@ pub mod discovery;
 pub mod queue;
 #[cfg(madsim)]
 mod queue_node;
+#[cfg(madsim)]
+pub mod registry;
 
 #[cfg(madsim)]
 use std::sync::Arc;
@@ -26,6 +28,7 @@ pub fn all() -> Vec<Arc<dyn sim::Scenario>> {
         // The durable promise: --sync-every=1 --mem-queue-size=0 loses no acknowledged message.
         Arc::new(queue::QueueScenario::durable()),
         Arc::new(discovery::DiscoveryScenario::healthy()),
+        Arc::new(registry::RegistryScenario::healthy()),
     ]
 }
 
@@ -46,6 +49,8 @@ pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
     v.extend(queue::QueueScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     // One per discovery property.
     v.extend(discovery::DiscoveryScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
+    // One per registry property (`registry::Testing` switches).
+    v.extend(registry::RegistryScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     v
 }
 
