@@ -22,7 +22,12 @@ pub struct SelfPreservation {
     pub instances: Vec<String>,
     pub min_fraction: f64,
     pub warmup_ms: u64,
+    /// The registry's `--self-preservation-threshold`.
+    pub threshold: f64,
 }
+
+/// Self-preservation's renewal window.
+const WINDOW_MS: f64 = 60_000.0;
 
 impl Property for SelfPreservation {
     fn name(&self) -> &str {
@@ -56,7 +61,10 @@ impl Property for SelfPreservation {
                     continue;
                 }
                 stretches += 1;
-                for ev in m.evictions.iter().filter(|e| &e.server == n && e.at_ns >= *from && e.at_ns <= to) {
+                let fraction = cut_off.len() as f64 / self.instances.len() as f64;
+                let engage_ms = (1.0 - self.threshold) / fraction * WINDOW_MS + 2.0 * self.lease.sweep_ms as f64 + 1_000.0;
+                let judged_from = from + engage_ms as u64 * MS;
+                for ev in m.evictions.iter().filter(|e| &e.server == n && e.at_ns >= judged_from && e.at_ns <= to) {
                     let Some(owner) = m.owner.get(&(ev.service.clone(), ev.id.clone())) else { continue };
                     if !cut_off.contains(&owner) {
                         continue;
@@ -65,13 +73,14 @@ impl Property for SelfPreservation {
                         continue;
                     }
                     violations.push(format!(
-                        "{n} evicted {}/{} at {} while cut off from {} of {} instances (and from every peer) since {}",
+                        "{n} evicted {}/{} at {} while cut off from {} of {} instances (and from every peer) since {} (self-preservation due by {})",
                         ev.service,
                         ev.id,
                         secs(ev.at_ns),
                         cut_off.len(),
                         self.instances.len(),
-                        secs(*from)
+                        secs(*from),
+                        secs(judged_from)
                     ));
                 }
             }

@@ -131,7 +131,7 @@ fn nodes_converge_after_the_heal() {
 
 #[test]
 fn self_preservation_forbids_evicting_cut_off_instances() {
-    let p = SelfPreservation { lease: lease(), instances: vec!["i1".into(), "i2".into()], min_fraction: 0.5, warmup_ms: 5_000 };
+    let p = SelfPreservation { lease: lease(), instances: vec!["i1".into(), "i2".into()], min_fraction: 0.5, warmup_ms: 5_000, threshold: 0.85 };
     let mut b = B::new();
     b.ack(S, "r1", "i1", "register", 2).fault(10 * S, Fault::Isolate { node: "r1".into() }).evict(25 * S, "r1", "a");
     assert!(!p.check(&b.clone_history(40 * S)).passed);
