@@ -266,7 +266,7 @@ impl Scenario for RegistryScenario {
                 (1, Rule::StopRestart { role: "registry", down_ms: (1_000, 5_000) }),
                 (2, Rule::Partition { roles: vec!["registry"], dur_ms: (2_000, 15_000) }),
                 (2, Rule::Partition { roles: vec!["registry", "instance"], dur_ms: (2_000, 25_000) }),
-                (2, Rule::Isolate { role: "registry", dur_ms: (5_000, 35_000) }),
+                (3, Rule::Isolate { role: "registry", dur_ms: (10_000, 35_000) }),
                 (1, Rule::Cut { from: "instance", to: "registry", dur_ms: (2_000, 10_000) }),
                 (1, Rule::Pause { role: "registry", dur_ms: (1_000, 8_000) }),
                 (3, Rule::KillRestart { role: "instance", down_ms: (2_000, 45_000), tear: false }),

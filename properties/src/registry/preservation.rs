@@ -45,25 +45,29 @@ impl Property for SelfPreservation {
         let blocked = |cut: &std::collections::BTreeSet<(String, String)>, iso: &std::collections::BTreeSet<String>, a: &str, b: &str| {
             cut.contains(&(a.to_string(), b.to_string())) || iso.contains(a) || iso.contains(b)
         };
-        for (i, (from, cut, iso)) in m.world.net.iter().enumerate() {
+        // Per node: the start of the current run of cut stretches and the smallest cut fraction
+        // in it (the latest self-preservation may engage).
+        let mut runs: std::collections::BTreeMap<&str, (u64, f64)> = Default::default();
+        for (i, (at, cut, iso)) in m.world.net.iter().enumerate() {
             let to = m.world.net.get(i + 1).map(|(t, _, _)| *t).unwrap_or(end);
             for n in &self.lease.registries {
                 let alone = self.lease.registries.iter().filter(|p| *p != n).all(|p| blocked(cut, iso, p, n));
-                if !alone {
-                    continue;
-                }
                 let cut_off: Vec<&String> = self.instances.iter().filter(|x| blocked(cut, iso, x, n)).collect();
-                if (cut_off.len() as f64) < self.min_fraction * self.instances.len() as f64 {
+                let fraction = cut_off.len() as f64 / self.instances.len().max(1) as f64;
+                if !alone || fraction < self.min_fraction {
+                    runs.remove(n.as_str());
                     continue;
                 }
+                let run = runs.entry(n.as_str()).or_insert((*at, fraction));
+                run.1 = run.1.min(fraction);
+                let (from, fraction) = *run;
                 let warm = self.warmup_ms * MS;
-                if *from < warm || m.world.last_start(n, *from) + warm > *from {
+                if from < warm || m.world.last_start(n, from) + warm > from {
                     continue;
                 }
                 stretches += 1;
-                let fraction = cut_off.len() as f64 / self.instances.len() as f64;
                 let engage_ms = (1.0 - self.threshold) / fraction * WINDOW_MS + 2.0 * self.lease.sweep_ms as f64 + 1_000.0;
-                let judged_from = from + engage_ms as u64 * MS;
+                let judged_from = (from + engage_ms as u64 * MS).max(*at);
                 for ev in m.evictions.iter().filter(|e| &e.server == n && e.at_ns >= judged_from && e.at_ns <= to) {
                     let Some(owner) = m.owner.get(&(ev.service.clone(), ev.id.clone())) else { continue };
                     if !cut_off.contains(&owner) {
@@ -79,8 +83,8 @@ impl Property for SelfPreservation {
                         secs(ev.at_ns),
                         cut_off.len(),
                         self.instances.len(),
-                        secs(*from),
-                        secs(judged_from)
+                        secs(from),
+                        secs(from + engage_ms as u64 * MS)
                     ));
                 }
             }
