@@ -48,9 +48,9 @@ impl Property for NodesConverge {
         let mut judged = 0u64;
         for (watcher, server) in &self.lease.pinned {
             for (service, want) in &expected {
-                let mut states = m.saws.iter().filter(|s| &s.watcher == watcher && &s.server == server && &s.service == service);
-                let before: Option<_> = states.clone().filter(|s| s.at_ns <= at).last();
-                let after: Vec<_> = states.by_ref().filter(|s| s.at_ns > at).collect();
+                let states: Vec<_> = m.saws.iter().filter(|s| &s.watcher == watcher && &s.server == server && &s.service == service).collect();
+                let before = states.iter().rev().find(|s| s.at_ns <= at).copied();
+                let after: Vec<_> = states.iter().filter(|s| s.at_ns > at).copied().collect();
                 for s in before.into_iter().chain(after) {
                     judged += 1;
                     if &s.instances != want {

@@ -67,7 +67,7 @@ pub(super) fn late_evictions(m: &RegistryModel, lease: &Lease, slack_ms: u64, on
                         continue;
                     }
                     judged += 1;
-                    let view = m.saws.iter().filter(|s| &s.watcher == watcher && &s.server == server && &s.service == service && s.at_ns <= check_at).last();
+                    let view = m.saws.iter().rev().find(|s| &s.watcher == watcher && &s.server == server && &s.service == service && s.at_ns <= check_at);
                     if let Some(v) = view {
                         if v.instances.contains(id) {
                             violations.push(format!(

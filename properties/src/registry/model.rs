@@ -179,8 +179,8 @@ impl RegistryModel {
     pub fn last_direct_renewal(&self, server: &str, service: &str, id: &str, t: u64) -> Option<&Ack> {
         self.acks
             .iter()
-            .filter(|a| a.server == server && a.service == service && a.id == id && a.at_ns <= t && a.op != "deregister")
-            .last()
+            .rev()
+            .find(|a| a.server == server && a.service == service && a.id == id && a.at_ns <= t && a.op != "deregister")
     }
 
     /// The latest time at or before `t` at which a renewal of `(service, id)` could have reached
