@@ -329,7 +329,7 @@ impl Scenario for RegistryScenario {
             Box::new(WatchersSeeEveryChange { lease: lease.clone(), settle_ms: 5_000 }),
             Box::new(NodesConverge { lease: lease.clone(), bound_ms: CONVERGE_MS }),
             Box::new(LeasesIgnoreClocks { lease: lease.clone(), slack_ms: 200, dead_slack_ms: 5_000 }),
-            Box::new(SelfPreservation { lease, instances: instance_names(), min_fraction: 0.6, warmup_ms: 20_000, threshold: 0.85 }),
+            Box::new(SelfPreservation { lease, instances: instance_names(), min_fraction: 0.6, warmup_ms: 30_000, threshold: 0.85 }),
         ]
     }
 
