@@ -7,6 +7,7 @@ use history::{History, Scope, Verdict};
 pub mod discovery;
 pub mod fixture;
 pub mod queue;
+pub mod registry;
 
 /// A property of the system, judged from a run's history alone.
 pub trait Property: Send + Sync {

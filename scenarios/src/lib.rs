@@ -12,6 +12,8 @@ pub mod queue;
 mod queue_admin;
 #[cfg(madsim)]
 mod queue_node;
+#[cfg(madsim)]
+pub mod registry;
 
 #[cfg(madsim)]
 use std::sync::Arc;
@@ -28,6 +30,7 @@ pub fn all() -> Vec<Arc<dyn sim::Scenario>> {
         // The durable promise: --sync-every=1 --mem-queue-size=0 loses no acknowledged message.
         Arc::new(queue::QueueScenario::durable()),
         Arc::new(discovery::DiscoveryScenario::healthy()),
+        Arc::new(registry::RegistryScenario::healthy()),
     ]
 }
 
@@ -48,6 +51,8 @@ pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
     v.extend(queue::QueueScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     // One per discovery property.
     v.extend(discovery::DiscoveryScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
+    // One per registry property (`registry::Testing` switches).
+    v.extend(registry::RegistryScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     v
 }
 

@@ -1,0 +1,159 @@
+//! The registry properties on hand-made histories: each fails on the behaviour it guards against
+//! and passes on the healthy one.
+
+use std::collections::BTreeMap;
+
+use history::{Event, EventKind, Fault, History, Observation};
+
+use super::*;
+use crate::Property;
+
+const S: u64 = 1_000_000_000;
+
+fn lease() -> Lease {
+    let mut pinned = BTreeMap::new();
+    pinned.insert("w1".to_string(), "r1".to_string());
+    let mut hosts = BTreeMap::new();
+    hosts.insert("w1".to_string(), "wh".to_string());
+    Lease { ttl_ms: 10_000, sweep_ms: 1_000, replication_ms: 1_000, pinned, hosts, registries: vec!["r1".into(), "r2".into()] }
+}
+
+struct B(Vec<Event>);
+
+impl B {
+    fn new() -> B {
+        let mut b = B(Vec::new());
+        for n in ["r1", "r2", "i1", "i2", "wh"] {
+            b.push(0, n, EventKind::NodeStarted);
+        }
+        b
+    }
+    fn push(&mut self, t: u64, node: &str, kind: EventKind) {
+        let seq = self.0.len() as u64;
+        self.0.push(Event { seq, at_ns: t, node: node.into(), kind });
+    }
+    fn obs(&mut self, t: u64, what: Observation) -> &mut B {
+        self.push(t, "x", EventKind::Observe { process: "x".into(), what });
+        self
+    }
+    fn ack(&mut self, t: u64, server: &str, inst: &str, op: &str, version: u64) -> &mut B {
+        let id = if inst == "i1" { "a" } else { "b" };
+        self.obs(t, Observation::RegistryAck { instance: inst.into(), server: server.into(), service: "s".into(), id: id.into(), op: op.into(), version, took_ms: 5 })
+    }
+    fn saw(&mut self, t: u64, version: u64, ids: &[&str]) -> &mut B {
+        let instances = ids.iter().map(|s| s.to_string()).collect();
+        self.obs(t, Observation::RegistrySaw { watcher: "w1".into(), server: "r1".into(), service: "s".into(), version, complete: true, instances })
+    }
+    fn evict(&mut self, t: u64, server: &str, id: &str) -> &mut B {
+        self.obs(t, Observation::RegistryEvicted { server: server.into(), service: "s".into(), id: id.into() })
+    }
+    fn fault(&mut self, t: u64, fault: Fault) -> &mut B {
+        self.push(t, "harness", EventKind::Fault { fault });
+        self
+    }
+    fn history(&mut self, end: u64) -> History {
+        self.push(end, "harness", EventKind::End);
+        History { events: self.0.clone() }
+    }
+}
+
+#[test]
+fn live_instances_kept_catches_an_eviction_right_after_a_renewal() {
+    let p = LiveInstancesKept { lease: lease(), slack_ms: 100 };
+    let mut b = B::new();
+    b.ack(S, "r1", "i1", "register", 2).ack(4 * S, "r1", "i1", "renew", 2);
+    assert!(p.check(&b.clone_history(20 * S)).passed);
+    b.evict(15 * S, "r1", "a"); // 11 s after the renewal: fine
+    assert!(p.check(&b.clone_history(20 * S)).passed);
+    b.ack(16 * S, "r1", "i1", "register", 3).evict(18 * S, "r1", "a"); // 2 s after
+    assert!(!p.check(&b.clone_history(20 * S)).passed);
+    // A pause of r1 between the renewal and the eviction does not count as running time.
+    let mut b = B::new();
+    b.ack(S, "r1", "i1", "renew", 2).fault(2 * S, Fault::Pause { node: "r1".into() }).fault(12 * S, Fault::Resume { node: "r1".into() }).evict(
+        12 * S + 1,
+        "r1",
+        "a",
+    );
+    assert!(!p.check(&b.clone_history(20 * S)).passed);
+}
+
+#[test]
+fn dead_instances_evicted_needs_the_watcher_view_to_drop_them() {
+    let p = DeadInstancesEvicted { lease: lease(), slack_ms: 1_000 };
+    let base = |b: &mut B| {
+        b.ack(S, "r1", "i1", "register", 2).saw(S + 1, 2, &["a"]);
+        b.push(2 * S, "i1", EventKind::NodeKilled);
+    };
+    // Deadline 2 + 10 + 1 + 1 = 14 s; checked at 16 s.
+    let mut b = B::new();
+    base(&mut b);
+    b.saw(14 * S, 3, &[]);
+    assert!(p.check(&b.clone_history(30 * S)).passed);
+    let mut b = B::new();
+    base(&mut b);
+    let h = b.clone_history(30 * S);
+    assert!(!p.check(&h).passed, "{:?}", p.check(&h));
+    // Excused when r1 was in self-preservation.
+    let mut b = B::new();
+    base(&mut b);
+    b.obs(5 * S, Observation::RegistrySelfPreservation { server: "r1".into(), active: true, renewals_last_min: 1, expected_per_min: 10 });
+    assert!(p.check(&b.clone_history(30 * S)).passed);
+}
+
+#[test]
+fn watchers_never_go_back_and_miss_nothing() {
+    let p = WatchersSeeEveryChange { lease: lease(), settle_ms: 5_000 };
+    let mut b = B::new();
+    b.ack(S, "r1", "i1", "register", 2).saw(S + 1, 2, &["a"]).ack(2 * S, "r1", "i2", "register", 3).saw(2 * S + 1, 3, &["a", "b"]);
+    assert!(p.check(&b.clone_history(30 * S)).passed);
+    b.saw(3 * S, 2, &["a"]);
+    assert!(!p.check(&b.clone_history(30 * S)).passed, "went back");
+    let mut b = B::new();
+    b.ack(S, "r1", "i1", "register", 2).saw(S + 1, 2, &["a"]).ack(2 * S, "r1", "i2", "register", 3);
+    assert!(!p.check(&b.clone_history(30 * S)).passed, "missed version 3");
+    // Unless the write came too late to judge.
+    assert!(p.check(&b.clone_history(6 * S)).passed);
+}
+
+#[test]
+fn nodes_converge_after_the_heal() {
+    let p = NodesConverge { lease: lease(), bound_ms: 5_000 };
+    let mut b = B::new();
+    b.ack(S, "r1", "i1", "register", 2).ack(S, "r2", "i2", "register", 2);
+    b.push(10 * S, "harness", EventKind::Healed);
+    let mut ok = B(b.0.clone());
+    ok.saw(12 * S, 5, &["a", "b"]);
+    assert!(p.check(&ok.clone_history(30 * S)).passed);
+    let mut bad = B(b.0.clone());
+    bad.saw(12 * S, 5, &["a"]);
+    assert!(!p.check(&bad.clone_history(30 * S)).passed);
+}
+
+#[test]
+fn self_preservation_forbids_evicting_cut_off_instances() {
+    let p = SelfPreservation { lease: lease(), instances: vec!["i1".into(), "i2".into()], min_fraction: 0.5, warmup_ms: 5_000, threshold: 0.85 };
+    let mut b = B::new();
+    b.ack(S, "r1", "i1", "register", 2).fault(10 * S, Fault::Isolate { node: "r1".into() }).evict(25 * S, "r1", "a");
+    assert!(!p.check(&b.clone_history(40 * S)).passed);
+    let mut b = B::new();
+    b.ack(S, "r1", "i1", "register", 2).fault(10 * S, Fault::Isolate { node: "r1".into() }).fault(20 * S, Fault::Heal).evict(35 * S, "r1", "a");
+    assert!(p.check(&b.clone_history(40 * S)).passed);
+}
+
+#[test]
+fn clocks_judge_only_skewed_nodes() {
+    let p = LeasesIgnoreClocks { lease: lease(), slack_ms: 100, dead_slack_ms: 1_000 };
+    let mut b = B::new();
+    b.ack(S, "r1", "i1", "renew", 2).evict(3 * S, "r1", "a");
+    assert!(p.check(&b.clone_history(20 * S)).passed, "r1 had no clock fault");
+    let mut b = B::new();
+    b.ack(S, "r1", "i1", "renew", 2).fault(2 * S, Fault::ClockJump { node: "r1".into(), delta_ms: 30_000 }).evict(3 * S, "r1", "a");
+    assert!(!p.check(&b.clone_history(20 * S)).passed);
+}
+
+impl B {
+    fn clone_history(&self, end: u64) -> History {
+        let mut c = B(self.0.clone());
+        c.history(end)
+    }
+}
