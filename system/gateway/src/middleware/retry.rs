@@ -120,6 +120,8 @@ async fn handle(state: Arc<RetryState>, inner: HttpService, mut req: Request<Bod
     let mut attempt = 0u32;
     // Held while a retry is in progress (counts against the budget).
     let mut _retrying: Option<Count<'_>> = None;
+    // The previous attempt's failure (its request taken out).
+    let mut last: Option<ProxyError> = None;
     loop {
         let req = match next.take() {
             Some(r) => r,
@@ -128,6 +130,8 @@ async fn handle(state: Arc<RetryState>, inner: HttpService, mut req: Request<Bod
         let result = inner.clone().oneshot(req).await;
         let mut err = match result {
             Ok(resp) => return Ok(resp),
+            // Nothing left to retry on: the failure that made us retry is the answer.
+            Err(e) if e.kind == ErrorKind::NoBackend && last.is_some() => return Err(last.take().expect("checked")),
             Err(e) => e,
         };
         let retriable_kind = matches!(err.kind, ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Upstream);
@@ -144,5 +148,6 @@ async fn handle(state: Arc<RetryState>, inner: HttpService, mut req: Request<Bod
         if next.is_none() && replay.is_none() {
             return Err(err);
         }
+        last = Some(err);
     }
 }
