@@ -1,7 +1,9 @@
 //! `cargo xtask bench [package]`: `cargo bench` for the named package, or for every workspace
 //! package with a `benches/` directory. `cargo xtask bench queue [...]`: the queue throughput
-//! benchmark (see [`queue`]).
+//! benchmark (see [`queue`]). `cargo xtask bench gateway [...]`: the gateway against nginx (see
+//! [`gateway`]).
 
+mod gateway;
 mod queue;
 
 use std::path::Path;
@@ -13,7 +15,8 @@ use crate::cargo;
 pub fn run(args: &[String]) -> anyhow::Result<u8> {
     match args.first().map(String::as_str) {
         Some("queue") => queue::run(&args[1..]),
-        _ if args.len() > 1 => anyhow::bail!("usage: cargo xtask bench [package] | bench queue [options]"),
+        Some("gateway") => gateway::run(&args[1..]),
+        _ if args.len() > 1 => anyhow::bail!("usage: cargo xtask bench [package] | bench queue [options] | bench gateway [options]"),
         first => run_package(first),
     }
 }
