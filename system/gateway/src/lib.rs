@@ -15,5 +15,8 @@ pub mod node;
 pub mod proxy;
 pub mod source;
 
+#[cfg(all(test, madsim))]
+mod sim_tests;
+
 pub use config::{parse as parse_config, Config, ConfigError};
 pub use node::{Gateway, GatewayOptions};
