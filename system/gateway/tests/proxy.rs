@@ -132,7 +132,7 @@ async fn the_gateways_own_errors_are_json_502_503_504_404_413_431() {
         "[gateway]\nmax_body_bytes = 1000\nmax_header_bytes = 4096\n\n\
          [[route]]\nname = \"dead\"\npath_prefix = \"/dead\"\nupstreams = [\"{dead}\"]\nmiddleware = []\n\n\
          [[route]]\nname = \"down\"\npath_prefix = \"/down\"\nupstreams = [\"{0} down\"]\n\n\
-         [[route]]\nname = \"slow\"\npath_prefix = \"/slow\"\ntimeout_ms = 200\nupstreams = [\"{0}\"]\n\n\
+         [[route]]\nname = \"slow\"\npath_prefix = \"/slow\"\ntimeout_ms = 200\ntry_timeout_ms = 5000\nupstreams = [\"{0}\"]\n\n\
          [[route]]\nname = \"ok\"\npath_prefix = \"/echo\"\nupstreams = [\"{0}\"]\n",
         a.upstream()
     ))
@@ -144,6 +144,11 @@ async fn the_gateways_own_errors_are_json_502_503_504_404_413_431() {
     check(get(&format!("{}/dead/x", gw.base)).await, 502, "backend_unreachable");
     check(get(&format!("{}/down/x", gw.base)).await, 503, "no_healthy_backend");
     check(get(&format!("{}/slow?ms=3000", gw.base)).await, 504, "gateway_timeout");
+    // The route's timeout cancelled the attempt: its backend is not left counted in flight.
+    let view = json(&get(&format!("{}/admin/backends", gw.admin)).await.1);
+    let slow = view["routes"].as_array().unwrap().iter().find(|r| r["route"] == "slow").unwrap();
+    assert_eq!(slow["backends"][0]["in_flight"], 0, "{slow}");
+    assert_eq!(slow["backends"][0]["failures_total"], 1, "a cancelled attempt counts as a failure: {slow}");
     check(get(&format!("{}/nothing", gw.base)).await, 404, "no_route");
     let r = client().post(&format!("{}/echo", gw.base), vec![0u8; 5000]).await.unwrap();
     check((r.status().as_u16(), String::from_utf8_lossy(r.body()).into()), 413, "body_too_large");
