@@ -92,6 +92,14 @@ impl Proc {
     }
 }
 
+impl Drop for Proc {
+    /// A failing test must not leave the gateway running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn get(addr: SocketAddr, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(PATIENCE)).unwrap();
