@@ -1,8 +1,10 @@
 //! `cargo xtask bench [package]`: `cargo bench` for the named package, or for every workspace
 //! package with a `benches/` directory. `cargo xtask bench queue [...]`: the queue throughput
 //! benchmark (see [`queue`]). `cargo xtask bench queue-memory [...]`: resident memory per message
-//! held (see [`memory`]).
+//! held (see [`memory`]). `cargo xtask bench gateway [...]`: the gateway against nginx (see
+//! [`gateway`]).
 
+mod gateway;
 mod memory;
 mod queue;
 
@@ -16,7 +18,8 @@ pub fn run(args: &[String]) -> anyhow::Result<u8> {
     match args.first().map(String::as_str) {
         Some("queue") => queue::run(&args[1..]),
         Some("queue-memory") => memory::run(&args[1..]),
-        _ if args.len() > 1 => anyhow::bail!("usage: cargo xtask bench [package] | bench queue [options] | bench queue-memory [options]"),
+        Some("gateway") => gateway::run(&args[1..]),
+        _ if args.len() > 1 => anyhow::bail!("usage: cargo xtask bench [package] | bench queue [options] | bench queue-memory [options] | bench gateway [options]"),
         first => run_package(first),
     }
 }

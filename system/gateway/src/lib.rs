@@ -11,5 +11,12 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod middleware;
+pub mod node;
 pub mod proxy;
 pub mod source;
+
+#[cfg(all(test, madsim))]
+mod sim_tests;
+
+pub use config::{parse as parse_config, Config, ConfigError};
+pub use node::{Gateway, GatewayOptions};

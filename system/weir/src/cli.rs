@@ -18,7 +18,7 @@ pub fn version_line(daemon: &str, daemon_version: &str) -> String {
 }
 
 /// Subcommands that exist in the design but are not built yet.
-const NOT_BUILT: &[&str] = &["gateway", "up"];
+const NOT_BUILT: &[&str] = &["up"];
 
 fn weir_usage() -> String {
     format!(
@@ -27,7 +27,7 @@ fn weir_usage() -> String {
          queue      the queue daemon (nsqd {NSQD_VERSION} compatible; also runs as `nsqd`)\n  \
          lookup     the lookup daemon (nsqlookupd {NSQD_VERSION} compatible; also runs as `nsqlookupd`)\n  \
          registry   the service registry (native, Consul and Eureka APIs; AP replication)\n  \
-         gateway    the HTTP gateway (not built yet)\n\n\
+         gateway    the HTTP gateway (`weir gateway --config FILE`)\n\n\
          `weir <command> -h` lists a command's flags.\n"
     )
 }
@@ -50,6 +50,7 @@ pub fn run(args: &[String]) -> i32 {
         "queue" => queue("weir queue", &args[2..]),
         "lookup" => lookup("weir lookup", &args[2..]),
         "registry" => registry("weir registry", &args[2..]),
+        "gateway" => crate::gateway_serve::gateway(&args[2..]),
         "-h" | "-help" | "--help" | "help" => {
             print!("{}", weir_usage());
             0
@@ -59,7 +60,7 @@ pub fn run(args: &[String]) -> i32 {
             0
         }
         c if NOT_BUILT.contains(&c) => {
-            eprintln!("weir {c}: not built yet (only `weir queue`, `weir lookup` and `weir registry` exist so far)");
+            eprintln!("weir {c}: not built yet (`weir queue`, `weir lookup`, `weir registry` and `weir gateway` exist so far)");
             2
         }
         other => {
@@ -80,7 +81,7 @@ fn this_host() -> Host {
 
 /// Parses `args` with Go's exit codes: `Err(0)` after `-h` (usage printed), `Err(2)` for a bad
 /// command line (the error and the usage printed).
-fn parse_flags(flags: &FlagSet, args: &[String]) -> Result<Parsed, i32> {
+pub(crate) fn parse_flags(flags: &FlagSet, args: &[String]) -> Result<Parsed, i32> {
     match flags.parse(args) {
         Ok(p) => Ok(p),
         Err(ParseError::Help) => {

@@ -105,8 +105,8 @@ impl Picker for ConsistentHash {
             return None;
         }
         let n = self.points.len();
-        let mut at = self.find(key_hash(ctx.key));
-        for _ in 0..=MAX_TRIES.min(n) {
+        let start = self.find(key_hash(ctx.key));
+        for at in start..=start + MAX_TRIES.min(n) {
             let i = self.points[at % n].peer;
             if peers.candidate(i, ctx.now_ms, ctx.tried) {
                 // nginx runs its weighted round-robin step over the peers of that server: with
@@ -117,7 +117,6 @@ impl Picker for ConsistentHash {
                 }
                 return Some(i);
             }
-            at += 1;
         }
         smooth_weighted::pick(peers, ctx.now_ms, ctx.tried)
     }

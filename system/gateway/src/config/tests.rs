@@ -80,3 +80,11 @@ fn errors_name_the_line_and_the_field() {
     let syntax = GOOD.replace("[gateway]", "[gateway");
     assert_eq!(error_of(&syntax).line, Some(2));
 }
+
+#[test]
+fn the_documented_example_parses() {
+    let c = parse(include_str!("example.toml")).unwrap();
+    assert_eq!(c.routes.len(), 3);
+    assert_eq!(c.routes[0].middleware.len(), 8);
+    assert_eq!(c.routes[0].response_headers.remove, vec![http::header::SERVER]);
+}

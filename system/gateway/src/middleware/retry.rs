@@ -120,6 +120,8 @@ async fn handle(state: Arc<RetryState>, inner: HttpService, mut req: Request<Bod
     let mut attempt = 0u32;
     // Held while a retry is in progress (counts against the budget).
     let mut _retrying: Option<Count<'_>> = None;
+    // The previous attempt's failure (its request taken out).
+    let mut last: Option<ProxyError> = None;
     loop {
         let req = match next.take() {
             Some(r) => r,
@@ -128,6 +130,8 @@ async fn handle(state: Arc<RetryState>, inner: HttpService, mut req: Request<Bod
         let result = inner.clone().oneshot(req).await;
         let mut err = match result {
             Ok(resp) => return Ok(resp),
+            // Nothing left to retry on: the failure that made us retry is the answer.
+            Err(e) if e.kind == ErrorKind::NoBackend && last.is_some() => return Err(last.take().expect("checked")),
             Err(e) => e,
         };
         let retriable_kind = matches!(err.kind, ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Upstream);
@@ -143,6 +147,34 @@ async fn handle(state: Arc<RetryState>, inner: HttpService, mut req: Request<Bod
         next = err.unsent.take();
         if next.is_none() && replay.is_none() {
             return Err(err);
+        }
+        last = Some(err);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_allows_min_concurrency_or_a_share_of_open_requests() {
+        let s = RetryState::new(RetryConfig { retries: 2, budget_percent: 20, min_concurrency: 3, body_bytes_max: 0 });
+        assert!((0..3).all(|_| s.budget_allows()), "three concurrent retries with nothing open");
+        assert!(!s.budget_allows(), "the fourth waits");
+        s.open.store(100, Ordering::SeqCst);
+        assert!((0..17).all(|_| s.budget_allows()), "20 % of 100 open requests");
+        assert!(!s.budget_allows());
+        s.retrying.fetch_sub(1, Ordering::SeqCst);
+        assert!(s.budget_allows(), "a finished retry frees its slot");
+    }
+
+    #[test]
+    fn idempotent_methods() {
+        for m in [Method::GET, Method::HEAD, Method::PUT, Method::DELETE, Method::OPTIONS] {
+            assert!(is_idempotent(&m), "{m}");
+        }
+        for m in [Method::POST, Method::PATCH, Method::from_bytes(b"LOCK").unwrap()] {
+            assert!(!is_idempotent(&m), "{m}");
         }
     }
 }

@@ -39,16 +39,19 @@ pub struct Forward {
     pub try_timeout: Duration,
 }
 
-/// Marks a backend's request finished when the response body is done (least request and the
-/// admin API's in-flight counts see streaming responses as in flight).
-struct Finish {
+/// One booked request to a backend: whatever happens — an answer whose body is done (least
+/// request and the admin API's in-flight counts see streaming responses as in flight), an error,
+/// or the attempt being cancelled by an outer timeout — dropping it books the end exactly once.
+/// A cancelled attempt counts as a failure, as a timeout does in nginx.
+struct Booked {
     backends: Arc<RouteBackends>,
     addr: String,
+    outcome: Outcome,
 }
 
-impl Drop for Finish {
+impl Drop for Booked {
     fn drop(&mut self) {
-        self.backends.finish(&self.addr, Outcome::Success);
+        self.backends.finish(&self.addr, self.outcome);
     }
 }
 
@@ -88,13 +91,14 @@ impl Forward {
         let Some(addr) = picked else {
             return Err(ProxyError::new(ErrorKind::NoBackend, "no healthy backend for this route").unsent(req));
         };
+        let mut booked = Booked { backends: self.backends.clone(), addr: addr.clone(), outcome: Outcome::Failure };
         let head = head_of(&req);
         let (mut parts, body) = req.into_parts();
         let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         parts.uri = match format!("http://{addr}{path}").parse::<Uri>() {
             Ok(u) => u,
             Err(e) => {
-                self.backends.finish(&addr, Outcome::Success);
+                booked.outcome = Outcome::Success;
                 return Err(ProxyError::new(ErrorKind::BadRequest, format!("cannot build the upstream URI: {e}")));
             }
         };
@@ -103,11 +107,11 @@ impl Forward {
         let upstream_req = Request::from_parts(parts, Body::new(Lazy::new(slot.clone())));
         match rt::time::timeout(self.try_timeout, self.client.send(upstream_req)).await {
             Err(_) => {
-                self.backends.finish(&addr, Outcome::Failure);
+                drop(booked);
                 Err(ProxyError::new(ErrorKind::Timeout, format!("no answer from {addr} within {:?}", self.try_timeout)).backend(addr))
             }
             Ok(Err(e)) => {
-                self.backends.finish(&addr, Outcome::Failure);
+                drop(booked);
                 let reclaimed = if e.is_connect() { slot.reclaim() } else { None };
                 match reclaimed {
                     Some(body) => {
@@ -123,7 +127,8 @@ impl Forward {
                 strip_hop_by_hop(&mut parts.headers);
                 parts.extensions.insert(ServedBy(addr.clone()));
                 let resp = Response::from_parts(parts, Body::new(incoming));
-                Ok(guard_response(resp, Finish { backends: self.backends.clone(), addr }))
+                booked.outcome = Outcome::Success;
+                Ok(guard_response(resp, booked))
             }
         }
     }

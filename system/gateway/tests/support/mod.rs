@@ -1,6 +1,7 @@
 //! Helpers for the loopback tests that run real third-party programs (nginx, wrk).
 #![allow(dead_code)]
 
+pub mod backends;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
