@@ -92,6 +92,7 @@ fn serve_config(s: &Settings) -> ServeConfig {
         header_read_timeout: Duration::from_millis(s.header_read_timeout_ms),
         max_header_bytes: s.max_header_bytes,
         max_connections: s.max_connections,
+        ..ServeConfig::default()
     }
 }
 
