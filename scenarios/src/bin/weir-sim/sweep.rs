@@ -50,12 +50,26 @@ pub fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    let (shrinking, property, trials) = (args.shrink, args.property.clone(), args.shrink_trials);
     let plan = match resolve(args) {
         Ok(p) => p,
         Err(e) => return usage(&e),
     };
     if std::env::var_os("RUST_LOG").is_some() {
         rt::log::init("warn");
+    }
+    if shrinking {
+        let (Some((scenario, seed)), Some(1)) = (plan.jobs.get(0), plan.jobs.len()) else {
+            return usage("--shrink takes one --scenario and one --seed (or a --plan)");
+        };
+        return crate::shrink::run(crate::shrink::Request {
+            scenario,
+            seed,
+            plan: plan.fault_plan.map(|(_, p)| p),
+            property,
+            trials_max: trials.unwrap_or(500),
+            report_dir: &plan.report_dir,
+        });
     }
     sweep(plan)
 }
