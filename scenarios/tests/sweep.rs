@@ -16,6 +16,7 @@ fn dir(tag: &str) -> PathBuf {
 
 /// Runs weir-sim to completion; returns its exit code and its peak RSS in kB as the kernel
 /// accounted it to the child (`wait4`'s `ru_maxrss`), not as the child reports it.
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which std's Child cannot do
 fn weir_sim(args: &[&str], report_dir: &Path) -> (i32, u64) {
     let child = Command::new(env!("CARGO_BIN_EXE_weir-sim"))
         .args(args)

@@ -92,8 +92,7 @@ impl Shrinker<'_> {
         for i in 0..self.plan.len() {
             // Indices stay valid: a time change re-sorts, so find the fault again by value.
             let Some(target) = self.plan.get(i).cloned() else { break };
-            loop {
-                let Some(j) = self.plan.iter().position(|f| *f == target) else { break };
+            while let Some(j) = self.plan.iter().position(|f| *f == target) {
                 let Some(start) = begin_of(&self.plan, j) else { break };
                 let at = self.plan[j].at_ms;
                 let earlier = start + (at - start) / 2;
@@ -173,7 +172,7 @@ mod tests {
                 && plan[i + 1..]
                     .iter()
                     .find(|r| matches!(&r.fault, Fault::Restart { node } if node == "b"))
-                    .map_or(true, |r| r.at_ms - k.at_ms >= 400)
+                    .is_none_or(|r| r.at_ms - k.at_ms >= 400)
         })
     }
 
