@@ -171,6 +171,7 @@ fn sweep(plan: Plan) -> ExitCode {
         rerun_percent: if plan.check_determinism { 100 } else { RERUN_PERCENT },
         stopped_by_budget: false,
     };
+    let mut note = Note { every: NOTE_EVERY, last: started };
     let next = AtomicU64::new(0);
     let out_of_time = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<RunRecord>();
@@ -195,6 +196,7 @@ fn sweep(plan: Plan) -> ExitCode {
         drop(tx);
         for record in rx {
             collect(&plan, &mut summary, &bar, &record, started);
+            note.maybe(&bar, &summary, started);
         }
     });
     bar.finish_and_clear();
@@ -231,6 +233,33 @@ fn collect(plan: &Plan, summary: &mut reports::Summary, bar: &ProgressBar, recor
     } else {
         bar.set_message(format!("{} seeds{failures}", summary.runs));
         bar.set_position(started.elapsed().as_secs());
+    }
+}
+
+/// How often a sweep whose progress bar is hidden (stderr is not a terminal: CI, a log file)
+/// says how far it got instead.
+const NOTE_EVERY: Duration = Duration::from_secs(60);
+
+struct Note {
+    every: Duration,
+    last: Instant,
+}
+
+impl Note {
+    fn maybe(&mut self, bar: &ProgressBar, summary: &reports::Summary, started: Instant) {
+        if !bar.is_hidden() || self.last.elapsed() < self.every {
+            return;
+        }
+        self.last = Instant::now();
+        let minutes = started.elapsed().as_secs_f64() / 60.0;
+        eprintln!(
+            "weir-sim: {:.0} min: {} runs, {} failed ({:.0} seeds/min), peak RSS {:.0} MB",
+            minutes,
+            summary.runs,
+            summary.failed_runs,
+            summary.runs as f64 / minutes.max(1e-9),
+            peak_rss_kb() as f64 / 1024.0
+        );
     }
 }
 
