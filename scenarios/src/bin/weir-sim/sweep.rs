@@ -220,7 +220,10 @@ fn collect(plan: &Plan, summary: &mut reports::Summary, bar: &ProgressBar, recor
         }
     }
     let plan_file = plan.fault_plan.as_ref().map(|(p, _)| p.as_path());
-    let replay = reports::replay_command(&record.scenario, record.seed, plan_file);
+    let mut replay = reports::replay_command(&record.scenario, record.seed, plan_file);
+    if record.verdicts.iter().any(|v| v.property == reports::DETERMINISM && !v.passed) {
+        replay.push_str(" --check-determinism");
+    }
     summary.add(record, &replay, path.as_deref());
     if failed {
         let props: Vec<&str> = record.verdicts.iter().filter(|v| !v.passed).map(|v| v.property.as_str()).collect();
