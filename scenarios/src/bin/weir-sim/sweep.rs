@@ -283,7 +283,8 @@ fn close(plan: &Plan, summary: &reports::Summary) -> ExitCode {
     };
     let minutes = summary.wall_ms as f64 / 60_000.0;
     let rate = if minutes > 0.0 { summary.runs as f64 / minutes } else { 0.0 };
-    let mut scope = format!("{} workers", summary.setup.workers);
+    let w = summary.setup.workers;
+    let mut scope = format!("{w} worker{}", if w == 1 { "" } else { "s" });
     if let Some(s) = &summary.setup.shard {
         scope += &format!(", shard {s}");
     }
