@@ -51,9 +51,15 @@ pub fn load_corpus(dir: &Path) -> io::Result<Vec<(PathBuf, CorpusEntry)>> {
 /// Saves `entry` as `<dir>/<scenario>-<seed>.json` (or `-2`, `-3`… when that name holds a
 /// different entry) and returns the path; saving an entry that is already there is a no-op.
 pub fn save_corpus_entry(dir: &Path, entry: &CorpusEntry) -> io::Result<PathBuf> {
+    save_corpus_entry_as(dir, &format!("{}-{}", entry.scenario, entry.seed), entry)
+}
+
+/// Like [`save_corpus_entry`], under a name of the caller's (`<stem>.json`, made file-safe), so
+/// an entry can say what it is (`queue-17-shrunk-acked_messages_survive.json`).
+pub fn save_corpus_entry_as(dir: &Path, stem: &str, entry: &CorpusEntry) -> io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(entry).map_err(io::Error::other)? + "\n";
-    let stem = format!("{}-{}", crate::record::file_stem(&entry.scenario), entry.seed);
+    let stem = crate::record::file_stem(stem);
     for n in 1.. {
         let name = if n == 1 { format!("{stem}.json") } else { format!("{stem}-{n}.json") };
         let path = dir.join(name);

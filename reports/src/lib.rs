@@ -14,7 +14,7 @@ pub mod replay;
 pub mod summary;
 pub mod text;
 
-pub use corpus::{load_corpus, save_corpus_entry, CorpusEntry};
+pub use corpus::{load_corpus, save_corpus_entry, save_corpus_entry_as, CorpusEntry};
 pub use plan_file::{load_plan_file, PlanFile};
 pub use record::{read_record, record_path, write_record};
 pub use replay::replay_command;

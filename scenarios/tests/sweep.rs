@@ -16,6 +16,7 @@ fn dir(tag: &str) -> PathBuf {
 
 /// Runs weir-sim to completion; returns its exit code and its peak RSS in kB as the kernel
 /// accounted it to the child (`wait4`'s `ru_maxrss`), not as the child reports it.
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which std's Child cannot do
 fn weir_sim(args: &[&str], report_dir: &Path) -> (i32, u64) {
     let child = Command::new(env!("CARGO_BIN_EXE_weir-sim"))
         .args(args)
@@ -131,5 +132,38 @@ fn every_sweep_reruns_a_sample_and_reports_coverage() {
     }
     let sites = st["sites"].as_object().unwrap();
     assert!(sites.iter().any(|(k, c)| k.starts_with("sim/src/fixture.rs:") && c["fires"].as_u64() > Some(0)), "{sites:?}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn shrink_reduces_a_broken_variants_plan_to_the_faults_that_matter() {
+    // Acknowledging before the sync loses writes to any unclean kill; seed 1's plan has 24
+    // faults (kills, stops, partitions, clocks, disks, latency, loss, buggify).
+    let d = dir("shrink");
+    let (name, seed) = ("fixture-ack-before-sync", "1");
+    let (code, _) = weir_sim(&["--scenario", name, "--seed", seed, "--keep-all"], &d);
+    assert_eq!(code, 1);
+    let original: history::RunRecord =
+        serde_json::from_str(&std::fs::read_to_string(d.join("runs").join(format!("{name}-{seed}.json"))).unwrap()).unwrap();
+    assert!(original.plan.len() >= 20, "{} faults", original.plan.len());
+
+    let (code, _) = weir_sim(&["--shrink", "--scenario", name, "--seed", seed], &d);
+    assert_eq!(code, 0);
+    let entry_path = d.join("corpus").join(format!("{name}-{seed}-shrunk-acked_writes_survive.json"));
+    let entry: reports::CorpusEntry = serde_json::from_str(&std::fs::read_to_string(&entry_path).unwrap()).unwrap();
+    let plan = entry.plan.expect("a shrunk entry carries its plan");
+    assert!((1..=3).contains(&plan.len()), "shrunk to {plan:?}");
+    assert!(
+        plan.iter().any(|f| matches!(f.fault, history::Fault::Kill { .. } | history::Fault::Restart { .. })),
+        "what matters is a kill (a restart of a running node is one): {plan:?}"
+    );
+
+    // The saved entry replays to the same failure.
+    let replay = d.join("replay");
+    let (code, _) = weir_sim(&["--plan", entry_path.to_str().unwrap(), "--keep-all"], &replay);
+    assert_eq!(code, 1);
+    let s = summary(&replay);
+    let row = s["rows"].as_array().unwrap().iter().find(|r| r["property"] == "acked_writes_survive").unwrap();
+    assert_eq!(row["failed"], 1);
     let _ = std::fs::remove_dir_all(&d);
 }

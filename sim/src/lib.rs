@@ -7,6 +7,7 @@
 
 pub mod plan;
 pub mod profile;
+pub mod shrink;
 
 #[cfg(madsim)]
 pub mod fixture;

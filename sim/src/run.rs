@@ -42,6 +42,8 @@ struct Outputs {
     buggify_fired: std::collections::BTreeMap<String, u64>,
     buggify_reached: Vec<String>,
     sim_ms: u64,
+    /// The world's nodes, so that a run that panicked can still be released.
+    node_ids: Vec<madsim::task::NodeId>,
 }
 
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
@@ -100,10 +102,12 @@ fn simulate(scenario: Arc<dyn Scenario>, config: RunConfig, recorder: Recorder, 
     let quiesce = scenario.quiesce();
     let mut runtime = madsim::runtime::Runtime::with_seed_and_config(config.seed, madsim::Config::default());
     runtime.set_time_limit(config.time_limit.unwrap_or(window + quiesce + Duration::from_secs(120)));
-    runtime.block_on(async move {
+    let nodes = outputs.clone();
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(async move {
         rt::sim::reset();
         let mut world = World::new(recorder.clone());
         scenario.build(&mut world);
+        outputs.lock().unwrap_or_else(|e| e.into_inner()).node_ids = world.node_ids();
         let plan = match config.plan {
             Some(p) => p,
             None => scenario.profile().generate(config.seed, &world.roles(), window.as_millis() as u64),
@@ -129,7 +133,21 @@ fn simulate(scenario: Arc<dyn Scenario>, config: RunConfig, recorder: Recorder, 
         }
         // The executor drops the killed nodes' tasks before block_on returns.
         world.release();
-    });
+    })));
+    if let Err(panic) = ran {
+        // The world went down with the panic, but its nodes' tasks did not: kill them the same
+        // way (see `World::release`), then let the panic fail the run as before.
+        let ids = std::mem::take(&mut nodes.lock().unwrap_or_else(|e| e.into_inner()).node_ids);
+        let handle = runtime.handle().clone();
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            runtime.block_on(async move {
+                for id in ids {
+                    handle.kill(id);
+                }
+            })
+        }));
+        std::panic::resume_unwind(panic);
+    }
 }
 
 /// The outcome of running one seed twice.

@@ -99,6 +99,11 @@ impl World {
         self.node(name).state
     }
 
+    /// The madsim ids of every node (for the run to release them after a panic).
+    pub fn node_ids(&self) -> Vec<NodeId> {
+        self.nodes.values().map(|n| n.id).collect()
+    }
+
     pub fn node_names(&self) -> Vec<String> {
         self.nodes.keys().cloned().collect()
     }

@@ -23,6 +23,12 @@ usage: cargo xtask sim [options]
   --report-dir DIR      where runs/*.json and latest.{json,html} go (default: reports/)
   --keep-all            write the record of passing runs too (failures always are)
   --list                list the scenarios and exit
+  --shrink              with one --scenario and one --seed (or --plan) that fails: reduce its
+                        fault plan to a small one that still fails the same property, print it
+                        and its replay command, and save it as <report-dir>/corpus/
+                        <scenario>-<seed>-shrunk-<property>.json
+  --property P          the property --shrink keeps failing (default: the first that failed)
+  --shrink-trials N     at most N runs while shrinking (default 500)
 
 exit status: 0 all passed, 1 some run failed, 2 usage error";
 
@@ -52,6 +58,9 @@ pub struct Args {
     pub keep_all: bool,
     pub list: bool,
     pub help: bool,
+    pub shrink: bool,
+    pub property: Option<String>,
+    pub shrink_trials: Option<usize>,
 }
 
 /// The seeds of a sweep: a list, or every seed from a base on (ended by the time budget).
@@ -85,10 +94,13 @@ impl Args {
                 "--check-determinism" => a.check_determinism = true,
                 "--keep-all" => a.keep_all = true,
                 "--list" => a.list = true,
+                "--shrink" => a.shrink = true,
+                "--property" => a.property = Some(value()?),
+                "--shrink-trials" => a.shrink_trials = Some(number(&flag, &value()?)? as usize),
                 "--help" | "-h" => a.help = true,
                 _ => return Err(format!("unknown argument {arg}")),
             }
-            if inline.is_some() && matches!(flag.as_str(), "--check-determinism" | "--keep-all" | "--list") {
+            if inline.is_some() && matches!(flag.as_str(), "--check-determinism" | "--keep-all" | "--list" | "--shrink") {
                 return Err(format!("{flag} takes no value"));
             }
         }
@@ -98,8 +110,14 @@ impl Args {
         if a.seed_base.is_some() && !a.seed.is_empty() {
             return Err("--seed-base goes with --seeds, not --seed".into());
         }
-        if a.seeds == Some(0) || a.jobs == Some(0) {
-            return Err("--seeds and --jobs must be at least 1".into());
+        if a.seeds == Some(0) || a.jobs == Some(0) || a.shrink_trials == Some(0) {
+            return Err("--seeds, --jobs and --shrink-trials must be at least 1".into());
+        }
+        if !a.shrink && (a.property.is_some() || a.shrink_trials.is_some()) {
+            return Err("--property and --shrink-trials go with --shrink".into());
+        }
+        if a.shrink && (a.seeds.is_some() || a.seed.len() > 1 || a.scenarios.len() > 1 || a.shard.is_some() || a.time_budget.is_some()) {
+            return Err("--shrink takes one --scenario and one --seed (or a --plan)".into());
         }
         Ok(a)
     }
@@ -175,6 +193,9 @@ mod tests {
         assert_eq!(a.jobs, Some(2));
         assert!(a.keep_all && a.check_determinism);
         assert_eq!(parse("--seed 7 --seed 9").unwrap().seed_list().unwrap(), Seeds::List(vec![7, 9]));
+        let a = parse("--shrink --scenario q --seed 4 --property p --shrink-trials 9").unwrap();
+        assert!(a.shrink);
+        assert_eq!((a.property.as_deref(), a.shrink_trials), (Some("p"), Some(9)));
     }
 
     #[test]
@@ -206,6 +227,10 @@ mod tests {
             "--time-budget 0s",
             "--time-budget 10x",
             "--time-budget m",
+            "--property p",
+            "--shrink --seeds 3",
+            "--shrink --scenario a --scenario b",
+            "--shrink --shrink-trials 0",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

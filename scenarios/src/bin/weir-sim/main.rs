@@ -4,12 +4,15 @@
 //!
 //! Modules: `args` (the command line), `jobs` (which scenario × seed runs, sharding and the
 //! determinism sample), `sites` (the buggify sites in the source, for coverage), `sweep` (the
-//! workers, the progress bar and the closing report).
+//! workers, the progress bar and the closing report), `shrink` (`--shrink`: a failing plan
+//! reduced to the faults that matter).
 
 #[cfg(madsim)]
 mod args;
 #[cfg(madsim)]
 mod jobs;
+#[cfg(madsim)]
+mod shrink;
 #[cfg(madsim)]
 mod sites;
 #[cfg(madsim)]

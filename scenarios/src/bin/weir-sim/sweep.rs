@@ -50,12 +50,26 @@ pub fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    let (shrinking, property, trials) = (args.shrink, args.property.clone(), args.shrink_trials);
     let plan = match resolve(args) {
         Ok(p) => p,
         Err(e) => return usage(&e),
     };
     if std::env::var_os("RUST_LOG").is_some() {
         rt::log::init("warn");
+    }
+    if shrinking {
+        let (Some((scenario, seed)), Some(1)) = (plan.jobs.get(0), plan.jobs.len()) else {
+            return usage("--shrink takes one --scenario and one --seed (or a --plan)");
+        };
+        return crate::shrink::run(crate::shrink::Request {
+            scenario,
+            seed,
+            plan: plan.fault_plan.map(|(_, p)| p),
+            property,
+            trials_max: trials.unwrap_or(500),
+            report_dir: &plan.report_dir,
+        });
     }
     sweep(plan)
 }
@@ -157,6 +171,7 @@ fn sweep(plan: Plan) -> ExitCode {
         rerun_percent: if plan.check_determinism { 100 } else { RERUN_PERCENT },
         stopped_by_budget: false,
     };
+    let mut note = Note { every: NOTE_EVERY, last: started };
     let next = AtomicU64::new(0);
     let out_of_time = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<RunRecord>();
@@ -181,6 +196,7 @@ fn sweep(plan: Plan) -> ExitCode {
         drop(tx);
         for record in rx {
             collect(&plan, &mut summary, &bar, &record, started);
+            note.maybe(&bar, &summary, started);
         }
     });
     bar.finish_and_clear();
@@ -204,7 +220,10 @@ fn collect(plan: &Plan, summary: &mut reports::Summary, bar: &ProgressBar, recor
         }
     }
     let plan_file = plan.fault_plan.as_ref().map(|(p, _)| p.as_path());
-    let replay = reports::replay_command(&record.scenario, record.seed, plan_file);
+    let mut replay = reports::replay_command(&record.scenario, record.seed, plan_file);
+    if record.verdicts.iter().any(|v| v.property == reports::DETERMINISM && !v.passed) {
+        replay.push_str(" --check-determinism");
+    }
     summary.add(record, &replay, path.as_deref());
     if failed {
         let props: Vec<&str> = record.verdicts.iter().filter(|v| !v.passed).map(|v| v.property.as_str()).collect();
@@ -217,6 +236,33 @@ fn collect(plan: &Plan, summary: &mut reports::Summary, bar: &ProgressBar, recor
     } else {
         bar.set_message(format!("{} seeds{failures}", summary.runs));
         bar.set_position(started.elapsed().as_secs());
+    }
+}
+
+/// How often a sweep whose progress bar is hidden (stderr is not a terminal: CI, a log file)
+/// says how far it got instead.
+const NOTE_EVERY: Duration = Duration::from_secs(60);
+
+struct Note {
+    every: Duration,
+    last: Instant,
+}
+
+impl Note {
+    fn maybe(&mut self, bar: &ProgressBar, summary: &reports::Summary, started: Instant) {
+        if !bar.is_hidden() || self.last.elapsed() < self.every {
+            return;
+        }
+        self.last = Instant::now();
+        let minutes = started.elapsed().as_secs_f64() / 60.0;
+        eprintln!(
+            "weir-sim: {:.0} min: {} runs, {} failed ({:.0} seeds/min), peak RSS {:.0} MB",
+            minutes,
+            summary.runs,
+            summary.failed_runs,
+            summary.runs as f64 / minutes.max(1e-9),
+            peak_rss_kb() as f64 / 1024.0
+        );
     }
 }
 
@@ -237,7 +283,8 @@ fn close(plan: &Plan, summary: &reports::Summary) -> ExitCode {
     };
     let minutes = summary.wall_ms as f64 / 60_000.0;
     let rate = if minutes > 0.0 { summary.runs as f64 / minutes } else { 0.0 };
-    let mut scope = format!("{} workers", summary.setup.workers);
+    let w = summary.setup.workers;
+    let mut scope = format!("{w} worker{}", if w == 1 { "" } else { "s" });
     if let Some(s) = &summary.setup.shard {
         scope += &format!(", shard {s}");
     }
