@@ -217,7 +217,7 @@ mod tests {
         assert_eq!(run_args(&["weir", "registry", "-h"]), 0);
         assert_eq!(run_args(&["weir", "registry", "--version"]), 0);
         assert_eq!(run_args(&["weir", "registry", "--nope"]), 2);
-        assert_eq!(run_args(&["weir", "gateway", "-h"]), 2);
+        assert_eq!(run_args(&["weir", "gateway", "-h"]), 0);
         assert_eq!(run_args(&["weir", "frobnicate"]), 2);
         assert_eq!(run_args(&["weir", "queue", "--nope"]), 2);
         assert_eq!(run_args(&["weir", "queue", "-h"]), 0);
