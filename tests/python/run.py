@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Integration suite: real NSQ clients and nsqd's golden transcripts against the `weir` binary.
+"""Integration suite: real NSQ clients (pynsq; gnsq's own test suite) and nsqd's golden transcripts
+against the `weir` binary.
 
 Run by `cargo xtask test` (or directly: `python3 tests/python/run.py [NAME-FILTER]`). It
 
@@ -116,10 +117,12 @@ class Context:
 
 def all_tests():
     import test_clients
+    import test_gnsq
     import test_golden
     import test_lookup
     tests = []
-    for module, prefix in ((test_clients, "clients"), (test_golden, "golden"), (test_lookup, "lookup")):
+    for module, prefix in ((test_clients, "clients"), (test_gnsq, "gnsq"), (test_golden, "golden"),
+                           (test_lookup, "lookup")):
         for name in dir(module):
             if name.startswith("test_"):
                 tests.append(("%s::%s" % (prefix, name[len("test_"):]), getattr(module, name)))
