@@ -31,9 +31,9 @@ async fn answers_past_idle_connections(opts: Options, idle: usize) -> bool {
         .build();
     let crowd = h.create_node().name("crowd").ip("10.0.2.1".parse().unwrap()).build();
     let client = h.create_node().name("client").ip("10.0.3.1".parse().unwrap()).build();
-    let _ = sim::connect_when_up(sim::tcp_addr("10.0.1.1")).await;
     let parked = crowd
         .spawn(async move {
+            drop(sim::connect_when_up(sim::tcp_addr("10.0.1.1")).await);
             let mut parked = Vec::with_capacity(idle);
             for i in 0..idle {
                 let s = rt::net::TcpStream::connect(http).await.unwrap_or_else(|e| panic!("idle connection {i}: {e}"));
