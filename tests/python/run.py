@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Integration suite: real NSQ clients and nsqd's golden transcripts against the `weir` binary.
+"""Integration suite: real NSQ clients (pynsq; gnsq's own test suite) and nsqd's golden transcripts
+against the `weir` binary.
 
 Run by `cargo xtask test` (or directly: `python3 tests/python/run.py [NAME-FILTER]`). It
 
@@ -129,11 +130,12 @@ def all_tests():
     import test_clients
     import test_consul
     import test_eureka
+    import test_gnsq
     import test_golden
     import test_lookup
     tests = []
     for module, prefix in ((test_clients, "clients"), (test_consul, "consul"), (test_eureka, "eureka"),
-                           (test_golden, "golden"), (test_lookup, "lookup")):
+                           (test_gnsq, "gnsq"), (test_golden, "golden"), (test_lookup, "lookup")):
         for name in dir(module):
             if name.startswith("test_"):
                 tests.append(("%s::%s" % (prefix, name[len("test_"):]), getattr(module, name)))

@@ -81,10 +81,11 @@ def self_signed_cert(ctx):
 def test_probe_upgrade(ctx):
     """TLS, deflate and snappy upgrades after IDENTIFY, and TLS followed by snappy
     (nsqd_upgrade_probe.txt). The queue gets a self-signed certificate, as the transcript's nsqd
-    did (`--tls-cert --tls-key`); the probe does not verify it."""
+    did (`--tls-cert --tls-key`); the probe does not verify it. HTTPS goes to a free port (with a
+    certificate nsqd's default `--https-address` is 0.0.0.0:4152)."""
     cert, key = self_signed_cert(ctx)
     compare(lambda: ctx.start(extra_args=["--broadcast-address=127.0.0.1", "--tls-cert=%s" % cert,
-                                          "--tls-key=%s" % key]),
+                                          "--tls-key=%s" % key, "--https-address=127.0.0.1:0"]),
             "probe_upgrade.py", "nsqd_upgrade_probe.txt", queue_ports)
 
 

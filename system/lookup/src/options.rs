@@ -26,9 +26,13 @@ pub struct Options {
     pub log_level: String,
 
     // --- Weir's limits (nsqlookupd has none) ---
-    /// `--max-connections`: open protocol V1 connections at most; more are closed at once.
+    /// `--max-connections`: open protocol V1 connections at most; more are closed at once
+    /// (0 = no count limit: the file descriptor limit bounds them, as in nsqlookupd; silent
+    /// connections go after `--client-read-timeout`).
     pub max_connections: usize,
-    /// `--max-http-connections`: open HTTP connections at most.
+    /// `--max-http-connections`: open HTTP connections at most (0 = no count limit, as in
+    /// nsqlookupd). At the limit the longest-idle keep-alive connection is closed for a
+    /// newcomer (see `rt::http::server`).
     pub max_http_connections: usize,
     /// `--client-read-timeout`: a V1 connection that sends nothing for this long is closed
     /// (nsqd pings every 15 s; a stalled or partitioned producer is dropped instead of lingering).
@@ -70,8 +74,8 @@ impl Default for Options {
             inactive_producer_timeout_ms: 300_000,
             tombstone_lifetime_ms: 45_000,
             log_level: "info".into(),
-            max_connections: 4096,
-            max_http_connections: 4096,
+            max_connections: 0,
+            max_http_connections: 0,
             client_read_timeout_ms: 60_000,
             max_command_line_bytes: 16 * 1024,
             max_identify_body_bytes: 64 * 1024,

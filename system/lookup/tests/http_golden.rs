@@ -101,6 +101,11 @@ async fn errors_methods_and_parameters() {
             assert_eq!(r.body, body, "{method} {path}");
             r
         };
+        // Undecodable action segments and raw non-UTF-8 query bytes get nsqlookupd's JSON (Go's
+        // router finds no such action; Go passes the bytes on and the name check fails).
+        check("POST", "/topic/%ff", "404", r#"{"message":"NOT_FOUND"}"#);
+        check("POST", "/channel/%c3", "404", r#"{"message":"NOT_FOUND"}"#);
+        check("POST", "/topic/create?topic=\u{e9}", "400", r#"{"message":"INVALID_ARG_TOPIC"}"#);
         let r = check("POST", "/lookup?topic=t", "405", r#"{"message":"METHOD_NOT_ALLOWED"}"#);
         assert_eq!(r.header("allow"), Some("GET, OPTIONS"));
         assert_eq!(r.header("x-nsq-content-type"), Some("nsq; version=1.0"));

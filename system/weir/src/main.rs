@@ -4,6 +4,7 @@
 //! lookup` (or the binary named `nsqlookupd`) likewise runs the lookup daemon with nsqlookupd's flags.
 
 mod cli;
+mod fdlimit;
 mod gateway_serve;
 mod goflags;
 mod host;

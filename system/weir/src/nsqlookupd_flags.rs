@@ -27,8 +27,8 @@ pub fn flag_set(name: &str, host: &Host) -> FlagSet {
     add(Flag::new("tombstone-lifetime", Duration, ms(d.tombstone_lifetime_ms), "duration of time a producer will remain tombstoned if registration remains"));
 
     // Weir's own limits
-    add(Flag::new("max-connections", Int, d.max_connections.to_string(), "[weir] maximum concurrent TCP (protocol V1) connections (0 = unlimited)"));
-    add(Flag::new("max-http-connections", Int, d.max_http_connections.to_string(), "[weir] maximum concurrent HTTP connections"));
+    add(Flag::new("max-connections", Int, d.max_connections.to_string(), "[weir] maximum concurrent TCP (protocol V1) connections (0 = bounded only by the file descriptor limit, as nsqlookupd)"));
+    add(Flag::new("max-http-connections", Int, d.max_http_connections.to_string(), "[weir] maximum concurrent HTTP connections; at the limit the longest-idle keep-alive connection is closed for a new one (0 = bounded only by the file descriptor limit, as nsqlookupd)"));
     add(Flag::new("client-read-timeout", Duration, ms(d.client_read_timeout_ms), "[weir] close a TCP connection that sends nothing for this long"));
     add(Flag::new("max-command-line-bytes", Int, d.max_command_line_bytes.to_string(), "[weir] longest TCP command line read from a producer"));
     add(Flag::new("max-identify-body-bytes", Int, d.max_identify_body_bytes.to_string(), "[weir] largest IDENTIFY body"));

@@ -30,6 +30,9 @@ where
     Fut: Future<Output = anyhow::Result<()>>,
 {
     rt::log::init(tracing_filter(log_level));
+    if let Err(e) = crate::fdlimit::raise_open_file_limit() {
+        logline::log(prefix, "WARNING", &format!("cannot raise the open file limit: {e}"));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
