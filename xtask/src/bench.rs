@@ -1,8 +1,10 @@
 //! `cargo xtask bench [package]`: `cargo bench` for the named package, or for every workspace
 //! package with a `benches/` directory. `cargo xtask bench queue [...]`: the queue throughput
-//! benchmark (see [`queue`]).
+//! benchmark (see [`queue`]). `cargo xtask bench registry [...]`: the registry against etcd (see
+//! [`registry`]).
 
 mod queue;
+mod registry;
 
 use std::path::Path;
 
@@ -13,7 +15,8 @@ use crate::cargo;
 pub fn run(args: &[String]) -> anyhow::Result<u8> {
     match args.first().map(String::as_str) {
         Some("queue") => queue::run(&args[1..]),
-        _ if args.len() > 1 => anyhow::bail!("usage: cargo xtask bench [package] | bench queue [options]"),
+        Some("registry") => registry::run(&args[1..]),
+        _ if args.len() > 1 => anyhow::bail!("usage: cargo xtask bench [package] | bench queue|registry [options]"),
         first => run_package(first),
     }
 }

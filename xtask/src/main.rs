@@ -23,7 +23,10 @@ usage: cargo xtask <command> [args...]
   bench [package]          run a package's benchmarks
   bench queue [--duration SECS] [--publishers N] [--consumers N] [--server PATH]
                            NSQ-style publish/consume throughput of the queue (release build,
-                           loopback) against a null-queue baseline, and the queue's peak RSS";
+                           loopback) against a null-queue baseline, and the queue's peak RSS
+  bench registry [--duration SECS] [--rounds N] [--instances N] [--connections N] [--watchers N]
+                           renewals/s, renewal p99 and change-to-watcher latency of `weir registry`
+                           against etcd 3.4 (installed with apt-get when missing), alternating";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);

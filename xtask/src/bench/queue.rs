@@ -167,13 +167,13 @@ fn load(o: &Opts, bench_bin: &Path, addr: &str, cap: Option<u64>) -> anyhow::Res
 }
 
 /// A server process whose listening address is read from its output.
-struct Server {
-    child: Child,
-    addr: String,
+pub(super) struct Server {
+    pub(super) child: Child,
+    pub(super) addr: String,
 }
 
 impl Server {
-    fn spawn(mut cmd: Command, marker: &'static str) -> anyhow::Result<Server> {
+    pub(super) fn spawn(mut cmd: Command, marker: &'static str) -> anyhow::Result<Server> {
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
         let (tx, rx) = mpsc::channel::<String>();
@@ -201,7 +201,7 @@ impl Server {
     }
 
     /// SIGTERM (a clean stop), then SIGKILL if it lingers.
-    fn stop(&mut self) {
+    pub(super) fn stop(&mut self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         for _ in 0..100 {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -215,7 +215,7 @@ impl Server {
 }
 
 /// `VmHWM` (peak resident set) of a live process, in kB.
-fn peak_rss_kb(pid: u32) -> Option<u64> {
+pub(super) fn peak_rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
