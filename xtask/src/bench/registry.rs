@@ -3,14 +3,13 @@
 //! Both servers run as separate processes on loopback, one fresh server (with a fresh temp data
 //! dir) per system and round, alternating weir, etcd, weir, etcd… so a drift of the machine
 //! (another job, thermal state) hits both alike. The load generator is `weir-regbench` (bench/),
-//! the same client design for both: N connections, one request outstanding on each. etcd is
+//! the same client design for both (its own workspace, built into target/regbench): N connections, one request outstanding on each. etcd is
 //! Debian's `etcd-server` package, installed here when missing. Absolute figures swing with the
 //! machine; the ratios weir/etcd are what compare.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 
@@ -84,6 +83,12 @@ impl Figures {
         self.renewals as f64 / self.renew_secs.max(1e-9)
     }
 
+    /// Changes made one at a time, each waiting until every watcher heard of it; the watch
+    /// phase lasts as long as the renewal phase (`--duration`).
+    fn changes_per_sec(&self) -> f64 {
+        self.changes as f64 / self.renew_secs.max(1e-9)
+    }
+
     /// Reads the `RESULT` lines of `weir-regbench run`.
     fn parse(text: &str) -> anyhow::Result<Figures> {
         let fields = |name: &str, n: usize| -> anyhow::Result<Vec<f64>> {
@@ -145,14 +150,19 @@ pub fn run(args: &[String]) -> anyhow::Result<u8> {
         eprintln!("note: the baseline is meant to be etcd 3.4; this is {etcd_version}");
     }
 
-    let mut build = cargo::cargo("build");
-    build.args(["--release", "-p", "weir", "--bin", "weir", "-p", "regbench", "--bin", "weir-regbench"]);
-    cargo::echo(&build);
-    if !build.status().context("cannot run cargo")?.success() {
-        bail!("build failed");
+    let mut weir_build = cargo::cargo("build");
+    weir_build.args(["--release", "-p", "weir", "--bin", "weir"]);
+    let mut load_build = cargo::regbench("build");
+    load_build.arg("--release");
+    for mut build in [weir_build, load_build] {
+        cargo::echo(&build);
+        if !build.status().context("cannot run cargo")?.success() {
+            bail!("build failed");
+        }
     }
-    let release = cargo::root().join("target").join("release");
-    let (weir_bin, load_bin) = (release.join("weir"), release.join("weir-regbench"));
+    let target = cargo::root().join("target");
+    let weir_bin = target.join("release").join("weir");
+    let load_bin = target.join("regbench").join("release").join("weir-regbench");
 
     println!(
         "registry bench: {} instances renewing over {} keep-alive connections for {} s, then {} watchers and one change at a time for {} s; {} round(s) of weir, {etcd_version}",
@@ -308,7 +318,7 @@ fn report(weir: &Figures, etcd: &Figures) {
     row("renewal p99", ms(weir.renew_p99_us), ms(etcd.renew_p99_us), ratio(weir.renew_p99_us, etcd.renew_p99_us));
     row("notification p50", ms(weir.notify_p50_us), ms(etcd.notify_p50_us), ratio(weir.notify_p50_us, etcd.notify_p50_us));
     row("notification p99", ms(weir.notify_p99_us), ms(etcd.notify_p99_us), ratio(weir.notify_p99_us, etcd.notify_p99_us));
-    row("changes/s (one at a time)", format!("{}", weir.changes), format!("{}", etcd.changes), ratio(weir.changes as f64, etcd.changes as f64));
+    row("changes/s, all heard", format!("{:.0}", weir.changes_per_sec()), format!("{:.0}", etcd.changes_per_sec()), ratio(weir.changes_per_sec(), etcd.changes_per_sec()));
     let mb = |kb: Option<u64>| kb.map(|k| format!("{:.1} MB", k as f64 / 1024.0)).unwrap_or_else(|| "n/a".into());
     println!("{:<24} {:>14} {:>14}", "peak RSS (VmHWM)", mb(weir.peak_rss_kb), mb(etcd.peak_rss_kb));
     for (name, f) in [("weir", weir), ("etcd", etcd)] {
