@@ -48,15 +48,18 @@ impl Conn {
         Ok(resp.into_inner())
     }
 
-    /// Opens a bidirectional stream; requests go through the returned sender (capacity 1: at
-    /// most one request waits to be sent).
-    async fn stream<Req, Resp>(&mut self, path: &'static str) -> anyhow::Result<(tokio::sync::mpsc::Sender<Req>, Streaming<Resp>)>
+    /// Opens a bidirectional stream with `first` as its first request; later requests go
+    /// through the returned sender (capacity 1: at most one request waits to be sent). The first
+    /// request is queued before the call is awaited because etcd (grpc-go) sends a stream's
+    /// response headers only with its first answer.
+    async fn stream<Req, Resp>(&mut self, path: &'static str, first: Req) -> anyhow::Result<(tokio::sync::mpsc::Sender<Req>, Streaming<Resp>)>
     where
         Req: prost::Message + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
     {
         self.grpc.ready().await?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Req>(1);
+        tx.try_send(first).map_err(|_| anyhow::anyhow!("a new channel is full"))?;
         let requests = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
         let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
         let resp = self.grpc.streaming(tonic::Request::new(requests), PathAndQuery::from_static(path), codec).await?;
@@ -115,8 +118,12 @@ pub async fn setup(addr: &str, layout: &Layout, ttl: Duration) -> anyhow::Result
             let _: PutResponse = conn.unary(PUT, put).await.context("Put")?;
             leases.push(grant.id);
         }
-        let (tx, responses) = conn.stream(LEASE_KEEP_ALIVE).await.context("LeaseKeepAlive")?;
-        Ok(EtcdRenewer { tx, responses, leases, next: 0 })
+        // The stream opens with a keep-alive of the first lease, whose answer is read here.
+        let first = LeaseKeepAliveRequest { id: leases[0] };
+        let (tx, mut responses) = conn.stream::<_, LeaseKeepAliveResponse>(LEASE_KEEP_ALIVE, first).await.context("LeaseKeepAlive")?;
+        let opened = responses.message().await?.context("keep-alive stream ended")?;
+        anyhow::ensure!(opened.id == leases[0] && opened.ttl > 0, "first keep-alive refused");
+        Ok(EtcdRenewer { tx, responses, next: 1 % leases.len(), leases })
     })
     .await
 }
@@ -131,11 +138,10 @@ impl EtcdWatcher {
     /// Connects, creates the watch and waits for etcd to confirm it, so the watcher is live.
     pub async fn connect(addr: &str) -> anyhow::Result<EtcdWatcher> {
         let mut conn = Conn::connect(addr).await?;
-        let (tx, mut responses) = conn.stream::<WatchRequest, WatchResponse>(WATCH).await?;
         let mut range_end = PREFIX.as_bytes().to_vec();
         *range_end.last_mut().expect("non-empty prefix") += 1;
         let create = WatchCreateRequest { key: PREFIX.as_bytes().to_vec(), range_end, start_revision: 0 };
-        tx.send(WatchRequest { create_request: Some(create) }).await.map_err(|_| anyhow::anyhow!("watch stream closed"))?;
+        let (tx, mut responses) = conn.stream::<_, WatchResponse>(WATCH, WatchRequest { create_request: Some(create) }).await?;
         let first = responses.message().await?.context("watch stream ended")?;
         anyhow::ensure!(first.created && !first.canceled, "watch not created: {}", first.cancel_reason);
         Ok(EtcdWatcher { _tx: tx, responses })
