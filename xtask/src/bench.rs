@@ -2,11 +2,13 @@
 //! package with a `benches/` directory. `cargo xtask bench queue [...]`: the queue throughput
 //! benchmark (see [`queue`]). `cargo xtask bench queue-memory [...]`: resident memory per message
 //! held (see [`memory`]). `cargo xtask bench gateway [...]`: the gateway against nginx (see
-//! [`gateway`]).
+//! [`gateway`]). `cargo xtask bench registry [...]`: the registry against etcd (see
+//! [`registry`]).
 
 mod gateway;
 mod memory;
 mod queue;
+mod registry;
 
 use std::path::Path;
 
@@ -19,7 +21,8 @@ pub fn run(args: &[String]) -> anyhow::Result<u8> {
         Some("queue") => queue::run(&args[1..]),
         Some("queue-memory") => memory::run(&args[1..]),
         Some("gateway") => gateway::run(&args[1..]),
-        _ if args.len() > 1 => anyhow::bail!("usage: cargo xtask bench [package] | bench queue [options] | bench queue-memory [options] | bench gateway [options]"),
+        Some("registry") => registry::run(&args[1..]),
+        _ if args.len() > 1 => anyhow::bail!("usage: cargo xtask bench [package] | bench queue|queue-memory|gateway|registry [options]"),
         first => run_package(first),
     }
 }

@@ -19,6 +19,19 @@ pub fn cargo(subcommand: &str) -> Command {
     cmd
 }
 
+/// `cargo` pointed at the registry bench's load generator (`bench/`, its own workspace), with
+/// its artefacts under the root's `target/regbench`.
+pub fn regbench(subcommand: &str) -> Command {
+    let bin = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(bin);
+    cmd.arg(subcommand)
+        .arg("--manifest-path")
+        .arg(root().join("bench").join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(root().join("target").join("regbench"));
+    cmd
+}
+
 /// Where the simulator build's artefacts go: kept apart from the normal build's, since every
 /// crate compiles differently under `--cfg madsim`.
 pub fn sim_target_dir() -> PathBuf {

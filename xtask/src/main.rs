@@ -26,7 +26,10 @@ usage: cargo xtask <command> [args...]
                            loopback) against a null-queue baseline, and the queue's peak RSS
   bench queue-memory [--messages N] [--size BYTES] [--server PATH]
                            resident memory per message held in memory, for PUB, MPUB and PUB
-                           over many connections";
+                           over many connections
+  bench registry [--duration SECS] [--rounds N] [--instances N] [--connections N] [--watchers N]
+                           renewals/s, renewal p99 and change-to-watcher latency of `weir registry`
+                           against etcd 3.4 (installed with apt-get when missing), alternating";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);

@@ -64,7 +64,7 @@ fn sim_build() -> Suite {
     Suite { name: "simulator build: cargo test --workspace (--cfg madsim)".into(), command }
 }
 
-/// (c) Suites beyond cargo's, counted from the libtest-style lines they print:
+/// (c) Suites beyond the workspace's, counted from the libtest-style lines they print:
 /// - the Python integration suite (`tests/python/run.py`): a real NSQ client (pynsq, installed by
 ///   the suite itself into `target/pyenv`) and nsqd's golden transcripts against the `weir`
 ///   binary, which it builds.
@@ -73,7 +73,14 @@ fn extra_suites() -> Vec<Suite> {
     let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
     let mut command = Command::new(python);
     command.arg(script).current_dir(cargo::root());
-    vec![Suite { name: "python: real clients and golden transcripts against weir (tests/python)".into(), command }]
+    // The registry bench's load generator is its own workspace (bench/): build it and run its
+    // unit tests here, so a change that breaks the bench shows in CI (benchmarks are never run).
+    let mut regbench = cargo::regbench("test");
+    regbench.arg("--no-fail-fast");
+    vec![
+        Suite { name: "python: real clients and golden transcripts against weir (tests/python)".into(), command },
+        Suite { name: "bench: the registry bench's load generator builds and its unit tests pass (bench/)".into(), command: regbench },
+    ]
 }
 
 /// Runs `cmd`, copying its stdout through as it arrives (stderr is inherited untouched, so cargo

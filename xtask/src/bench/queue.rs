@@ -215,7 +215,7 @@ impl Server {
 }
 
 /// `VmHWM` (peak resident set) of a live process, in kB.
-fn peak_rss_kb(pid: u32) -> Option<u64> {
+pub(super) fn peak_rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
