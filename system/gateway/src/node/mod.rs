@@ -28,6 +28,7 @@ use rt::shutdown::{Shutdown, Trigger};
 use crate::clock::Clock;
 use crate::config::{self, Config, Settings, Target};
 use crate::proxy::{RouteBackends, Upstream};
+use crate::source::registry::RegistrySource;
 use crate::source::{BackendSink, BackendSource, StaticSource};
 use table::Table;
 
@@ -55,7 +56,8 @@ impl Shared {
 pub struct GatewayOptions {
     /// The file `reload` reads again.
     pub config_path: Option<PathBuf>,
-    /// Backends for `service = …` routes; the config's `[services]` tables when `None`.
+    /// Backends for `service = …` routes; when `None`, a watcher of the config's `[registry]`
+    /// if it has one, else its `[services]` tables.
     pub source: Option<Arc<dyn BackendSource>>,
 }
 
@@ -92,6 +94,7 @@ fn serve_config(s: &Settings) -> ServeConfig {
         header_read_timeout: Duration::from_millis(s.header_read_timeout_ms),
         max_header_bytes: s.max_header_bytes,
         max_connections: s.max_connections,
+        ..ServeConfig::default()
     }
 }
 
@@ -110,8 +113,12 @@ pub async fn read_config_file(path: &Path) -> Result<Config, ReloadError> {
 impl Gateway {
     /// Binds the admin listener and every configured listener, builds the routes, and starts
     /// serving. Returns once everything listens.
-    pub async fn start(config: Config, options: GatewayOptions) -> anyhow::Result<Arc<Gateway>> {
+    pub async fn start(config: Config, mut options: GatewayOptions) -> anyhow::Result<Arc<Gateway>> {
         let clock = Clock::start();
+        if let (None, Some(r)) = (&options.source, &config.registry) {
+            let source = RegistrySource::start(r.clone(), "gateway").map_err(|e| anyhow::anyhow!("{e}"))?;
+            options.source = Some(Arc::new(source));
+        }
         let (admin_trigger, admin_shutdown) = rt::shutdown::channel();
         let admin_listener = match config.admin {
             Some(a) => Some(rt::net::TcpListener::bind(a).await.map_err(|e| anyhow::anyhow!("admin listen {a}: {e}"))?),
