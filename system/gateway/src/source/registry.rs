@@ -133,3 +133,85 @@ impl BackendSource for RegistrySource {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn instance(id: &str, address: &str, port: u16, weight: u32, status: &str) -> Instance {
+        Instance {
+            service: "s".into(),
+            id: id.into(),
+            address: address.into(),
+            port,
+            weight,
+            tags: vec![],
+            meta: BTreeMap::new(),
+            ttl_ms: 0,
+            status: status.into(),
+            version: 1,
+        }
+    }
+
+    fn snapshot(complete: bool, instances: Vec<Instance>) -> Snapshot {
+        Snapshot { service: "s".into(), node: Arc::from("r1:1"), version: 3, complete, instances }
+    }
+
+    #[test]
+    fn passing_and_warning_instances_become_weighted_backends() {
+        let settings = RegistrySettings { max_fails: 2, fail_timeout_ms: 500, ..RegistrySettings::new(vec!["r:1".into()]) };
+        let snap = snapshot(
+            true,
+            vec![
+                instance("a", "10.0.0.1", 80, 5, "passing"),
+                instance("b", "10.0.0.2", 80, 1, "warning"),
+                instance("c", "10.0.0.3", 80, 1, "critical"),
+                instance("d", "::1", 81, 0, "passing"),
+                instance("e", "10.0.0.5", 80, 1, "maintenance"),
+            ],
+        );
+        let set = backends_of(&snap, &settings);
+        let got: Vec<(&str, u32)> = set.iter().map(|b| (b.addr.as_str(), b.weight)).collect();
+        assert_eq!(got, vec![("10.0.0.1:80", 5), ("10.0.0.2:80", 1), ("[::1]:81", 1)]);
+        assert!(set.iter().all(|b| b.max_fails == 2 && b.fail_timeout_ms == 500 && !b.down));
+    }
+
+    #[test]
+    fn a_syncing_nodes_empty_answer_never_empties_a_route() {
+        let settings = RegistrySettings::new(vec!["r:1".into()]);
+        let empty_incomplete = snapshot(false, vec![]);
+        assert!(!applies(&empty_incomplete, &backends_of(&empty_incomplete, &settings)));
+        let some_incomplete = snapshot(false, vec![instance("a", "10.0.0.1", 80, 1, "passing")]);
+        assert!(applies(&some_incomplete, &backends_of(&some_incomplete, &settings)));
+        // A complete answer with nothing served does empty the route (its instances are gone).
+        let all_critical = snapshot(true, vec![instance("a", "10.0.0.1", 80, 1, "critical")]);
+        assert!(applies(&all_critical, &backends_of(&all_critical, &settings)));
+    }
+
+    proptest! {
+        #[test]
+        fn backends_are_exactly_the_served_instances(
+            specs in proptest::collection::vec((0u8..4, 0u32..10), 0..20),
+        ) {
+            let statuses = ["passing", "warning", "critical", "other"];
+            let instances: Vec<Instance> = specs
+                .iter()
+                .enumerate()
+                .map(|(n, (s, w))| instance(&format!("i{n:02}"), &format!("10.0.0.{n}"), 80, *w, statuses[usize::from(*s)]))
+                .collect();
+            let snap = snapshot(true, instances.clone());
+            let set = backends_of(&snap, &RegistrySettings::new(vec!["r:1".into()]));
+            let want: Vec<(String, u32)> = instances
+                .iter()
+                .filter(|i| i.status == "passing" || i.status == "warning")
+                .map(|i| (format!("{}:{}", i.address, i.port), i.weight.max(1)))
+                .collect();
+            let got: Vec<(String, u32)> = set.iter().map(|b| (b.addr.clone(), b.weight)).collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+}
