@@ -59,6 +59,16 @@ pub struct GatewayOptions {
     /// Backends for `service = …` routes; when `None`, a watcher of the config's `[registry]`
     /// if it has one, else its `[services]` tables.
     pub source: Option<Arc<dyn BackendSource>>,
+    /// Deliberate breakage for the simulator's broken variants; no flag or config key reaches it.
+    pub testing: Testing,
+}
+
+/// Deliberately broken behaviour, each switch the bug one `gateway` scenario property catches.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Testing {
+    /// No deadline on a route: the timeout layer is left out and an attempt waits an hour, so a
+    /// stalled backend holds its requests (`gateway_answers_in_time`).
+    pub no_deadlines: bool,
 }
 
 struct RunningListener {
@@ -221,7 +231,7 @@ impl Gateway {
                 }
                 Target::Service(_) => {}
             }
-            routes.push(Arc::new(table::build(rc.clone(), backends, client.clone())));
+            routes.push(Arc::new(table::build(rc.clone(), backends, client.clone(), self.options.testing)));
         }
         for (_, service, _) in &follows {
             if let Some(name) = service {
