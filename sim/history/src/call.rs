@@ -24,6 +24,11 @@ pub enum Call {
     /// Queue: `GET /ping`. Ok = 200; Failed = an HTTP answer with another status (`error` starts
     /// with the status code); Unknown = no HTTP answer (refused, timed out).
     QueuePing { server: String },
+    /// Gateway: an HTTP request through gateway `gateway` (world node name) to route `route`.
+    /// Ok = a 2xx from a backend (`value`: the backend that answered); Failed = another HTTP
+    /// status, the backend's or the gateway's own (`error` starts with the status code);
+    /// Unknown = no HTTP answer before the client's own deadline.
+    GatewayRequest { gateway: String, route: String, path: String },
 }
 
 /// How an operation ended.
