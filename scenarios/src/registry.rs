@@ -128,7 +128,7 @@ async fn registry_node(ctx: NodeCtx, topo: Topology, testing: registry::Testing)
         use registry::node::NodeEvent;
         let what = match e {
             NodeEvent::Evicted { key } => Observation::RegistryEvicted { server: name.clone(), service: key.service.clone(), id: key.id.clone() },
-            NodeEvent::SelfPreservation { active, renewals_last_min, expected_per_min } => Observation::RegistrySelfPreservation {
+            NodeEvent::SelfPreservation { active, renewing_per_min: renewals_last_min, expected_per_min } => Observation::RegistrySelfPreservation {
                 server: name.clone(),
                 active: *active,
                 renewals_last_min: *renewals_last_min,
