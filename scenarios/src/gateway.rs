@@ -59,11 +59,18 @@ impl GatewayScenario {
 
     /// One broken variant per property that has one.
     pub fn broken() -> Vec<GatewayScenario> {
-        vec![GatewayScenario {
-            name: "gateway-no-deadlines",
-            testing: gateway::Testing { no_deadlines: true },
-            demonstrates: Some("gateway_answers_in_time"),
-        }]
+        vec![
+            GatewayScenario {
+                name: "gateway-no-deadlines",
+                testing: gateway::Testing { no_deadlines: true, ..Default::default() },
+                demonstrates: Some("gateway_answers_in_time"),
+            },
+            GatewayScenario {
+                name: "gateway-failures-never-expire",
+                testing: gateway::Testing { failures_never_expire: true, ..Default::default() },
+                demonstrates: Some("gateway_recovers_after_heal"),
+            },
+        ]
     }
 }
 

@@ -69,6 +69,9 @@ pub struct Testing {
     /// No deadline on a route: the timeout layer is left out and an attempt waits an hour, so a
     /// stalled backend holds its requests (`gateway_answers_in_time`).
     pub no_deadlines: bool,
+    /// A backend failed out (`max_fails` reached) stays out for an hour instead of
+    /// `fail_timeout` (`gateway_recovers_after_heal`). Applies to registry backends.
+    pub failures_never_expire: bool,
 }
 
 struct RunningListener {
@@ -126,7 +129,11 @@ impl Gateway {
     pub async fn start(config: Config, mut options: GatewayOptions) -> anyhow::Result<Arc<Gateway>> {
         let clock = Clock::start();
         if let (None, Some(r)) = (&options.source, &config.registry) {
-            let source = RegistrySource::start(r.clone(), "gateway").map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut r = r.clone();
+            if options.testing.failures_never_expire {
+                r.fail_timeout_ms = 3_600_000;
+            }
+            let source = RegistrySource::start(r, "gateway").map_err(|e| anyhow::anyhow!("{e}"))?;
             options.source = Some(Arc::new(source));
         }
         let (admin_trigger, admin_shutdown) = rt::shutdown::channel();
