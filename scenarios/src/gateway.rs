@@ -1,7 +1,8 @@
 //! The `gateway` scenario (issue 9 item 8, in part): clients → two gateways → six backend nodes
 //! that register in a three-node registry through the client's agent; the gateways follow the
 //! service through `[registry]` (the registry client's watcher). Faults: backend kills and
-//! restarts, slow backends (paused), partitions between gateways and backends and between
+//! restarts, slow backends (paused, and a share of answers delayed past the attempt timeout
+//! during the fault window), partitions between gateways and backends and between
 //! gateways and the registry, registry kills and restarts, clock offsets on the gateways.
 //!
 //! Topology: registry nodes `r1`..`r3` (added first, so `10.0.0.2`..`10.0.0.4`), backends
@@ -10,8 +11,9 @@
 //! (role `client`, which no rule names) sending `GET /id` to the gateways in turn every 100 ms,
 //! each with its own deadline well past the route's.
 //!
-//! Properties checked so far: `gateway_answers_in_time` (bound: route timeout + 1 s) and
-//! `gateway_recovers_after_heal` (bound: 12 s). Not yet: non-idempotent at most once, no request
+//! Properties checked so far: `gateway_answers_in_time` (bound: route timeout + 1 s),
+//! `gateway_recovers_after_heal` (bound: 12 s) and `gateway_non_idempotent_at_most_once` (every
+//! third request is a `POST /order`). Not yet: no request
 //! to an instance deregistered more than the watch bound earlier, WRR/consistent-hash shares
 //! while stable, no traffic to an ejected backend.
 
@@ -22,7 +24,7 @@ use axum::routing::get;
 use axum::Router;
 use client::registry::{Agent, AgentConfig, NodesConfig, Registration};
 use history::{Call, Observation, Outcome};
-use properties::gateway::{AnswersInTime, RecoversAfterHeal};
+use properties::gateway::{AnswersInTime, NonIdempotentAtMostOnce, RecoversAfterHeal};
 use properties::Property;
 use sim::profile::{FaultProfile, Rule};
 use sim::{NodeCtx, Scenario, World};
@@ -44,6 +46,9 @@ const WEIGHTS: [u32; 6] = [1, 1, 2, 2, 3, 1];
 const WINDOW_MS: u64 = 30_000;
 const QUIESCE_MS: u64 = 20_000;
 const REQUEST_EVERY_MS: u64 = 100;
+const POST_EVERY: usize = 3;
+const SLOW_PERCENT: u32 = 5;
+const SLOW_MS: u64 = 1_200;
 
 /// A variant: the gateway's deliberately broken switches.
 pub struct GatewayScenario {
@@ -69,6 +74,11 @@ impl GatewayScenario {
                 name: "gateway-failures-never-expire",
                 testing: gateway::Testing { failures_never_expire: true, ..Default::default() },
                 demonstrates: Some("gateway_recovers_after_heal"),
+            },
+            GatewayScenario {
+                name: "gateway-retry-non-idempotent",
+                testing: gateway::Testing { retry_non_idempotent: true, ..Default::default() },
+                demonstrates: Some("gateway_non_idempotent_at_most_once"),
             },
         ]
     }
@@ -119,10 +129,30 @@ async fn registry_node(ctx: NodeCtx) {
 }
 
 /// A backend: answers `GET /id` with its name, and keeps itself registered through the agent.
-async fn backend(ctx: NodeCtx, weight: u32) {
+/// During the fault window a backend answers [`SLOW_PERCENT`] % of requests after [`SLOW_MS`]
+/// (past the attempt timeout, within the route's): a slow backend, seen only by the gateway.
+async fn backend(ctx: NodeCtx, weight: u32, slow_until: rt::time::Instant) {
     let (_trigger, mut shutdown) = rt::shutdown::on_signal();
     let name = ctx.name.clone();
-    let router = Router::new().route("/id", get(move || std::future::ready(name.clone())));
+    let (rec, me) = (ctx.recorder.clone(), ctx.name.clone());
+    // Records each arrival before answering: what `gateway_non_idempotent_at_most_once` counts.
+    let order = move |method: axum::http::Method, headers: axum::http::HeaderMap| {
+        let key = headers.get("x-request-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        rec.observe(&me, &me, Observation::GatewayBackendGot { backend: me.clone(), key, method: method.to_string() });
+        let me = me.clone();
+        async move {
+            slow(slow_until).await;
+            me
+        }
+    };
+    let id = move || {
+        let name = name.clone();
+        async move {
+            slow(slow_until).await;
+            name
+        }
+    };
+    let router = Router::new().route("/id", get(id)).route("/order", axum::routing::post(order));
     let listener = match rt::net::TcpListener::bind(SocketAddr::new(ctx.ip, BACKEND_PORT)).await {
         Ok(l) => l,
         Err(e) => panic!("backend bind: {e}"),
@@ -137,6 +167,12 @@ async fn backend(ctx: NodeCtx, weight: u32) {
     };
     shutdown.wait().await;
     agent.stop().await;
+}
+
+async fn slow(until: rt::time::Instant) {
+    if rt::time::now() < until && rt::rand::range(0..100u32) < SLOW_PERCENT {
+        rt::time::sleep(Duration::from_millis(SLOW_MS)).await;
+    }
 }
 
 fn gateway_config(ip: std::net::IpAddr) -> String {
@@ -170,7 +206,8 @@ async fn gateway_node(ctx: NodeCtx, testing: gateway::Testing) {
     }
 }
 
-/// A client: `GET /id` through each gateway in turn, recording every request and its answer.
+/// A client: `GET /id` through each gateway in turn, and every [`POST_EVERY`]th request a
+/// `POST /order` with a unique `x-request-key`, recording every request and its answer.
 async fn client_node(ctx: NodeCtx, gateways: Vec<(String, String)>) {
     let http = rt::http::HttpClient::new(rt::http::client::ClientConfig {
         connect_timeout: Duration::from_millis(500),
@@ -182,9 +219,21 @@ async fn client_node(ctx: NodeCtx, gateways: Vec<(String, String)>) {
     loop {
         let (name, addr) = &gateways[n % gateways.len()];
         n += 1;
-        let call = Call::GatewayRequest { gateway: name.clone(), route: ROUTE.into(), path: "/id".into() };
+        let post = n % POST_EVERY == 0;
+        let path = if post { "/order" } else { "/id" };
+        let call = Call::GatewayRequest { gateway: name.clone(), route: ROUTE.into(), path: path.into() };
         let op = ctx.recorder.invoke(&ctx.name, &ctx.name, call);
-        let outcome = match http.get(&format!("http://{addr}/id")).await {
+        let method = if post { http::Method::POST } else { http::Method::GET };
+        let req = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{addr}{path}"))
+            .header("x-request-key", format!("{}-{n}", ctx.name))
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")));
+        let req = match req {
+            Ok(r) => r,
+            Err(e) => panic!("request: {e}"),
+        };
+        let outcome = match http.send(req).await {
             Ok(r) if r.status().is_success() => Outcome::Ok { value: Some(String::from_utf8_lossy(r.body()).into_owned()) },
             Ok(r) => Outcome::Failed { error: format!("{} {}", r.status().as_u16(), String::from_utf8_lossy(r.body())) },
             Err(e) => Outcome::Unknown { error: e.to_string() },
@@ -233,9 +282,10 @@ impl Scenario for GatewayScenario {
             let ip = world.add_node(&format!("r{}", n + 1), "registry", registry_node);
             assert_eq!(SocketAddr::new(ip, REGISTRY_PORT).to_string(), *addr, "registry addresses follow World::add_node's numbering");
         }
+        let slow_until = rt::time::now() + self.fault_window();
         for (n, w) in WEIGHTS.iter().enumerate() {
             let w = *w;
-            world.add_node(&format!("b{}", n + 1), "backend", move |ctx| backend(ctx, w));
+            world.add_node(&format!("b{}", n + 1), "backend", move |ctx| backend(ctx, w, slow_until));
         }
         let mut gateways = Vec::new();
         for n in 1..=2 {
@@ -255,6 +305,7 @@ impl Scenario for GatewayScenario {
         vec![
             Box::new(AnswersInTime { route_timeouts_ms: vec![(ROUTE.into(), ROUTE_TIMEOUT_MS)], bound_ms: ANSWER_BOUND_MS }),
             Box::new(RecoversAfterHeal { bound_ms: RECOVER_BOUND_MS }),
+            Box::new(NonIdempotentAtMostOnce),
         ]
     }
 

@@ -1,15 +1,19 @@
 //! Properties of the HTTP gateway, judged from the history the `gateway` scenario records: the
-//! clients' `Call::GatewayRequest` operations with their outcomes.
+//! clients' `Call::GatewayRequest` operations with their outcomes, and what the backends
+//! received (`Observation::GatewayBackendGot`).
 //!
 //! | property | file | scope |
 //! |---|---|---|
 //! | `gateway_answers_in_time` | [`answers`] | safety (with a bound) |
 //! | `gateway_recovers_after_heal` | [`recovers`] | liveness |
+//! | `gateway_non_idempotent_at_most_once` | [`once`] | safety |
 
 pub mod answers;
+pub mod once;
 pub mod recovers;
 
 pub use answers::AnswersInTime;
+pub use once::NonIdempotentAtMostOnce;
 pub use recovers::RecoversAfterHeal;
 
 use history::{Call, History, Outcome, Scope, Verdict};

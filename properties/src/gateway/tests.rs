@@ -81,3 +81,23 @@ fn after_heal_every_request_must_succeed() {
     none.at(1_000, EventKind::Healed);
     assert!(!p.check(&none.history(5_000)).passed, "no request after the heal proves nothing");
 }
+
+#[test]
+fn a_post_seen_twice_fails_a_get_seen_twice_does_not() {
+    let got = |ms: u64, backend: &str, key: &str, method: &str| Event {
+        seq: ms,
+        at_ns: ms * MS,
+        node: backend.into(),
+        kind: EventKind::Observe {
+            process: backend.into(),
+            what: history::Observation::GatewayBackendGot { backend: backend.into(), key: key.into(), method: method.into() },
+        },
+    };
+    let p = NonIdempotentAtMostOnce;
+    let good = History { events: vec![got(1, "b1", "c1-1", "POST"), got(2, "b1", "c1-2", "GET"), got(3, "b2", "c1-2", "GET"), got(4, "b2", "c1-3", "POST")] };
+    assert!(p.check(&good).passed);
+    let two_backends = History { events: vec![got(1, "b1", "c1-1", "POST"), got(900, "b2", "c1-1", "POST")] };
+    assert!(!p.check(&two_backends).passed);
+    let twice_on_one = History { events: vec![got(1, "b1", "c1-1", "PATCH"), got(900, "b1", "c1-1", "PATCH")] };
+    assert!(!p.check(&twice_on_one).passed);
+}

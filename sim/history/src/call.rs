@@ -108,6 +108,9 @@ pub enum Observation {
     /// backlog) or channel, ready to deliver (not in flight, not deferred), as `/stats` reported
     /// them (`depth - backend_depth`), sampled by a prober.
     QueueMemory { server: String, topic: String, channel: Option<String>, ready_in_memory: u64 },
+    /// Gateway: backend `backend` received request `key` (the client's unique `x-request-key`)
+    /// with `method`, before answering it.
+    GatewayBackendGot { backend: String, key: String, method: String },
     /// Free-form note from a workload (kept out of property logic).
     Note { text: String },
     /// Queue: a consumer sent `verb` (`FIN`, `REQ` or `TOUCH`) for message `id` out of turn, on

@@ -72,6 +72,9 @@ pub struct Testing {
     /// A backend failed out (`max_fails` reached) stays out for an hour instead of
     /// `fail_timeout` (`gateway_recovers_after_heal`). Applies to registry backends.
     pub failures_never_expire: bool,
+    /// The retry layer replays non-idempotent requests after they were sent
+    /// (`gateway_non_idempotent_at_most_once`).
+    pub retry_non_idempotent: bool,
 }
 
 struct RunningListener {

@@ -92,7 +92,11 @@ pub fn build(config: RouteConfig, backends: Arc<RouteBackends>, client: Upstream
             Middleware::Timeout => boxed(mw::timeout::TimeoutLayer(Arc::new(mw::timeout::TimeoutState {
                 timeout: Duration::from_millis(config.timeout_ms),
             }))),
-            Middleware::Retry => boxed(mw::retry::RetryLayer(Arc::new(mw::retry::RetryState::new(config.retry)))),
+            Middleware::Retry => {
+                let mut state = mw::retry::RetryState::new(config.retry);
+                state.testing_retry_any_method = testing.retry_non_idempotent;
+                boxed(mw::retry::RetryLayer(Arc::new(state)))
+            }
             Middleware::Outlier => {
                 boxed(mw::outlier::OutlierLayer(Arc::new(mw::outlier::OutlierState::new(config.outlier, backends.clone()))))
             }
