@@ -6,6 +6,7 @@ use history::{History, Scope, Verdict};
 
 pub mod discovery;
 pub mod fixture;
+pub mod gateway;
 pub mod queue;
 pub mod registry;
 

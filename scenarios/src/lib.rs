@@ -7,6 +7,8 @@
 #[cfg(madsim)]
 pub mod discovery;
 #[cfg(madsim)]
+pub mod gateway;
+#[cfg(madsim)]
 pub mod queue;
 #[cfg(madsim)]
 mod queue_admin;
@@ -31,6 +33,7 @@ pub fn all() -> Vec<Arc<dyn sim::Scenario>> {
         Arc::new(queue::QueueScenario::durable()),
         Arc::new(discovery::DiscoveryScenario::healthy()),
         Arc::new(registry::RegistryScenario::healthy()),
+        Arc::new(gateway::GatewayScenario::healthy()),
     ]
 }
 
@@ -53,6 +56,8 @@ pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
     v.extend(discovery::DiscoveryScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     // One per registry property (`registry::Testing` switches).
     v.extend(registry::RegistryScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
+    // One per gateway property that has a `gateway::Testing` switch.
+    v.extend(gateway::GatewayScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     v
 }
 

@@ -24,6 +24,11 @@ pub enum Call {
     /// Queue: `GET /ping`. Ok = 200; Failed = an HTTP answer with another status (`error` starts
     /// with the status code); Unknown = no HTTP answer (refused, timed out).
     QueuePing { server: String },
+    /// Gateway: an HTTP request through gateway `gateway` (world node name) to route `route`.
+    /// Ok = a 2xx from a backend (`value`: the backend that answered); Failed = another HTTP
+    /// status, the backend's or the gateway's own (`error` starts with the status code);
+    /// Unknown = no HTTP answer before the client's own deadline.
+    GatewayRequest { gateway: String, route: String, path: String },
 }
 
 /// How an operation ended.
@@ -103,6 +108,9 @@ pub enum Observation {
     /// backlog) or channel, ready to deliver (not in flight, not deferred), as `/stats` reported
     /// them (`depth - backend_depth`), sampled by a prober.
     QueueMemory { server: String, topic: String, channel: Option<String>, ready_in_memory: u64 },
+    /// Gateway: backend `backend` received request `key` (the client's unique `x-request-key`)
+    /// with `method`, before answering it.
+    GatewayBackendGot { backend: String, key: String, method: String },
     /// Free-form note from a workload (kept out of property logic).
     Note { text: String },
     /// Queue: a consumer sent `verb` (`FIN`, `REQ` or `TOUCH`) for message `id` out of turn, on

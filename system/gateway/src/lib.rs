@@ -2,7 +2,7 @@
 //!
 //! Shape: [`balance`] (sans-I/O pickers), [`middleware`] (one tower layer per file), [`proxy`]
 //! (forwarding over rt's HTTP), [`config`] (the TOML file), [`source`] (where a route's backends
-//! come from: static now, the registry watcher later), [`node`] (state, listeners, reload, admin
+//! come from: the `[services]` tables or the registry's watcher), [`node`] (state, listeners, reload, admin
 //! API, metrics).
 
 pub mod balance;
@@ -16,7 +16,9 @@ pub mod proxy;
 pub mod source;
 
 #[cfg(all(test, madsim))]
+mod sim_registry_tests;
+#[cfg(all(test, madsim))]
 mod sim_tests;
 
 pub use config::{parse as parse_config, Config, ConfigError};
-pub use node::{Gateway, GatewayOptions};
+pub use node::{Gateway, GatewayOptions, Testing};

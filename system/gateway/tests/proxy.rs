@@ -33,7 +33,7 @@ async fn start(routes: &str) -> Gw {
     let path = dir.join("gateway.toml");
     std::fs::write(&path, &text).unwrap();
     let config = gateway::parse_config(&text).unwrap();
-    let gateway = Gateway::start(config, GatewayOptions { config_path: Some(path.clone()), source: None }).await.unwrap();
+    let gateway = Gateway::start(config, GatewayOptions { config_path: Some(path.clone()), ..GatewayOptions::default() }).await.unwrap();
     let base = format!("http://{}", gateway.listen_addrs()["public"]);
     let admin = format!("http://{}", gateway.admin_addr().unwrap());
     Gw { gateway, base, admin, path }

@@ -41,7 +41,7 @@ pub fn gateway(args: &[String]) -> i32 {
     let banner = vec![format!("weir gateway v{}", crate::cli::WEIR_VERSION), format!("config: {}", path.display())];
     run_service(parsed.str("log-level"), PREFIX, banner, |shutdown| async move {
         let config = gateway::node::read_config_file(&path).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let options = gateway::GatewayOptions { config_path: Some(path), source: None };
+        let options = gateway::GatewayOptions { config_path: Some(path), ..gateway::GatewayOptions::default() };
         let gw = gateway::Gateway::start(config, options).await?;
         for addr in gw.listen_addrs().values() {
             logline::log(PREFIX, "INFO", &format!("HTTP: listening on {addr}"));

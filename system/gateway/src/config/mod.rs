@@ -1,5 +1,6 @@
 //! The gateway's TOML file: `[gateway]` limits, `[admin]`, `[[listener]]`s, `[[route]]`s (by host
-//! and path prefix, to static `upstreams` or to a `service`), and `[services.NAME]` static sets.
+//! and path prefix, to static `upstreams` or to a `service`), and `[services.NAME]` static sets or
+//! a `[registry]` the services are followed in.
 //! An invalid file is rejected with the line and the field at fault; the running config stays.
 //! See `example.toml` beside this file for every key.
 
@@ -178,4 +179,40 @@ pub struct Config {
     pub listeners: Vec<Listener>,
     pub routes: Vec<Route>,
     pub services: BTreeMap<String, Vec<BackendSpec>>,
+    /// `[registry]`: where `service = …` routes get their backends; `None` means the
+    /// `[services.NAME]` tables. Read at start only (a reload does not move the watcher).
+    pub registry: Option<RegistrySettings>,
+}
+
+/// `[registry]`: the registry nodes and how the gateway's watcher treats them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrySettings {
+    /// The nodes' HTTP addresses (`host:port`), in order of preference.
+    pub addresses: Vec<String>,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    /// The registry's `--watch-keepalive`: a change stream silent for 3× this is reconnected.
+    pub keepalive_ms: u64,
+    /// `wait=` of a blocking read (when the change stream is refused).
+    pub wait_ms: u64,
+    /// Passive health for every instance (nginx's `max_fails` / `fail_timeout`).
+    pub max_fails: u32,
+    pub fail_timeout_ms: u64,
+}
+
+/// Most registry addresses a file may list.
+pub const REGISTRY_ADDRESSES_MAX: usize = 64;
+
+impl RegistrySettings {
+    pub fn new(addresses: Vec<String>) -> Self {
+        RegistrySettings {
+            addresses,
+            connect_timeout_ms: 1_000,
+            request_timeout_ms: 2_000,
+            keepalive_ms: 10_000,
+            wait_ms: 30_000,
+            max_fails: 1,
+            fail_timeout_ms: 10_000,
+        }
+    }
 }

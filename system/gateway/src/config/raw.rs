@@ -9,7 +9,7 @@ use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Config, ConfigError, HostMatch, Listener, Middleware, Route, Settings, Target};
+use super::{Config, ConfigError, HostMatch, Listener, Middleware, RegistrySettings, Route, Settings, Target, REGISTRY_ADDRESSES_MAX};
 use crate::balance::{BackendSpec, Kind};
 use crate::middleware::circuit_breaker::Limits;
 use crate::middleware::header_rewrite::Rewrite;
@@ -36,6 +36,19 @@ struct RawFile {
     routes: Vec<RawRoute>,
     #[serde(default)]
     services: BTreeMap<String, RawService>,
+    registry: Option<Spanned<RawRegistry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegistry {
+    addresses: Vec<Spanned<String>>,
+    connect_timeout_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+    keepalive_ms: Option<u64>,
+    wait_ms: Option<u64>,
+    max_fails: Option<u32>,
+    fail_timeout_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -277,7 +290,47 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         }
         routes.push(route);
     }
-    Ok(Config { settings, admin, listeners, routes, services })
+    let registry = match &raw.registry {
+        Some(r) => Some(registry(&cx, r)?),
+        None => None,
+    };
+    if registry.is_some() && !services.is_empty() {
+        let r = raw.registry.as_ref().map(|r| cx.err(r, "registry", "[registry] and [services.NAME] tables cannot both give services' backends"));
+        return Err(r.unwrap_or_else(|| ConfigError { line: None, field: "registry".into(), message: String::new() }));
+    }
+    Ok(Config { settings, admin, listeners, routes, services, registry })
+}
+
+fn registry(cx: &Ctx<'_>, r: &Spanned<RawRegistry>) -> Result<RegistrySettings, ConfigError> {
+    let raw = r.get_ref();
+    if raw.addresses.is_empty() || raw.addresses.len() > REGISTRY_ADDRESSES_MAX {
+        return Err(cx.err(r, "registry.addresses", format!("1 to {REGISTRY_ADDRESSES_MAX} registry addresses")));
+    }
+    let mut addresses = Vec::with_capacity(raw.addresses.len());
+    for a in &raw.addresses {
+        let s = a.get_ref().trim();
+        let hostport = s.strip_prefix("http://").unwrap_or(s);
+        let ok = hostport.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+        if !ok {
+            return Err(cx.err(a, "registry.addresses", format!("{s:?} is not a host:port address")));
+        }
+        addresses.push(s.to_string());
+    }
+    let mut out = RegistrySettings::new(addresses);
+    let positive = |v: Option<u64>, field: &str, default: u64| -> Result<u64, ConfigError> {
+        match v {
+            Some(0) => Err(cx.err(r, field, format!("{field} must be positive"))),
+            Some(v) => Ok(v),
+            None => Ok(default),
+        }
+    };
+    out.connect_timeout_ms = positive(raw.connect_timeout_ms, "registry.connect_timeout_ms", out.connect_timeout_ms)?;
+    out.request_timeout_ms = positive(raw.request_timeout_ms, "registry.request_timeout_ms", out.request_timeout_ms)?;
+    out.keepalive_ms = positive(raw.keepalive_ms, "registry.keepalive_ms", out.keepalive_ms)?;
+    out.wait_ms = positive(raw.wait_ms, "registry.wait_ms", out.wait_ms)?;
+    out.max_fails = raw.max_fails.unwrap_or(out.max_fails);
+    out.fail_timeout_ms = raw.fail_timeout_ms.unwrap_or(out.fail_timeout_ms);
+    Ok(out)
 }
 
 fn addr(cx: &Ctx<'_>, s: &Spanned<String>, field: &str) -> Result<SocketAddr, ConfigError> {

@@ -88,3 +88,29 @@ fn the_documented_example_parses() {
     assert_eq!(c.routes[0].middleware.len(), 8);
     assert_eq!(c.routes[0].response_headers.remove, vec![http::header::SERVER]);
 }
+
+#[test]
+fn registry_section_is_parsed_and_checked() {
+    let ok = "[registry]\naddresses = [\"10.0.0.1:4500\", \"http://reg2:4500\"]\nkeepalive_ms = 2000\nmax_fails = 3\n\n\
+              [[route]]\nname = \"orders\"\nservice = \"orders\"\n";
+    let c = parse(ok).unwrap();
+    let r = c.registry.unwrap();
+    assert_eq!(r.addresses, vec!["10.0.0.1:4500".to_string(), "http://reg2:4500".to_string()]);
+    assert_eq!((r.keepalive_ms, r.max_fails, r.wait_ms), (2_000, 3, 30_000));
+
+    let bad_addr = "[registry]\naddresses = [\n  \"10.0.0.1:4500\",\n  \"nope\",\n]\n";
+    let e = parse(bad_addr).unwrap_err();
+    assert_eq!((e.line, e.field.as_str()), (Some(4), "registry.addresses"), "{e}");
+
+    let empty = "[registry]\naddresses = []\n";
+    assert_eq!(parse(empty).unwrap_err().field, "registry.addresses");
+
+    let zero = "[registry]\naddresses = [\"r:1\"]\nwait_ms = 0\n";
+    assert_eq!(parse(zero).unwrap_err().field, "registry.wait_ms");
+
+    let unknown = "[registry]\naddresses = [\"r:1\"]\nbogus = 1\n";
+    assert!(parse(unknown).unwrap_err().message.contains("bogus"));
+
+    let both = "[registry]\naddresses = [\"r:1\"]\n\n[services.orders]\nupstreams = [\"127.0.0.1:1\"]\n";
+    assert_eq!(parse(both).unwrap_err().field, "registry");
+}

@@ -46,11 +46,13 @@ pub struct RetryState {
     open: AtomicUsize,
     retrying: AtomicUsize,
     pub retries_total: AtomicUsize,
+    /// Deliberately broken (`gateway::Testing::retry_non_idempotent`): every method is replayed.
+    pub testing_retry_any_method: bool,
 }
 
 impl RetryState {
     pub fn new(config: RetryConfig) -> Self {
-        RetryState { config, open: AtomicUsize::new(0), retrying: AtomicUsize::new(0), retries_total: AtomicUsize::new(0) }
+        RetryState { config, open: AtomicUsize::new(0), retrying: AtomicUsize::new(0), retries_total: AtomicUsize::new(0), testing_retry_any_method: false }
     }
 
     fn budget_allows(&self) -> bool {
@@ -103,7 +105,7 @@ async fn handle(state: Arc<RetryState>, inner: HttpService, mut req: Request<Bod
     if req.extensions().get::<TriedSet>().is_none() {
         req.extensions_mut().insert(TriedSet::default());
     }
-    let replay = if is_idempotent(req.method()) && small_body(&req, state.config.body_bytes_max) {
+    let replay = if (is_idempotent(req.method()) || state.testing_retry_any_method) && small_body(&req, state.config.body_bytes_max) {
         let (parts, body) = req.into_parts();
         let bytes = match http_body_util::Limited::new(body, state.config.body_bytes_max).collect().await {
             Ok(c) => c.to_bytes(),

@@ -28,6 +28,7 @@ use rt::shutdown::{Shutdown, Trigger};
 use crate::clock::Clock;
 use crate::config::{self, Config, Settings, Target};
 use crate::proxy::{RouteBackends, Upstream};
+use crate::source::registry::RegistrySource;
 use crate::source::{BackendSink, BackendSource, StaticSource};
 use table::Table;
 
@@ -55,8 +56,25 @@ impl Shared {
 pub struct GatewayOptions {
     /// The file `reload` reads again.
     pub config_path: Option<PathBuf>,
-    /// Backends for `service = …` routes; the config's `[services]` tables when `None`.
+    /// Backends for `service = …` routes; when `None`, a watcher of the config's `[registry]`
+    /// if it has one, else its `[services]` tables.
     pub source: Option<Arc<dyn BackendSource>>,
+    /// Deliberate breakage for the simulator's broken variants; no flag or config key reaches it.
+    pub testing: Testing,
+}
+
+/// Deliberately broken behaviour, each switch the bug one `gateway` scenario property catches.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Testing {
+    /// No deadline on a route: the timeout layer is left out and an attempt waits an hour, so a
+    /// stalled backend holds its requests (`gateway_answers_in_time`).
+    pub no_deadlines: bool,
+    /// A backend failed out (`max_fails` reached) stays out for an hour instead of
+    /// `fail_timeout` (`gateway_recovers_after_heal`). Applies to registry backends.
+    pub failures_never_expire: bool,
+    /// The retry layer replays non-idempotent requests after they were sent
+    /// (`gateway_non_idempotent_at_most_once`).
+    pub retry_non_idempotent: bool,
 }
 
 struct RunningListener {
@@ -111,8 +129,16 @@ pub async fn read_config_file(path: &Path) -> Result<Config, ReloadError> {
 impl Gateway {
     /// Binds the admin listener and every configured listener, builds the routes, and starts
     /// serving. Returns once everything listens.
-    pub async fn start(config: Config, options: GatewayOptions) -> anyhow::Result<Arc<Gateway>> {
+    pub async fn start(config: Config, mut options: GatewayOptions) -> anyhow::Result<Arc<Gateway>> {
         let clock = Clock::start();
+        if let (None, Some(r)) = (&options.source, &config.registry) {
+            let mut r = r.clone();
+            if options.testing.failures_never_expire {
+                r.fail_timeout_ms = 3_600_000;
+            }
+            let source = RegistrySource::start(r, "gateway").map_err(|e| anyhow::anyhow!("{e}"))?;
+            options.source = Some(Arc::new(source));
+        }
         let (admin_trigger, admin_shutdown) = rt::shutdown::channel();
         let admin_listener = match config.admin {
             Some(a) => Some(rt::net::TcpListener::bind(a).await.map_err(|e| anyhow::anyhow!("admin listen {a}: {e}"))?),
@@ -215,7 +241,7 @@ impl Gateway {
                 }
                 Target::Service(_) => {}
             }
-            routes.push(Arc::new(table::build(rc.clone(), backends, client.clone())));
+            routes.push(Arc::new(table::build(rc.clone(), backends, client.clone(), self.options.testing)));
         }
         for (_, service, _) in &follows {
             if let Some(name) = service {

@@ -73,17 +73,14 @@ pub fn prefix_matches(prefix: &str, path: &str) -> bool {
 }
 
 /// Builds a route's onion: the configured layers around the forwarding service.
-pub fn build(config: RouteConfig, backends: Arc<RouteBackends>, client: Upstream) -> Route {
-    let forward = Forward {
-        backends: backends.clone(),
-        client,
-        key: config.hash_key.clone(),
-        try_timeout: Duration::from_millis(config.try_timeout_ms),
-    };
+pub fn build(config: RouteConfig, backends: Arc<RouteBackends>, client: Upstream, testing: super::Testing) -> Route {
+    let try_timeout_ms = if testing.no_deadlines { 3_600_000 } else { config.try_timeout_ms };
+    let forward = Forward { backends: backends.clone(), client, key: config.hash_key.clone(), try_timeout: Duration::from_millis(try_timeout_ms) };
     let clock = backends.clock;
     let layers: Vec<BoxLayer> = config
         .middleware
         .iter()
+        .filter(|m| !(testing.no_deadlines && **m == Middleware::Timeout))
         .map(|m| match m {
             Middleware::RequestId => boxed(mw::request_id::RequestIdLayer::new()),
             Middleware::AccessLog => {
@@ -95,7 +92,11 @@ pub fn build(config: RouteConfig, backends: Arc<RouteBackends>, client: Upstream
             Middleware::Timeout => boxed(mw::timeout::TimeoutLayer(Arc::new(mw::timeout::TimeoutState {
                 timeout: Duration::from_millis(config.timeout_ms),
             }))),
-            Middleware::Retry => boxed(mw::retry::RetryLayer(Arc::new(mw::retry::RetryState::new(config.retry)))),
+            Middleware::Retry => {
+                let mut state = mw::retry::RetryState::new(config.retry);
+                state.testing_retry_any_method = testing.retry_non_idempotent;
+                boxed(mw::retry::RetryLayer(Arc::new(state)))
+            }
             Middleware::Outlier => {
                 boxed(mw::outlier::OutlierLayer(Arc::new(mw::outlier::OutlierState::new(config.outlier, backends.clone()))))
             }

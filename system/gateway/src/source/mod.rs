@@ -1,8 +1,10 @@
-//! Where a `service = "name"` route gets its backends. The registry client's watcher will
-//! implement [`BackendSource`] (issue 9 item 5): it follows the service and pushes every new
-//! instance set through the [`BackendSink`], which swaps the route's backends atomically; when the
-//! registry is unreachable it simply pushes nothing, and the route keeps its last known set.
-//! [`StaticSource`] serves fixed sets (the config's `[services.NAME]` tables) until then.
+//! Where a `service = "name"` route gets its backends. [`registry::RegistrySource`] follows the
+//! service through the registry client's watcher and pushes every new instance set through the
+//! [`BackendSink`], which swaps the route's backends atomically; when the registry is unreachable
+//! it simply pushes nothing, and the route keeps its last known set. [`StaticSource`] serves
+//! fixed sets (the config's `[services.NAME]` tables) when no `[registry]` is configured.
+
+pub mod registry;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};

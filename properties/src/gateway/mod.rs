@@ -1,0 +1,55 @@
+//! Properties of the HTTP gateway, judged from the history the `gateway` scenario records: the
+//! clients' `Call::GatewayRequest` operations with their outcomes, and what the backends
+//! received (`Observation::GatewayBackendGot`).
+//!
+//! | property | file | scope |
+//! |---|---|---|
+//! | `gateway_answers_in_time` | [`answers`] | safety (with a bound) |
+//! | `gateway_recovers_after_heal` | [`recovers`] | liveness |
+//! | `gateway_non_idempotent_at_most_once` | [`once`] | safety |
+
+pub mod answers;
+pub mod once;
+pub mod recovers;
+
+pub use answers::AnswersInTime;
+pub use once::NonIdempotentAtMostOnce;
+pub use recovers::RecoversAfterHeal;
+
+use history::{Call, History, Outcome, Scope, Verdict};
+
+pub(crate) const MS: u64 = 1_000_000;
+
+/// One request through a gateway: when the client sent it, and how and when it ended.
+pub(crate) struct Request {
+    pub gateway: String,
+    pub route: String,
+    pub at_ns: u64,
+    pub done: Option<(u64, Outcome)>,
+}
+
+pub(crate) fn requests(h: &History) -> Vec<Request> {
+    let mut out = Vec::new();
+    for (inv, call, done) in h.operations() {
+        if let Call::GatewayRequest { gateway, route, .. } = call {
+            out.push(Request { gateway: gateway.clone(), route: route.clone(), at_ns: inv.at_ns, done: done.map(|(e, o)| (e.at_ns, o.clone())) });
+        }
+    }
+    out
+}
+
+pub(crate) fn secs(ns: u64) -> String {
+    format!("{:.3}s", ns as f64 / 1e9)
+}
+
+fn verdict(name: &str, scope: Scope, violations: Vec<String>, checked: String) -> Verdict {
+    if violations.is_empty() {
+        Verdict::pass(name, scope, checked)
+    } else {
+        let n = violations.len();
+        Verdict::fail(name, scope, format!("{n} violation(s): {}", crate::summarize(&violations, 3)))
+    }
+}
+
+#[cfg(test)]
+mod tests;
