@@ -54,7 +54,7 @@ fn parse(args: &[String]) -> anyhow::Result<Opts> {
             _ => bail!("unknown option {a}\n{USAGE}"),
         }
     }
-    if o.rounds == 0 || !(o.duration_secs > 0.0) {
+    if o.rounds == 0 || o.duration_secs.is_nan() || o.duration_secs <= 0.0 {
         bail!("--rounds and --duration must be positive\n{USAGE}");
     }
     Ok(o)
