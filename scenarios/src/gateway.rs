@@ -233,7 +233,7 @@ async fn client_node(ctx: NodeCtx, gateways: Vec<(String, String)>) {
     loop {
         let (name, addr) = &gateways[n % gateways.len()];
         n += 1;
-        let post = n % POST_EVERY == 0;
+        let post = n.is_multiple_of(POST_EVERY);
         let sticky = n % POST_EVERY == 1;
         let (route, path) = match (post, sticky) {
             (true, _) => (ROUTE, "/order".to_string()),
