@@ -13,9 +13,11 @@
 //!
 //! Properties checked so far: `gateway_answers_in_time` (bound: route timeout + 1 s),
 //! `gateway_recovers_after_heal` (bound: 12 s) and `gateway_non_idempotent_at_most_once` (every
-//! third request is a `POST /order`). Not yet: no request
-//! to an instance deregistered more than the watch bound earlier, WRR/consistent-hash shares
-//! while stable, no traffic to an ejected backend.
+//! third request is a `POST /order`), `gateway_hash_sticky_while_stable` (route `sticky`,
+//! consistent hashing on `?user=`, one of eight keys on every third request; stable from heal +
+//! 12 s). Not yet: no request
+//! to an instance deregistered more than the watch bound earlier, WRR's exact shares per
+//! cycle while stable, no traffic to an ejected backend.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -24,7 +26,7 @@ use axum::routing::get;
 use axum::Router;
 use client::registry::{Agent, AgentConfig, NodesConfig, Registration};
 use history::{Call, Observation, Outcome};
-use properties::gateway::{AnswersInTime, NonIdempotentAtMostOnce, RecoversAfterHeal};
+use properties::gateway::{AnswersInTime, HashStickyWhileStable, NonIdempotentAtMostOnce, RecoversAfterHeal};
 use properties::Property;
 use sim::profile::{FaultProfile, Rule};
 use sim::{NodeCtx, Scenario, World};
@@ -34,6 +36,9 @@ const BACKEND_PORT: u16 = 80;
 const GATEWAY_PORT: u16 = 8080;
 const SERVICE: &str = "api";
 const ROUTE: &str = "api";
+const STICKY_ROUTE: &str = "sticky";
+/// Keys (`?user=`) the sticky requests spread over.
+const USERS: usize = 8;
 const ROUTE_TIMEOUT_MS: u64 = 2_000;
 const TRY_TIMEOUT_MS: u64 = 800;
 /// Past the route's timeout: client↔gateway network and the body after the head.
@@ -79,6 +84,11 @@ impl GatewayScenario {
                 name: "gateway-retry-non-idempotent",
                 testing: gateway::Testing { retry_non_idempotent: true, ..Default::default() },
                 demonstrates: Some("gateway_non_idempotent_at_most_once"),
+            },
+            GatewayScenario {
+                name: "gateway-hash-ignores-key",
+                testing: gateway::Testing { hash_ignores_key: true, ..Default::default() },
+                demonstrates: Some("gateway_hash_sticky_while_stable"),
             },
         ]
     }
@@ -152,7 +162,8 @@ async fn backend(ctx: NodeCtx, weight: u32, slow_until: rt::time::Instant) {
             name
         }
     };
-    let router = Router::new().route("/id", get(id)).route("/order", axum::routing::post(order));
+    let sticky = id.clone();
+    let router = Router::new().route("/id", get(id)).route("/sticky/id", get(sticky)).route("/order", axum::routing::post(order));
     let listener = match rt::net::TcpListener::bind(SocketAddr::new(ctx.ip, BACKEND_PORT)).await {
         Ok(l) => l,
         Err(e) => panic!("backend bind: {e}"),
@@ -184,6 +195,9 @@ fn gateway_config(ip: std::net::IpAddr) -> String {
          [[listener]]\nname = \"public\"\nlisten = \"{ip}:{GATEWAY_PORT}\"\n\n\
          [[route]]\nname = \"{ROUTE}\"\nservice = \"{SERVICE}\"\ntimeout_ms = {ROUTE_TIMEOUT_MS}\ntry_timeout_ms = {TRY_TIMEOUT_MS}\n\
          middleware = [\"request_id\", \"timeout\", \"retry\", \"outlier\"]\n\
+         outlier = {{ consecutive_failures = 3, base_ejection_ms = 1000, max_ejection_percent = 50 }}\n\n\
+         [[route]]\nname = \"{STICKY_ROUTE}\"\npath_prefix = \"/sticky\"\nservice = \"{SERVICE}\"\nbalancer = \"consistent_hash\"\nhash_key = \"query:user\"\n\
+         timeout_ms = {ROUTE_TIMEOUT_MS}\ntry_timeout_ms = {TRY_TIMEOUT_MS}\nmiddleware = [\"request_id\", \"timeout\", \"retry\", \"outlier\"]\n\
          outlier = {{ consecutive_failures = 3, base_ejection_ms = 1000, max_ejection_percent = 50 }}\n",
         addrs.join(", ")
     )
@@ -219,9 +233,14 @@ async fn client_node(ctx: NodeCtx, gateways: Vec<(String, String)>) {
     loop {
         let (name, addr) = &gateways[n % gateways.len()];
         n += 1;
-        let post = n % POST_EVERY == 0;
-        let path = if post { "/order" } else { "/id" };
-        let call = Call::GatewayRequest { gateway: name.clone(), route: ROUTE.into(), path: path.into() };
+        let post = n.is_multiple_of(POST_EVERY);
+        let sticky = n % POST_EVERY == 1;
+        let (route, path) = match (post, sticky) {
+            (true, _) => (ROUTE, "/order".to_string()),
+            (false, true) => (STICKY_ROUTE, format!("/sticky/id?user=u{}", (n / POST_EVERY) % USERS)),
+            (false, false) => (ROUTE, "/id".to_string()),
+        };
+        let call = Call::GatewayRequest { gateway: name.clone(), route: route.into(), path: path.clone() };
         let op = ctx.recorder.invoke(&ctx.name, &ctx.name, call);
         let method = if post { http::Method::POST } else { http::Method::GET };
         let req = http::Request::builder()
@@ -303,7 +322,11 @@ impl Scenario for GatewayScenario {
 
     fn properties(&self) -> Vec<Box<dyn Property>> {
         vec![
-            Box::new(AnswersInTime { route_timeouts_ms: vec![(ROUTE.into(), ROUTE_TIMEOUT_MS)], bound_ms: ANSWER_BOUND_MS }),
+            Box::new(AnswersInTime {
+                route_timeouts_ms: vec![(ROUTE.into(), ROUTE_TIMEOUT_MS), (STICKY_ROUTE.into(), ROUTE_TIMEOUT_MS)],
+                bound_ms: ANSWER_BOUND_MS,
+            }),
+            Box::new(HashStickyWhileStable { route: STICKY_ROUTE.into(), stable_after_ms: RECOVER_BOUND_MS }),
             Box::new(RecoversAfterHeal { bound_ms: RECOVER_BOUND_MS }),
             Box::new(NonIdempotentAtMostOnce),
         ]

@@ -7,14 +7,17 @@
 //! | `gateway_answers_in_time` | [`answers`] | safety (with a bound) |
 //! | `gateway_recovers_after_heal` | [`recovers`] | liveness |
 //! | `gateway_non_idempotent_at_most_once` | [`once`] | safety |
+//! | `gateway_hash_sticky_while_stable` | [`sticky`] | liveness (stable tail) |
 
 pub mod answers;
 pub mod once;
 pub mod recovers;
+pub mod sticky;
 
 pub use answers::AnswersInTime;
 pub use once::NonIdempotentAtMostOnce;
 pub use recovers::RecoversAfterHeal;
+pub use sticky::HashStickyWhileStable;
 
 use history::{Call, History, Outcome, Scope, Verdict};
 

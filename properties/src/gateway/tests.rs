@@ -101,3 +101,28 @@ fn a_post_seen_twice_fails_a_get_seen_twice_does_not() {
     let twice_on_one = History { events: vec![got(1, "b1", "c1-1", "PATCH"), got(900, "b1", "c1-1", "PATCH")] };
     assert!(!p.check(&twice_on_one).passed);
 }
+
+#[test]
+fn a_key_on_two_backends_after_the_stable_point_fails() {
+    let p = HashStickyWhileStable { route: "sticky".into(), stable_after_ms: 1_000 };
+    let mut op = 0;
+    let mut req = |b: &mut B, ms: u64, key: &str, backend: &str| {
+        op += 1;
+        let call = Call::GatewayRequest { gateway: "g1".into(), route: "sticky".into(), path: format!("/s?user={key}") };
+        b.at(ms, EventKind::Invoke { op, process: "c1".into(), call });
+        b.at(ms + 5, EventKind::Complete { op, outcome: Outcome::Ok { value: Some(backend.into()) } });
+    };
+    let mut good = B::new();
+    req(&mut good, 100, "u1", "b1");
+    good.at(500, EventKind::Healed);
+    req(&mut good, 200, "u1", "b2"); // before the stable point: allowed to move
+    req(&mut good, 1_600, "u1", "b3");
+    req(&mut good, 1_700, "u1", "b3");
+    req(&mut good, 1_800, "u2", "b1");
+    assert!(p.check(&good.history(5_000)).passed);
+    let mut bad = B::new();
+    bad.at(500, EventKind::Healed);
+    req(&mut bad, 1_600, "u1", "b3");
+    req(&mut bad, 1_700, "u1", "b4");
+    assert!(!p.check(&bad.history(5_000)).passed);
+}

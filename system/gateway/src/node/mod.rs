@@ -75,6 +75,8 @@ pub struct Testing {
     /// The retry layer replays non-idempotent requests after they were sent
     /// (`gateway_non_idempotent_at_most_once`).
     pub retry_non_idempotent: bool,
+    /// A `consistent_hash` route picks at random (`gateway_hash_sticky_while_stable`).
+    pub hash_ignores_key: bool,
 }
 
 struct RunningListener {
@@ -232,7 +234,11 @@ impl Gateway {
             });
             let backends = match reused {
                 Some(r) => r.backends.clone(),
-                None => Arc::new(RouteBackends::new(rc.balancer, vec![], self.clock)),
+                None => {
+                    let broken = self.options.testing.hash_ignores_key && rc.balancer == crate::balance::Kind::ConsistentHash;
+                    let kind = if broken { crate::balance::Kind::Random } else { rc.balancer };
+                    Arc::new(RouteBackends::new(kind, vec![], self.clock))
+                }
             };
             match &rc.target {
                 Target::Static(set) => follows.push((backends.clone(), None, set.clone())),
