@@ -87,3 +87,28 @@ fn package_name(manifest: &Path) -> Option<String> {
     let line = text.lines().find(|l| l.trim_start().starts_with("name"))?;
     Some(line.split('"').nth(1)?.to_string())
 }
+
+/// Walks a benchmark's options (`--key value` or `--key=value`), handing each key and its value
+/// to `set`, which answers `Ok(false)` for a key it does not know; `-h`/`--help` prints `usage`
+/// and exits. One parser for every `cargo xtask bench` command, so they all take the same syntax.
+pub(super) fn for_each_option(
+    args: &[String],
+    usage: &str,
+    mut set: impl FnMut(&str, String) -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "-h" || a == "--help" {
+            println!("{usage}");
+            std::process::exit(0);
+        }
+        let (key, value) = match a.split_once('=') {
+            Some((k, v)) => (k, v.to_string()),
+            None => (a.as_str(), it.next().cloned().with_context(|| format!("{a} needs a value\n{usage}"))?),
+        };
+        if !set(key, value)? {
+            anyhow::bail!("unknown option {a}\n{usage}");
+        }
+    }
+    Ok(())
+}

@@ -33,26 +33,17 @@ struct Opts {
 
 fn parse(args: &[String]) -> anyhow::Result<Opts> {
     let mut o = Opts { duration_secs: 10, connections: 64, threads: 2, rounds: 3, proxy_workers: 2 };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let (key, inline) = match a.split_once('=') {
-            Some((k, v)) => (k, Some(v.to_string())),
-            None => (a.as_str(), None),
-        };
-        let mut value = || inline.clone().or_else(|| it.next().cloned()).with_context(|| format!("{key} needs a value\n{USAGE}"));
+    super::for_each_option(args, USAGE, |key, v| {
         match key {
-            "--duration" => o.duration_secs = value()?.trim_end_matches('s').parse().context("--duration")?,
-            "--connections" => o.connections = value()?.parse().context("--connections")?,
-            "--threads" => o.threads = value()?.parse().context("--threads")?,
-            "--rounds" => o.rounds = value()?.parse().context("--rounds")?,
-            "--proxy-workers" => o.proxy_workers = value()?.parse().context("--proxy-workers")?,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            _ => bail!("unknown option {a}\n{USAGE}"),
+            "--duration" => o.duration_secs = v.trim_end_matches('s').parse().context("--duration")?,
+            "--connections" => o.connections = v.parse().context("--connections")?,
+            "--threads" => o.threads = v.parse().context("--threads")?,
+            "--rounds" => o.rounds = v.parse().context("--rounds")?,
+            "--proxy-workers" => o.proxy_workers = v.parse().context("--proxy-workers")?,
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if o.rounds == 0 || o.duration_secs == 0 || o.connections == 0 || o.threads == 0 {
         bail!("rounds, duration, connections and threads must be positive\n{USAGE}");
     }

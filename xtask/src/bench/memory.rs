@@ -33,24 +33,15 @@ struct Opts {
 
 fn parse(args: &[String]) -> anyhow::Result<Opts> {
     let mut o = Opts { messages: 100_000, size: 100, server: None };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let (key, inline) = match a.split_once('=') {
-            Some((k, v)) => (k, Some(v.to_string())),
-            None => (a.as_str(), None),
-        };
-        let mut value = || inline.clone().or_else(|| it.next().cloned()).with_context(|| format!("{key} needs a value\n{USAGE}"));
+    super::for_each_option(args, USAGE, |key, v| {
         match key {
-            "--messages" => o.messages = value()?.parse().context("--messages")?,
-            "--size" => o.size = value()?.parse().context("--size")?,
-            "--server" => o.server = Some(PathBuf::from(value()?)),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            _ => bail!("unknown option {a}\n{USAGE}"),
+            "--messages" => o.messages = v.parse().context("--messages")?,
+            "--size" => o.size = v.parse().context("--size")?,
+            "--server" => o.server = Some(PathBuf::from(v)),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if o.messages == 0 || o.size == 0 {
         bail!("--messages and --size must be positive");
     }

@@ -30,25 +30,16 @@ const USAGE: &str = "usage: cargo xtask bench queue [--duration SECS] [--publish
 
 fn parse(args: &[String]) -> anyhow::Result<Opts> {
     let mut o = Opts { duration_secs: 10.0, publishers: 4, consumers: 4, server: None };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let (key, inline) = match a.split_once('=') {
-            Some((k, v)) => (k, Some(v.to_string())),
-            None => (a.as_str(), None),
-        };
-        let mut value = || inline.clone().or_else(|| it.next().cloned()).with_context(|| format!("{key} needs a value\n{USAGE}"));
+    super::for_each_option(args, USAGE, |key, v| {
         match key {
-            "--duration" => o.duration_secs = value()?.trim_end_matches('s').parse().context("--duration")?,
-            "--publishers" => o.publishers = value()?.parse().context("--publishers")?,
-            "--consumers" => o.consumers = value()?.parse().context("--consumers")?,
-            "--server" => o.server = Some(PathBuf::from(value()?)),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            _ => bail!("unknown option {a}\n{USAGE}"),
+            "--duration" => o.duration_secs = v.trim_end_matches('s').parse().context("--duration")?,
+            "--publishers" => o.publishers = v.parse().context("--publishers")?,
+            "--consumers" => o.consumers = v.parse().context("--consumers")?,
+            "--server" => o.server = Some(PathBuf::from(v)),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     Ok(o)
 }
 

@@ -33,27 +33,18 @@ struct Opts {
 
 fn parse(args: &[String]) -> anyhow::Result<Opts> {
     let mut o = Opts { duration_secs: 10.0, rounds: 2, instances: 10_000, connections: 64, watchers: 1000, etcd: None };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let (key, inline) = match a.split_once('=') {
-            Some((k, v)) => (k, Some(v.to_string())),
-            None => (a.as_str(), None),
-        };
-        let mut value = || inline.clone().or_else(|| it.next().cloned()).with_context(|| format!("{key} needs a value\n{USAGE}"));
+    super::for_each_option(args, USAGE, |key, v| {
         match key {
-            "--duration" => o.duration_secs = value()?.trim_end_matches('s').parse().context("--duration")?,
-            "--rounds" => o.rounds = value()?.parse().context("--rounds")?,
-            "--instances" => o.instances = value()?.parse().context("--instances")?,
-            "--connections" => o.connections = value()?.parse().context("--connections")?,
-            "--watchers" => o.watchers = value()?.parse().context("--watchers")?,
-            "--etcd" => o.etcd = Some(PathBuf::from(value()?)),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            _ => bail!("unknown option {a}\n{USAGE}"),
+            "--duration" => o.duration_secs = v.trim_end_matches('s').parse().context("--duration")?,
+            "--rounds" => o.rounds = v.parse().context("--rounds")?,
+            "--instances" => o.instances = v.parse().context("--instances")?,
+            "--connections" => o.connections = v.parse().context("--connections")?,
+            "--watchers" => o.watchers = v.parse().context("--watchers")?,
+            "--etcd" => o.etcd = Some(PathBuf::from(v)),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if o.rounds == 0 || o.duration_secs.is_nan() || o.duration_secs <= 0.0 {
         bail!("--rounds and --duration must be positive\n{USAGE}");
     }
