@@ -3,47 +3,17 @@
 //! config), refuses a bad file at start with exit 1, and stops cleanly (exit 0) on SIGTERM.
 #![cfg(not(madsim))]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-const PATIENCE: Duration = Duration::from_secs(60);
+use common::backend;
 
-/// A keep-alive HTTP backend on a thread that answers every request with `name`.
-fn backend(name: &'static str) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                let mut w = s;
-                loop {
-                    let mut line = String::new();
-                    let mut len = 0usize;
-                    loop {
-                        line.clear();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line.to_ascii_lowercase().starts_with("content-length:") {
-                            len = line[15..].trim().parse().unwrap_or(0);
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    let _ = r.read_exact(&mut body);
-                    let _ = write!(w, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{name}", name.len());
-                }
-            });
-        }
-    });
-    addr
-}
+const PATIENCE: Duration = Duration::from_secs(60);
 
 struct Proc {
     child: Child,

@@ -5,44 +5,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 
-use common::{http_get, http_request, scratch, Running};
-
-/// A keep-alive HTTP backend on a thread that answers every request with `name`.
-fn backend(name: &'static str) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                let mut w = s;
-                loop {
-                    let (mut line, mut len) = (String::new(), 0usize);
-                    loop {
-                        line.clear();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line.to_ascii_lowercase().starts_with("content-length:") {
-                            len = line[15..].trim().parse().unwrap_or(0);
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    let _ = r.read_exact(&mut body);
-                    let _ = write!(w, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{name}", name.len());
-                }
-            });
-        }
-    });
-    addr
-}
+use common::{backend, http_get, http_request, scratch, Running};
 
 fn register(registry: SocketAddr, id: &str, at: SocketAddr, weight: u32) {
     let body = format!(r#"{{"address":"127.0.0.1","port":{},"weight":{weight},"ttl_ms":600000}}"#, at.port());
