@@ -49,6 +49,12 @@ pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
             opts: ServerOptions { ack_before_sync: true, ..Default::default() },
             deliberately_failing: false,
         }),
+        // Turns read-only after a transient disk error: `answers_after_heal` fails (PUTs get ERR).
+        Arc::new(FixtureScenario {
+            name: "fixture-read-only-after-disk-error",
+            opts: ServerOptions { read_only_after_disk_error: true, ..Default::default() },
+            deliberately_failing: false,
+        }),
     ];
     // One per `queue::Testing` switch; each fails the property guarding against it.
     v.extend(queue::QueueScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
