@@ -16,6 +16,8 @@ mod queue_admin;
 mod queue_node;
 #[cfg(madsim)]
 pub mod registry;
+#[cfg(madsim)]
+pub mod spool;
 
 #[cfg(madsim)]
 use std::sync::Arc;
@@ -34,6 +36,7 @@ pub fn all() -> Vec<Arc<dyn sim::Scenario>> {
         Arc::new(discovery::DiscoveryScenario::healthy()),
         Arc::new(registry::RegistryScenario::healthy()),
         Arc::new(gateway::GatewayScenario::healthy()),
+        Arc::new(spool::SpoolScenario::healthy()),
     ]
 }
 
@@ -58,6 +61,8 @@ pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
     v.extend(registry::RegistryScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     // One per gateway property that has a `gateway::Testing` switch.
     v.extend(gateway::GatewayScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
+    // One per spool property (`client::spool::SpoolTesting` switches).
+    v.extend(spool::SpoolScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     v
 }
 
