@@ -215,7 +215,7 @@ impl Core {
         assert_eq!(self.by_due.len(), self.due_of.len());
         let bytes: u64 = self.by_due.values().map(|e| record::put_bytes(&e.topic, e.body.len())).sum();
         assert_eq!(bytes, self.bytes);
-        for (&(due, seq), _) in &self.by_due {
+        for &(due, seq) in self.by_due.keys() {
             assert_eq!(self.due_of.get(&seq), Some(&due));
             assert!(seq < self.next_seq);
         }
