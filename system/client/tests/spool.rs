@@ -226,3 +226,47 @@ fn a_held_deferred_message_is_published_when_due() {
         let _ = (std::fs::remove_dir_all(qdir), std::fs::remove_dir_all(sdir));
     });
 }
+
+#[test]
+fn a_torn_tail_is_cut_off_and_a_mostly_dead_log_is_compacted() {
+    run(|_| async move {
+        let (qdir, sdir) = (temp_dir("q"), temp_dir("s"));
+        let q = start(&qdir, "127.0.0.1:0".parse().unwrap()).await;
+        let addr = q.tcp;
+        q.stop().await;
+        let log = std::path::Path::new(&sdir).join(client::spool::store::LOG);
+        {
+            let cfg = SpoolConfig { sync_every: 1, ..spool_config(&sdir) };
+            let p = Producer::lazy(addr, producer_config()).with_spool(cfg).await.unwrap();
+            for i in 0..3 {
+                assert!(matches!(p.send("t", format!("m-{i}")).await.unwrap(), Ack::Spooled { .. }));
+            }
+        }
+        // A crash in the middle of an append: half a record at the end.
+        let whole = std::fs::metadata(&log).unwrap().len();
+        let mut torn = std::fs::read(&log).unwrap();
+        torn.extend_from_slice(&torn[..20].to_vec());
+        std::fs::write(&log, &torn).unwrap();
+        let cfg = SpoolConfig { compact_min_bytes: 2_000, ..spool_config(&sdir) };
+        let p = Producer::lazy(addr, producer_config()).with_spool(cfg).await.unwrap();
+        assert_eq!(p.spool_size().await.unwrap().0, 3);
+        assert_eq!(std::fs::metadata(&log).unwrap().len(), whole, "the torn tail is cut off");
+        // Spool 30 messages with the node down, drain them with it up; five times over. Without
+        // compaction the log would hold 300 records (over 9 KB).
+        let mut q = start(&qdir, addr).await;
+        drained(&p).await;
+        for round in 0..5 {
+            q.stop().await;
+            for i in 0..30 {
+                assert!(matches!(p.send("t", format!("r{round}-{i}")).await.unwrap(), Ack::Spooled { .. }));
+            }
+            q = start(&qdir, addr).await;
+            drained(&p).await;
+        }
+        p.flush_spool().await.unwrap();
+        let len = std::fs::metadata(&log).unwrap().len();
+        assert!(len < 4_000, "compacted: {len} bytes");
+        q.stop().await;
+        let _ = (std::fs::remove_dir_all(qdir), std::fs::remove_dir_all(sdir));
+    });
+}
