@@ -130,7 +130,8 @@ impl Producer {
         self.inner.nodes.iter().map(|n| n.addr).collect()
     }
 
-    /// `PUB topic` + body.
+    /// `PUB topic` + body. With a spool, `Ok` also when the message was spooled ([`Producer::send`]
+    /// tells which).
     pub async fn publish(&self, topic: &str, body: impl Into<Bytes>) -> Result<(), PublishError> {
         self.send(topic, body).await.map(drop)
     }
@@ -140,7 +141,7 @@ impl Producer {
         self.send_multi(topic, bodies).await.map(drop)
     }
 
-    /// `DPUB topic defer_ms` + body.
+    /// `DPUB topic defer_ms` + body (or held in the spool: [`Producer::send_deferred`]).
     pub async fn deferred_publish(&self, topic: &str, defer_ms: u64, body: impl Into<Bytes>) -> Result<(), PublishError> {
         self.send_deferred(topic, defer_ms, body).await.map(drop)
     }
