@@ -55,4 +55,7 @@ pub struct SpoolTesting {
     pub ignore_due: bool,
     /// Admit messages past the bounds.
     pub ignore_bounds: bool,
+    /// Report the file synced without syncing it (a crash then loses what the caller was told
+    /// was durable).
+    pub skip_fsync: bool,
 }
