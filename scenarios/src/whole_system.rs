@@ -24,6 +24,7 @@
 //! back, the gateways find the instances again).
 
 mod clients;
+mod observer;
 mod orders;
 mod services;
 
@@ -35,7 +36,10 @@ use std::time::Duration;
 
 use properties::discovery::ConsumersConnected;
 use properties::gateway::{NonIdempotentAtMostOnce, RecoversAfterHeal};
-use properties::queue::{AckedMessagesFinished, AckedMessagesSurvive, AttemptsGrow, EveryChannelReceives, OneConsumerInFlight, RequeueDelayRespected, UnfinishedRedelivered};
+use properties::queue::{
+    AckedMessagesFinished, AckedMessagesSurvive, AttemptsGrow, ConnectionsStable, DeferralRespected, EveryChannelReceives, OneConsumerInFlight, QueueHealthyAfterHeal,
+    QueueMemoryBounded, QueueRestartedNodesServe, RequeueDelayRespected, TimeoutRedeliveryPrompt, UnfinishedRedelivered,
+};
 use properties::registry::{DeadInstancesEvicted, Lease, LeasesIgnoreClocks, LiveInstancesKept, NodesConverge, WatchersSeeEveryChange};
 use properties::whole::{AckedOrdersProcessed, DuplicatesExplained, NoInventedOrders};
 use properties::Property;
@@ -69,6 +73,11 @@ const SETTLE_MS: u64 = GRACE_MS + 2 * MSG_TIMEOUT_MS;
 /// After the heal, the gateways route to the instances again (see the `gateway` scenario).
 const RECOVER_BOUND_MS: u64 = 12_000;
 const ORDERS_INSTANCES: usize = 3;
+/// From this long after the heal on, the tail is calm: consumers are connected again (see
+/// [`GRACE_MS`]) and every connection a fault broke has been remade.
+const CALM_AFTER_HEAL_MS: u64 = GRACE_MS + 3_000;
+/// After the heal (or a restart) a queue node answers `/ping` within this.
+const HEALTH_BOUND_MS: u64 = 5_000;
 /// After the heal, every registry node lists exactly the running instances within this (a
 /// heartbeat, a re-registration, a restarted node's sync, replication and anti-entropy).
 const CONVERGE_MS: u64 = 15_000;
@@ -149,7 +158,7 @@ fn registries() -> Vec<(String, String)> {
     (1..=3u32).map(|n| (format!("r{n}"), format!("10.0.0.{}:{REGISTRY_PORT}", n + 1))).collect()
 }
 
-/// The lease settings the registry properties judge by; the watchers of the host `w` are pinned
+/// The lease settings the registry properties judge by; the watchers of the host `obs` are pinned
 /// one to each registry node.
 fn lease() -> Lease {
     let names: Vec<String> = registries().into_iter().map(|(n, _)| n).collect();
@@ -157,8 +166,8 @@ fn lease() -> Lease {
         ttl_ms: TTL_MS,
         sweep_ms: services::SWEEP_MS,
         replication_ms: services::REPLICATE_MS + services::REPLICATE_TIMEOUT_MS,
-        pinned: names.iter().map(|n| (orders::watcher_name(n), n.clone())).collect(),
-        hosts: names.iter().map(|n| (orders::watcher_name(n), "w".to_string())).collect(),
+        pinned: names.iter().map(|n| (observer::watcher_name(n), n.clone())).collect(),
+        hosts: names.iter().map(|n| (observer::watcher_name(n), "obs".to_string())).collect(),
         registries: names,
     }
 }
@@ -267,7 +276,8 @@ impl Scenario for WholeSystemScenario {
             gateways.push((name, SocketAddr::new(ip, services::GATEWAY_PORT).to_string()));
         }
         let t = topo.clone();
-        world.add_node("w", "watcher", move |ctx| orders::watchers(ctx, t.clone()));
+        let queues_http: Vec<(String, String)> = topo.queues.iter().map(|(n, ip)| (n.clone(), SocketAddr::new(*ip, QUEUE_HTTP_PORT).to_string())).collect();
+        world.add_node("obs", "observer", move |ctx| observer::run(ctx, t.clone(), queues_http.clone()));
         for (i, (q, ip)) in topo.queues.iter().enumerate() {
             let (server, addr) = (q.clone(), SocketAddr::new(*ip, QUEUE_TCP_PORT));
             world.add_node(&format!("p{}", i + 1), "publisher", move |ctx| clients::publisher(ctx, server.clone(), addr));
@@ -296,6 +306,13 @@ impl Scenario for WholeSystemScenario {
             Box::new(AttemptsGrow),
             Box::new(OneConsumerInFlight { latency_ms: 1_000, grace_ms: GRACE_MS }),
             Box::new(RequeueDelayRespected { calm_before_ms: 12_000 }),
+            Box::new(DeferralRespected),
+            Box::new(TimeoutRedeliveryPrompt { bound_ms: 1_000, calm_after_ms: CALM_AFTER_HEAL_MS }),
+            Box::new(ConnectionsStable { calm_after_ms: CALM_AFTER_HEAL_MS }),
+            Box::new(QueueHealthyAfterHeal { bound_ms: HEALTH_BOUND_MS }),
+            Box::new(QueueRestartedNodesServe { bound_ms: HEALTH_BOUND_MS }),
+            // Two consumers of one channel with `max_in_flight` 4 each.
+            Box::new(QueueMemoryBounded { slack: 8 }),
             // Discovery's.
             Box::new(ConsumersConnected { consumers: s(&["c1", "c2"]), queues: s(&["q1", "q2"]), poll_ms: POLL_MS * 11 / 10, bound_ms: CONNECT_BOUND_MS }),
             // The registry's.

@@ -14,11 +14,16 @@ use properties::whole::order_path;
 use sim::NodeCtx;
 
 use super::services::{ROUTE, ROUTE_TIMEOUT_MS};
-use super::{Topology, CHANNEL, HEARTBEAT_MS, LOOKUP_HTTP_PORT, PUBLISH_UNTIL_MS, TOPIC};
+use super::{Topology, CHANNEL, HEARTBEAT_MS, LOOKUP_HTTP_PORT, MSG_TIMEOUT_MS, PUBLISH_UNTIL_MS, TOPIC};
 
 /// The consumer's own deadline for a call: past the route's timeout, so that a gateway that
 /// answers in time is told from one that does not; well within `--msg-timeout`.
 const CALL_TIMEOUT_MS: u64 = ROUTE_TIMEOUT_MS + 2_000;
+/// The share of orders published deferred.
+const DEFER_SHARE: f64 = 0.1;
+/// The share of deliveries whose handler hangs before calling the service and never answers
+/// (the message times out and comes back).
+const HANG_SHARE: f64 = 0.03;
 
 /// Publishes unique order keys to the local queue node until [`PUBLISH_UNTIL_MS`], then stays
 /// connected, idle.
@@ -40,9 +45,12 @@ pub async fn publisher(ctx: NodeCtx, server: String, addr: SocketAddr) {
     while rt::sim::elapsed() < Duration::from_millis(PUBLISH_UNTIL_MS) {
         i += 1;
         let key = format!("{}-{incarnation}-{i}", ctx.name);
-        let call = Call::Publish { server: server.clone(), topic: TOPIC.into(), key: key.clone(), defer_ms: 0 };
+        // Some orders are for later (DPUB).
+        let defer_ms = if rt::rand::chance(DEFER_SHARE) { rt::rand::range(500..3_000) } else { 0 };
+        let call = Call::Publish { server: server.clone(), topic: TOPIC.into(), key: key.clone(), defer_ms };
         let op = ctx.recorder.invoke(&ctx.name, &ctx.name, call);
-        let outcome = crate::queue_node::outcome(producer.publish(TOPIC, key).await);
+        let r = if defer_ms > 0 { producer.deferred_publish(TOPIC, defer_ms, key).await } else { producer.publish(TOPIC, key).await };
+        let outcome = crate::queue_node::outcome(r);
         ctx.recorder.complete(&ctx.name, op, outcome);
         rt::time::sleep(Duration::from_millis(rt::rand::range(250..600))).await;
     }
@@ -134,6 +142,11 @@ pub async fn consumer(ctx: NodeCtx, setup: ConsumerSetup) {
                 let what = Observation::Finished { server: server.clone(), topic: topic.clone(), channel: channel.clone(), consumer: consumer.clone(), key: key.clone(), id: id.clone() };
                 ctx.recorder.observe(&ctx.name, &ctx.name, what);
             };
+            if rt::rand::chance(HANG_SHARE) {
+                rt::time::sleep(Duration::from_millis(MSG_TIMEOUT_MS + 500)).await;
+                drop(d);
+                return;
+            }
             if setup.behaviour.fin_first {
                 if d.fin().is_ok() {
                     finished(&ctx);

@@ -15,7 +15,7 @@ use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
-use client::registry::{Agent, AgentConfig, NodesConfig, Registration, RegistryEvent, Watcher, WatcherConfig};
+use client::registry::{Agent, AgentConfig, NodesConfig, Registration, RegistryEvent};
 use history::Observation;
 use sim::NodeCtx;
 
@@ -54,8 +54,17 @@ pub async fn instance(ctx: NodeCtx, topo: Topology, behaviour: OrdersBehaviour, 
             let request = headers.get("x-request-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
             rec.observe(&me, &me, Observation::GatewayBackendGot { backend: me.clone(), key: request.clone(), method: "POST".into() });
             let work_ms = if rt::time::now() < slow_until && rt::rand::range(0..100u32) < SLOW_PERCENT { SLOW_MS } else { rt::rand::range(2..20) };
-            rt::time::sleep(Duration::from_millis(work_ms)).await;
-            rec.observe(&me, &me, Observation::OrderProcessed { instance: me.clone(), order, request });
+            // The work runs to its end even if the caller goes away meanwhile (a gateway's attempt
+            // timeout drops the connection, and with it this handler): as a real service's
+            // database write would.
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+            let who = me.clone();
+            rt::task::spawn(async move {
+                rt::time::sleep(Duration::from_millis(work_ms)).await;
+                rec.observe(&who, &who, Observation::OrderProcessed { instance: who.clone(), order, request });
+                let _ = done_tx.send(());
+            });
+            let _ = done_rx.await;
             me
         }
     };
@@ -96,42 +105,3 @@ pub async fn instance(ctx: NodeCtx, topo: Topology, behaviour: OrdersBehaviour, 
     agent.stop().await;
 }
 
-/// The registry as the gateways see it, observed: one stream watcher of the `orders` service
-/// pinned to each registry node (`w-r1` …), all on the watcher host `w`, recording every state
-/// they take (what the registry properties judge a node's list by).
-pub async fn watchers(ctx: NodeCtx, topo: Topology) {
-    let mut handles = Vec::new();
-    for (node, addr) in &topo.registries {
-        let name = watcher_name(node);
-        let (rec, host, wname, t) = (ctx.recorder.clone(), ctx.name.clone(), name.clone(), topo.clone());
-        let observer: client::Observer = Arc::new(move |e: &client::Event| {
-            let client::Event::Registry(RegistryEvent::Saw { service, node, version, complete, instances, .. }) = e else { return };
-            let what = Observation::RegistrySaw {
-                watcher: wname.clone(),
-                server: t.registry_name(node),
-                service: service.clone(),
-                version: *version,
-                complete: *complete,
-                instances: instances.clone(),
-            };
-            rec.observe(&host, &wname, what);
-        });
-        let nodes = NodesConfig { backoff_min_ms: 250, backoff_max_ms: 2_000, connect_timeout_ms: 500, request_timeout_ms: 1_000, ..NodesConfig::new(vec![addr.clone()]) };
-        let mut config = WatcherConfig::new(name, nodes, [SERVICE]);
-        config.use_stream = true;
-        config.keepalive_ms = 1_000;
-        config.wait_ms = 5_000;
-        config.incomplete_retry_ms = 500;
-        match Watcher::start(config, Some(observer)) {
-            Ok(w) => handles.push(w),
-            Err(e) => panic!("watcher config: {e}"),
-        }
-    }
-    std::future::pending::<()>().await;
-    drop(handles);
-}
-
-/// The watcher pinned to registry node `node`.
-pub fn watcher_name(node: &str) -> String {
-    format!("w-{node}")
-}
