@@ -19,9 +19,9 @@
 //! each pair of roles that talk, isolations, pauses, clock offsets, jumps and drift, disk errors
 //! and a full disk on the queue nodes, network latency, buggify.
 //!
-//! Timing: a 60 s fault window; the publishers stop 15 s after the heal; the healed tail runs
-//! 40 s (consumers reconnect through the lookups within 18 s, REQ'd and timed-out orders come
-//! back, the gateways find the instances again).
+//! Timing: a 60 s fault window; the publishers stop 28 s after the heal; the healed tail runs
+//! 45 s (consumers reconnect through the lookups within 19 s, REQ'd and timed-out orders come
+//! back, the gateways find the instances again; the tail is calm from heal + 22 s).
 
 mod clients;
 mod observer;
@@ -61,9 +61,10 @@ const TTL_MS: u64 = 6_000;
 const POLL_MS: u64 = 1_000;
 const HEARTBEAT_MS: u64 = 2_000;
 const WINDOW_MS: u64 = 60_000;
-const QUIESCE_MS: u64 = 40_000;
-/// Publishers stop this long after the heal (sim time from the start of the run).
-const PUBLISH_UNTIL_MS: u64 = WINDOW_MS + 15_000;
+const QUIESCE_MS: u64 = 45_000;
+/// Publishers stop this long after the heal (sim time from the start of the run): into the calm
+/// tail, so that hangs there are judged by `queue_timeout_redelivery_prompt`.
+const PUBLISH_UNTIL_MS: u64 = WINDOW_MS + 28_000;
 /// After the heal: a queue node's lookup reconnect backoff (≤ 15 s), a poll, the connect and SUB.
 const CONNECT_BOUND_MS: u64 = 17_000;
 /// After the heal, consumers are taken to be connected again within this.
@@ -195,7 +196,8 @@ impl Scenario for WholeSystemScenario {
                 (1, Rule::StopRestart { role: "lookup", down_ms: (300, 3_000) }),
                 (1, Rule::KillRestart { role: "registry", down_ms: (1_000, 8_000), tear: false }),
                 (1, Rule::StopRestart { role: "registry", down_ms: (1_000, 5_000) }),
-                (2, Rule::KillRestart { role: "orders", down_ms: (1_000, 10_000), tear: false }),
+                // Some instances stay down past their lease (and the dead-instance bound) before they return.
+                (2, Rule::KillRestart { role: "orders", down_ms: (1_000, 20_000), tear: false }),
                 (1, Rule::StopRestart { role: "orders", down_ms: (1_000, 5_000) }),
                 (1, Rule::KillRestart { role: "gateway", down_ms: (500, 5_000), tear: false }),
                 (1, Rule::StopRestart { role: "gateway", down_ms: (500, 3_000) }),
