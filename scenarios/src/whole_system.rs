@@ -12,7 +12,10 @@
 //! `process`, which find the queue nodes only through the lookups (1 s poll) and process each
 //! order with one `POST /orders/{order}` through a gateway (`c1` prefers `g1`, `c2` `g2`; a
 //! failed call moves the preference to the other): FIN once the service answered 2xx, else REQ
-//! with a 0.3–1.5 s delay.
+//! with a 0.3–1.5 s delay. 10 % of the orders are published deferred (DPUB), and 3 % of the
+//! handlers hang past the timeout without calling. The observer `obs` runs a stream watcher
+//! pinned to each registry node and a `/ping` and `/stats` prober of the queue nodes
+//! ([`observer`]), for the other scenarios' properties.
 //!
 //! Faults, all families at once (see [`WholeSystemScenario::profile`]): kills and clean restarts
 //! of every role, partitions across all roles and among the service tiers, one-way cuts between
