@@ -9,6 +9,7 @@ pub mod fixture;
 pub mod gateway;
 pub mod queue;
 pub mod registry;
+pub mod whole;
 
 /// A property of the system, judged from a run's history alone.
 pub trait Property: Send + Sync {

@@ -111,6 +111,11 @@ pub enum Observation {
     /// Gateway: backend `backend` received request `key` (the client's unique `x-request-key`)
     /// with `method`, before answering it.
     GatewayBackendGot { backend: String, key: String, method: String },
+    /// Whole system: an instance of the `orders` service processed order `order` (the queue
+    /// message's key) for request `request` (the caller's unique `x-request-key`), before
+    /// answering it. Recorded by the service itself, so a processing whose answer was lost is
+    /// still in the history.
+    OrderProcessed { instance: String, order: String, request: String },
     /// Free-form note from a workload (kept out of property logic).
     Note { text: String },
     /// Queue: a consumer sent `verb` (`FIN`, `REQ` or `TOUCH`) for message `id` out of turn, on
