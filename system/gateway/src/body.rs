@@ -186,6 +186,6 @@ mod tests {
         }
         assert_eq!(got, data);
         assert_eq!(frames, 1000usize.div_ceil(7));
-        assert!(body.is_end_stream());
+        assert!(http_body::Body::is_end_stream(&body));
     }
 }

@@ -19,6 +19,9 @@ pub struct Bursty {
 impl Picker for Bursty {
     fn pick(&mut self, peers: &mut Peers, ctx: &PickContext<'_>, _rng: &mut dyn RngCore) -> Option<usize> {
         let n = peers.len();
+        if n == 0 {
+            return None;
+        }
         // Bounded: at most one full pass over the backends.
         for _ in 0..=n {
             if self.at >= n {

@@ -370,3 +370,14 @@ fn an_ejection_outlives_a_swap_that_drops_the_backend() {
     b.replace(specs(&[1, 1, 1]), 6_001);
     assert!(b.peers().iter().all(|p| !p.ejected(6_001)));
 }
+
+#[test]
+fn every_picker_answers_none_on_an_empty_set() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let tried = Tried::default();
+    let ctx = PickContext { now_ms: 0, key: b"k", tried: &tried };
+    for kind in Kind::ALL {
+        assert_eq!(Balancer::new(kind, vec![]).pick(&ctx, &mut rng), None, "{kind:?}");
+    }
+    assert_eq!(Balancer::with_picker(Kind::WeightedRoundRobin, vec![], Box::new(bursty::Bursty::default())).pick(&ctx, &mut rng), None);
+}

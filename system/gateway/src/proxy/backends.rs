@@ -184,8 +184,9 @@ mod tests {
         addrs.iter().map(|a| BackendSpec::new(*a)).collect()
     }
 
-    #[test]
-    fn picks_swaps_ejections_and_failures_are_reported_in_order() {
+    // Async only for the runtime context the clock needs under the simulator.
+    #[tokio::test]
+    async fn picks_swaps_ejections_and_failures_are_reported_in_order() {
         let (b, seen) = recorded(Testing::default());
         b.replace(set(&["a:1", "b:1"]));
         b.replace(set(&["a:1", "b:1"]));
@@ -204,8 +205,8 @@ mod tests {
         assert_eq!(b.ejected_count(), (1, 2));
     }
 
-    #[test]
-    fn the_broken_switches_keep_removed_backends_and_ignore_ejections() {
+    #[tokio::test]
+    async fn the_broken_switches_keep_removed_backends_and_ignore_ejections() {
         let (b, _) = recorded(Testing { keep_removed_backends: true, ejection_ignored: true, ..Testing::default() });
         b.replace(set(&["a:1", "b:1"]));
         b.replace(set(&["a:1"]));
