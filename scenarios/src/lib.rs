@@ -18,6 +18,8 @@ mod queue_node;
 pub mod registry;
 #[cfg(madsim)]
 pub mod whole_system;
+#[cfg(madsim)]
+pub mod spool;
 
 #[cfg(madsim)]
 use std::sync::Arc;
@@ -38,6 +40,7 @@ pub fn all() -> Vec<Arc<dyn sim::Scenario>> {
         Arc::new(discovery::DiscoveryScenario::healthy()),
         Arc::new(registry::RegistryScenario::healthy()),
         Arc::new(gateway::GatewayScenario::healthy()),
+        Arc::new(spool::SpoolScenario::healthy()),
     ]
 }
 
@@ -70,6 +73,8 @@ pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
     v.extend(gateway::GatewayScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     // One per end-to-end property of the whole system.
     v.extend(whole_system::WholeSystemScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
+    // One per spool property (`client::spool::SpoolTesting` switches).
+    v.extend(spool::SpoolScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     v
 }
 

@@ -144,4 +144,10 @@ pub enum Observation {
     /// Queue: a connection of `client` (`role` is `consumer` or `producer`) to queue node
     /// `server` ended, or a connect attempt failed; `reason` as the client saw it.
     ConnectionLost { server: String, client: String, role: String, reason: String },
+    /// Spool: producer `producer`'s spool file was synced (or rewritten whole): everything it
+    /// spooled before this event survives a crash of the producer.
+    SpoolSynced { producer: String },
+    /// Spool: producer `producer`'s spool admitted messages and now holds `entries` messages of
+    /// `bytes` bytes, under its bounds `entries_max` and `bytes_max`.
+    SpoolHeld { producer: String, entries: u64, bytes: u64, entries_max: u64, bytes_max: u64 },
 }
