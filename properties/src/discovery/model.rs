@@ -260,13 +260,24 @@ impl DiscoveryModel {
     /// Whether anything could have broken or re-made the connection between `a` and `b` in
     /// `[from, to]`: either node started or went down, or a link between them was cut or healed.
     pub fn disrupted(&self, a: &str, b: &str, from: u64, to: u64) -> bool {
-        let inside = |t: u64| t >= from && t <= to;
-        let lifecycle = [a, b].iter().any(|n| {
-            self.starts.get(*n).into_iter().chain(self.resumes.get(*n)).flatten().any(|&t| inside(t))
-                || self.up.get(*n).into_iter().flatten().any(|&(_, down)| down < self.end_ns && inside(down))
-        });
-        let (ab, ba) = (self.reachable_net(a, b), self.reachable_net(b, a));
-        lifecycle || ab.iter().chain(ba.iter()).any(|&t| inside(t))
+        self.disruptions(a, b).iter().any(|&t| t >= from && t <= to)
+    }
+
+    /// Every time at which the connection between `a` and `b` could have been broken or re-made
+    /// (see [`Self::disrupted`]), sorted.
+    pub fn disruptions(&self, a: &str, b: &str) -> Vec<u64> {
+        let mut out: Vec<u64> = [a, b]
+            .iter()
+            .flat_map(|n| {
+                let starts = self.starts.get(*n).into_iter().chain(self.resumes.get(*n)).flatten().copied();
+                let downs = self.up.get(*n).into_iter().flatten().map(|&(_, down)| down).filter(|&d| d < self.end_ns);
+                starts.chain(downs).collect::<Vec<u64>>()
+            })
+            .chain(self.reachable_net(a, b))
+            .chain(self.reachable_net(b, a))
+            .collect();
+        out.sort_unstable();
+        out
     }
 
     /// Times at which the network state of the link `a → b` changed.

@@ -195,6 +195,29 @@ fn consumers_drop_a_node_no_lookup_lists() {
     assert!(p.check(&h(8_500)).passed);
     let v = p.check(&h(9_500));
     assert!(!v.passed && v.detail.contains("open at 9.200s, though no lookup had listed q1 from 7.200s"), "{}", v.detail);
+    // Seed 3 of `discovery`, in small: q1 killed at 3.2 s and restarted at 5.2 s; it registers
+    // and both lookups list it between the observer's answers at 5.5 s and 6.0 s, until the
+    // observer tombstones it (acknowledged at 5.805 s): the consumer saw the listing and
+    // connected at 5.7 s. Only from the tombstone is q1 certainly unlisted: a drop at 7.5 s
+    // passes, one at 8.5 s does not.
+    let h = |drop_ms: u64| {
+        let mut h = base();
+        h.started(0, "l2").conn(1_200, "c1", "q1", true);
+        for t in [1_000, 2_000, 3_000] {
+            h.answer(t, "l1", &["q1"]).answer(t + 10, "l2", &["q1"]);
+        }
+        h.push(3_200, "q1", EventKind::NodeKilled).conn(3_200, "c1", "q1", false).started(5_200, "q1");
+        for t in (3_500..=10_000).step_by(500) {
+            h.answer(t, "l1", &[]).answer(t + 10, "l2", &[]);
+        }
+        h.tombstone(5_800, "l1", "q1").tombstone(5_800, "l2", "q1");
+        h.conn(5_700, "c1", "q1", true).conn(drop_ms, "c1", "q1", false);
+        h.end(12_000)
+    };
+    let v = p.check(&h(7_500));
+    assert!(v.passed, "{}", v.detail);
+    let v = p.check(&h(8_500));
+    assert!(!v.passed && v.detail.contains("open at 7.805s, though no lookup had listed q1 from 5.805s"), "{}", v.detail);
 }
 
 #[test]
