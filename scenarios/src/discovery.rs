@@ -334,6 +334,9 @@ impl Scenario for DiscoveryScenario {
                 (3, Rule::Pause { role: "queue", dur_ms: (16_000, 29_000) }),
                 (2, Rule::Clock { role: "queue", max_ms: 5_000 }),
                 (1, Rule::Clock { role: "lookup", max_ms: 5_000 }),
+                // The lookup's buggify sites (system/lookup: late sessions, tiny reads, slow and
+                // split replies, slow `/lookup` answers, closed keep-alive connections).
+                (2, Rule::Buggify),
             ],
         }
     }
