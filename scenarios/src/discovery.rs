@@ -1,6 +1,6 @@
 //! The `discovery` scenario: consumers that find queue nodes only through lookups, under lookup
 //! kills and restarts, partitions between queue nodes and lookups, queue kills, stops and pauses,
-//! and clock offsets.
+//! clock offsets, and buggify (the lookup's and the queue's sites).
 //!
 //! Topology: lookups `l1`, `l2` (`lookup::Daemon`); queue nodes `q1`..`q3` (`queue::Daemon`, each
 //! registering with both lookups and announcing its IP); publishers `p1`..`p3`, each publishing
@@ -317,7 +317,7 @@ impl Scenario for DiscoveryScenario {
     }
 
     fn about(&self) -> &'static str {
-        "three queue nodes, two lookups, consumers that find queues only through the lookups, under lookup and queue kills, queue↔lookup partitions, pauses and clock offsets"
+        "three queue nodes, two lookups, consumers that find queues only through the lookups, under lookup and queue kills, queue↔lookup partitions, pauses, clock offsets and buggify"
     }
 
     fn profile(&self) -> FaultProfile {
