@@ -72,7 +72,8 @@ fn tokens(detail: &str) -> Vec<String> {
         .collect()
 }
 
-/// The identifiers an event carries: the string values of its `key`, `id` and `instance` fields.
+/// The identifiers an event carries: the string values of its `key`, `id`, `instance`, `order`
+/// and `request` fields.
 fn identifiers(e: &Event) -> Vec<String> {
     let value = match &e.kind {
         EventKind::Invoke { call, .. } => serde_json::to_value(call),
@@ -80,7 +81,7 @@ fn identifiers(e: &Event) -> Vec<String> {
         _ => return vec![],
     };
     let Ok(serde_json::Value::Object(map)) = value else { return vec![] };
-    ["key", "id", "instance"].iter().filter_map(|k| map.get(*k).and_then(|v| v.as_str()).map(String::from)).collect()
+    ["key", "id", "instance", "order", "request"].iter().filter_map(|k| map.get(*k).and_then(|v| v.as_str()).map(String::from)).collect()
 }
 
 fn by_identifiers(events: &[Event], ids: &BTreeSet<&str>) -> Vec<u64> {
