@@ -19,7 +19,7 @@ use super::headers::strip_hop_by_hop;
 use super::key::KeySource;
 use super::{RouteBackends, Upstream};
 use crate::balance::{Outcome, Tried};
-use crate::body::{guard_response, Lazy, Slot};
+use crate::body::{guard_response, Lazy, Slot, TinyFrames};
 use crate::error::{ErrorKind, ProxyError};
 
 /// The backends a request has tried, shared by its attempts (a request extension).
@@ -103,6 +103,11 @@ impl Forward {
             }
         };
         parts.version = http::Version::HTTP_11;
+        if rt::buggify!() {
+            // The keep-alive connection to the backend is dropped after this exchange, as when a
+            // backend closes idle connections early: the next request to it must connect anew.
+            parts.headers.insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        }
         let slot = Slot::new(body);
         let upstream_req = Request::from_parts(parts, Body::new(Lazy::new(slot.clone())));
         match rt::time::timeout(self.try_timeout, self.client.send(upstream_req)).await {
@@ -126,7 +131,14 @@ impl Forward {
                 let (mut parts, incoming) = resp.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
                 parts.extensions.insert(ServedBy(addr.clone()));
-                let resp = Response::from_parts(parts, Body::new(incoming));
+                let body = if rt::buggify!() {
+                    // The answer streams in frames of a few bytes, as over a slow link: the
+                    // client must get the same bytes whatever the framing.
+                    Body::new(TinyFrames::new(incoming, rt::rand::range(1..16usize)))
+                } else {
+                    Body::new(incoming)
+                };
+                let resp = Response::from_parts(parts, body);
                 booked.outcome = Outcome::Success;
                 Ok(guard_response(resp, booked))
             }
