@@ -111,6 +111,11 @@ pub enum Observation {
     /// Gateway: backend `backend` received request `key` (the client's unique `x-request-key`)
     /// with `method`, before answering it.
     GatewayBackendGot { backend: String, key: String, method: String },
+    /// Whole system: an instance of the `orders` service processed order `order` (the queue
+    /// message's key) for request `request` (the caller's unique `x-request-key`), before
+    /// answering it. Recorded by the service itself, so a processing whose answer was lost is
+    /// still in the history.
+    OrderProcessed { instance: String, order: String, request: String },
     /// Gateway: gateway `gateway` picked backend `backend` (world node name) for an attempt of a
     /// request on route `route`; recorded under the route's balancer lock, so the order of these
     /// events is the order of the picks.
@@ -139,4 +144,10 @@ pub enum Observation {
     /// Queue: a connection of `client` (`role` is `consumer` or `producer`) to queue node
     /// `server` ended, or a connect attempt failed; `reason` as the client saw it.
     ConnectionLost { server: String, client: String, role: String, reason: String },
+    /// Spool: producer `producer`'s spool file was synced (or rewritten whole): everything it
+    /// spooled before this event survives a crash of the producer.
+    SpoolSynced { producer: String },
+    /// Spool: producer `producer`'s spool admitted messages and now holds `entries` messages of
+    /// `bytes` bytes, under its bounds `entries_max` and `bytes_max`.
+    SpoolHeld { producer: String, entries: u64, bytes: u64, entries_max: u64, bytes_max: u64 },
 }

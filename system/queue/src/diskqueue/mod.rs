@@ -241,7 +241,10 @@ impl DiskQueue {
             ));
         }
         let total = CHECKSUMMED_HEADER_LEN + size as u64;
-        if self.write.pos > 0 && self.write.pos + total > self.config.max_bytes_per_file {
+        // BUGGIFY: an early roll. Segment boundaries (a reader at the end of a file, a file
+        // removed after the meta moved past it, recovery across files) are otherwise reached
+        // only after `max_bytes_per_file` of traffic.
+        if self.write.pos > 0 && (self.write.pos + total > self.config.max_bytes_per_file || rt::buggify!()) {
             self.roll_write_file().await?;
         }
         debug_assert!(self.write.file >= self.checksummed_from, "writing into an nsqd-format file");
@@ -421,6 +424,12 @@ impl DiskQueue {
 
     /// Makes every put so far durable and records the read position.
     pub async fn sync(&mut self) -> io::Result<()> {
+        if rt::buggify!() {
+            // BUGGIFY: a slow sync. Whatever waits on it (a publish with `--sync-every=1`, a
+            // read, a clean stop) waits longer, and a kill is more likely to land between the
+            // append and the fsync.
+            rt::time::sleep(std::time::Duration::from_millis(rt::rand::range(1..100))).await;
+        }
         if self.write_file_dirty && !self.config.skip_fsync {
             self.ensure_write_file().await?;
             self.write_file.as_mut().expect("opened").sync().await?;
