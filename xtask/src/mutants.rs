@@ -130,8 +130,8 @@ pub fn run(args: &[String]) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// The cargo-mutants command for `t`, writing under `out`.
-fn mutants_command(t: &Target, o: &Options, out: &Path) -> Command {
+/// The cargo-mutants command for `t`, writing under `out` (`list`: only list the mutants).
+fn mutants_command(t: &Target, o: &Options, out: &Path, list: bool) -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(cargo::root())
         .args(["mutants", "--package", t.package, "--file", t.files, "--test-package", "scenarios"])
@@ -139,8 +139,12 @@ fn mutants_command(t: &Target, o: &Options, out: &Path) -> Command {
         // --test-package's, so it would look for the sweep in the wrong crate. The sweep's
         // scenarios pass unmutated on the CI seed set (scenarios/tests/seeds.rs).
         .args(["--baseline", "skip", "--jobs", "1", "--shuffle", "--timeout", &o.timeout_s.to_string(), "--output"])
-        .arg(out)
-        .args(["--", "--test", "mutants_sweep", "--", "--ignored"])
+        .arg(out);
+    if list {
+        cmd.arg("--list");
+    }
+    // After `--`: cargo test's arguments, then (after a second `--`) the test binary's.
+    cmd.args(["--", "--test", "mutants_sweep", "--", "--ignored"])
         .env("CARGO_TARGET_DIR", cargo::sim_target_dir())
         .env("WEIR_MUTANTS_SCENARIOS", t.scenarios)
         .env("WEIR_MUTANTS_SEEDS", o.seeds.to_string());
@@ -152,12 +156,11 @@ fn run_target(t: &Target, o: &Options, budget: Duration, out: &Path) -> anyhow::
     let _ = std::fs::remove_dir_all(out);
     std::fs::create_dir_all(out)?;
     let mut tally = Tally::default();
-    let mut list = mutants_command(t, o, out);
-    list.arg("--list");
+    let mut list = mutants_command(t, o, out, true);
     let listed = list.stderr(Stdio::inherit()).output().context("cargo mutants --list")?;
     tally.listed = String::from_utf8_lossy(&listed.stdout).lines().filter(|l| !l.trim().is_empty()).count();
 
-    let mut cmd = mutants_command(t, o, out);
+    let mut cmd = mutants_command(t, o, out, false);
     cargo::echo(&cmd);
     {
         use std::os::unix::process::CommandExt;
