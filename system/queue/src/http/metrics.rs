@@ -13,13 +13,11 @@
 //! goes down as well as up and it has no sum, both of which a summary's `_count`/`_sum` promise.
 //! They appear only when `--e2e-processing-latency-percentile` is set, as in `/stats`.
 
-use std::fmt::Write;
-
 use super::stats::{ClientStats, TopicStats};
 use crate::core::QuantileReport;
 
-/// The `Content-Type` Prometheus expects for format 0.0.4.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub use wire::prometheus::CONTENT_TYPE;
+use wire::prometheus::{Family, Kind, Writer};
 
 /// What a scrape renders: the node-wide facts and the selected (sorted) topics and producers.
 #[derive(Debug, Clone, Copy)]
@@ -36,80 +34,13 @@ pub struct MetricsInput<'a> {
     pub producers: &'a [ClientStats],
 }
 
-/// Escapes a label value as the exposition format requires: `\` → `\\`, `"` → `\"`, newline →
-/// `\n`. Everything else (any UTF-8) stays as is.
-pub fn escape_label_value(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Escapes `# HELP` text: `\` → `\\`, newline → `\n`.
-fn escape_help(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('\n', "\\n")
-}
-
-/// A family being written: its samples follow its `# HELP` / `# TYPE` lines.
-struct Family<'w> {
-    out: &'w mut String,
-    name: &'static str,
-}
-
-impl Family<'_> {
-    /// One sample. `labels` are (name, unescaped value) pairs; names are fixed identifiers.
-    fn sample(&mut self, labels: &[(&str, &str)], value: f64) {
-        let _ = write!(self.out, "{}", self.name);
-        if !labels.is_empty() {
-            self.out.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.out.push(',');
-                }
-                let _ = write!(self.out, "{k}=\"{}\"", escape_label_value(v));
-            }
-            self.out.push('}');
-        }
-        let _ = writeln!(self.out, " {}", format_value(value));
-    }
-}
-
-/// Starts a family: writes its `# HELP` and `# TYPE` lines.
-fn family<'w>(out: &'w mut String, name: &'static str, kind: &str, help: &str) -> Family<'w> {
-    debug_assert!(name.starts_with("nsq_"), "{name}");
-    debug_assert!(kind != "counter" || name.ends_with("_total"), "{name}");
-    let _ = writeln!(out, "# HELP {name} {}", escape_help(help));
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-    Family { out, name }
-}
-
-/// Go's `strconv.FormatFloat(v, 'g', -1, 64)` shape is not required; integers print without a
-/// fraction, other values with Rust's shortest round-trip form.
-fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v}")
-    }
-}
-
 fn b(v: bool) -> f64 {
     if v { 1.0 } else { 0.0 }
 }
 
 /// One per-topic gauge or counter over every topic.
-fn per_topic(out: &mut String, topics: &[TopicStats], name: &'static str, kind: &str, help: &str, f: impl Fn(&TopicStats) -> f64) {
-    let mut fam = family(out, name, kind, help);
+fn per_topic(out: &mut Writer, topics: &[TopicStats], name: &'static str, kind: Kind, help: &str, f: impl Fn(&TopicStats) -> f64) {
+    let mut fam = out.family(name, kind, help);
     for t in topics {
         fam.sample(&[("topic", &t.topic_name)], f(t));
     }
@@ -117,14 +48,14 @@ fn per_topic(out: &mut String, topics: &[TopicStats], name: &'static str, kind: 
 
 /// One per-channel gauge or counter over every channel of every topic.
 fn per_channel(
-    out: &mut String,
+    out: &mut Writer,
     topics: &[TopicStats],
     name: &'static str,
-    kind: &str,
+    kind: Kind,
     help: &str,
     f: impl Fn(&super::stats::ChannelStats) -> f64,
 ) {
-    let mut fam = family(out, name, kind, help);
+    let mut fam = out.family(name, kind, help);
     for t in topics {
         for c in &t.channels {
             fam.sample(&[("topic", &t.topic_name), ("channel", &c.channel_name)], f(c));
@@ -133,8 +64,8 @@ fn per_channel(
 }
 
 /// One per-consumer gauge or counter over every client of every channel.
-fn per_client(out: &mut String, topics: &[TopicStats], name: &'static str, kind: &str, help: &str, f: impl Fn(&ClientStats) -> f64) {
-    let mut fam = family(out, name, kind, help);
+fn per_client(out: &mut Writer, topics: &[TopicStats], name: &'static str, kind: Kind, help: &str, f: impl Fn(&ClientStats) -> f64) {
+    let mut fam = out.family(name, kind, help);
     for t in topics {
         for c in &t.channels {
             for client in c.clients.as_deref().unwrap_or(&[]) {
@@ -158,7 +89,7 @@ fn client_labels<'a>(topic: &'a str, channel: &'a str, c: &'a ClientStats) -> [(
 /// The quantile samples of one report (none when the feature is off), values in seconds.
 fn quantiles(fam: &mut Family<'_>, labels: &[(&str, &str)], report: &QuantileReport) {
     for p in report.percentiles.as_deref().unwrap_or(&[]) {
-        let q = format_value(p.quantile);
+        let q = wire::prometheus::format_value(p.quantile);
         let mut l: Vec<(&str, &str)> = labels.to_vec();
         l.push(("quantile", &q));
         fam.sample(&l, p.value as f64 / 1e9);
@@ -167,23 +98,22 @@ fn quantiles(fam: &mut Family<'_>, labels: &[(&str, &str)], report: &QuantileRep
 
 /// Renders the whole exposition.
 pub fn render(input: &MetricsInput<'_>) -> String {
-    let mut w = String::new();
+    let mut w = Writer::new();
     let topics = input.topics;
-    family(&mut w, "nsq_healthy", "gauge", "1 when the node is healthy (/ping answers OK), else 0.").sample(&[], b(input.healthy));
-    family(&mut w, "nsq_start_time_seconds", "gauge", "When the node started, Unix seconds.").sample(&[], input.start_time as f64);
-    family(&mut w, "nsq_uptime_seconds", "gauge", "Time since the node started (monotonic clock).").sample(&[], input.uptime_ns as f64 / 1e9);
+    w.family("nsq_healthy", Kind::Gauge, "1 when the node is healthy (/ping answers OK), else 0.").sample(&[], b(input.healthy));
+    w.family("nsq_start_time_seconds", Kind::Gauge, "When the node started, Unix seconds.").sample(&[], input.start_time as f64);
+    w.family("nsq_uptime_seconds", Kind::Gauge, "Time since the node started (monotonic clock).").sample(&[], input.uptime_ns as f64 / 1e9);
 
-    per_topic(&mut w, topics, "nsq_topic_depth", "gauge", "Messages waiting in the topic (memory + disk), not yet copied to channels.", |t| t.depth as f64);
-    per_topic(&mut w, topics, "nsq_topic_backend_depth", "gauge", "Messages waiting in the topic's disk queue.", |t| t.backend_depth as f64);
-    per_topic(&mut w, topics, "nsq_topic_messages_total", "counter", "Messages published to the topic since start.", |t| t.message_count as f64);
-    per_topic(&mut w, topics, "nsq_topic_message_bytes_total", "counter", "Bytes of message bodies published to the topic since start.", |t| t.message_bytes as f64);
-    per_topic(&mut w, topics, "nsq_topic_paused", "gauge", "1 when the topic is paused.", |t| b(t.paused));
-    per_topic(&mut w, topics, "nsq_topic_corrupt_records_total", "counter", "Disk-queue records of the topic skipped because their checksum failed.", |t| t.corrupt_count as f64);
+    per_topic(&mut w, topics, "nsq_topic_depth", Kind::Gauge, "Messages waiting in the topic (memory + disk), not yet copied to channels.", |t| t.depth as f64);
+    per_topic(&mut w, topics, "nsq_topic_backend_depth", Kind::Gauge, "Messages waiting in the topic's disk queue.", |t| t.backend_depth as f64);
+    per_topic(&mut w, topics, "nsq_topic_messages_total", Kind::Counter, "Messages published to the topic since start.", |t| t.message_count as f64);
+    per_topic(&mut w, topics, "nsq_topic_message_bytes_total", Kind::Counter, "Bytes of message bodies published to the topic since start.", |t| t.message_bytes as f64);
+    per_topic(&mut w, topics, "nsq_topic_paused", Kind::Gauge, "1 when the topic is paused.", |t| b(t.paused));
+    per_topic(&mut w, topics, "nsq_topic_corrupt_records_total", Kind::Counter, "Disk-queue records of the topic skipped because their checksum failed.", |t| t.corrupt_count as f64);
     {
-        let mut fam = family(
-            &mut w,
+        let mut fam = w.family(
             "nsq_topic_e2e_processing_latency_seconds",
-            "gauge",
+            Kind::Gauge,
             "End-to-end processing latency quantile over the topic's channels, over the sliding window (only with --e2e-processing-latency-percentile).",
         );
         for t in topics {
@@ -191,21 +121,20 @@ pub fn render(input: &MetricsInput<'_>) -> String {
         }
     }
 
-    per_channel(&mut w, topics, "nsq_channel_depth", "gauge", "Messages ready in the channel (memory + disk), not in flight or deferred.", |c| c.depth as f64);
-    per_channel(&mut w, topics, "nsq_channel_backend_depth", "gauge", "Messages ready in the channel's disk queue.", |c| c.backend_depth as f64);
-    per_channel(&mut w, topics, "nsq_channel_in_flight", "gauge", "Messages delivered and not yet finished, requeued or timed out.", |c| c.in_flight_count as f64);
-    per_channel(&mut w, topics, "nsq_channel_deferred", "gauge", "Messages deferred (DPUB or REQ with a delay).", |c| c.deferred_count as f64);
-    per_channel(&mut w, topics, "nsq_channel_messages_total", "counter", "Messages the channel received since start.", |c| c.message_count as f64);
-    per_channel(&mut w, topics, "nsq_channel_requeued_total", "counter", "Messages requeued by consumers (REQ) since start.", |c| c.requeue_count as f64);
-    per_channel(&mut w, topics, "nsq_channel_timed_out_total", "counter", "In-flight messages that timed out and were requeued since start.", |c| c.timeout_count as f64);
-    per_channel(&mut w, topics, "nsq_channel_clients", "gauge", "Consumers connected to the channel.", |c| c.client_count as f64);
-    per_channel(&mut w, topics, "nsq_channel_paused", "gauge", "1 when the channel is paused.", |c| b(c.paused));
-    per_channel(&mut w, topics, "nsq_channel_corrupt_records_total", "counter", "Disk-queue records of the channel skipped because their checksum failed.", |c| c.corrupt_count as f64);
+    per_channel(&mut w, topics, "nsq_channel_depth", Kind::Gauge, "Messages ready in the channel (memory + disk), not in flight or deferred.", |c| c.depth as f64);
+    per_channel(&mut w, topics, "nsq_channel_backend_depth", Kind::Gauge, "Messages ready in the channel's disk queue.", |c| c.backend_depth as f64);
+    per_channel(&mut w, topics, "nsq_channel_in_flight", Kind::Gauge, "Messages delivered and not yet finished, requeued or timed out.", |c| c.in_flight_count as f64);
+    per_channel(&mut w, topics, "nsq_channel_deferred", Kind::Gauge, "Messages deferred (DPUB or REQ with a delay).", |c| c.deferred_count as f64);
+    per_channel(&mut w, topics, "nsq_channel_messages_total", Kind::Counter, "Messages the channel received since start.", |c| c.message_count as f64);
+    per_channel(&mut w, topics, "nsq_channel_requeued_total", Kind::Counter, "Messages requeued by consumers (REQ) since start.", |c| c.requeue_count as f64);
+    per_channel(&mut w, topics, "nsq_channel_timed_out_total", Kind::Counter, "In-flight messages that timed out and were requeued since start.", |c| c.timeout_count as f64);
+    per_channel(&mut w, topics, "nsq_channel_clients", Kind::Gauge, "Consumers connected to the channel.", |c| c.client_count as f64);
+    per_channel(&mut w, topics, "nsq_channel_paused", Kind::Gauge, "1 when the channel is paused.", |c| b(c.paused));
+    per_channel(&mut w, topics, "nsq_channel_corrupt_records_total", Kind::Counter, "Disk-queue records of the channel skipped because their checksum failed.", |c| c.corrupt_count as f64);
     {
-        let mut fam = family(
-            &mut w,
+        let mut fam = w.family(
             "nsq_channel_e2e_processing_latency_seconds",
-            "gauge",
+            Kind::Gauge,
             "End-to-end processing latency quantile of the channel, over the sliding window (only with --e2e-processing-latency-percentile).",
         );
         for t in topics {
@@ -215,14 +144,14 @@ pub fn render(input: &MetricsInput<'_>) -> String {
         }
     }
 
-    per_client(&mut w, topics, "nsq_client_ready", "gauge", "The consumer's RDY count.", |c| c.ready_count as f64);
-    per_client(&mut w, topics, "nsq_client_in_flight", "gauge", "Messages in flight to the consumer.", |c| c.in_flight_count as f64);
-    per_client(&mut w, topics, "nsq_client_messages_total", "counter", "Messages delivered to the consumer.", |c| c.message_count as f64);
-    per_client(&mut w, topics, "nsq_client_finished_total", "counter", "Messages the consumer finished (FIN).", |c| c.finish_count as f64);
-    per_client(&mut w, topics, "nsq_client_requeued_total", "counter", "Messages the consumer requeued (REQ).", |c| c.requeue_count as f64);
-    per_client(&mut w, topics, "nsq_client_connect_time_seconds", "gauge", "When the consumer connected, Unix seconds.", |c| c.connect_ts as f64);
+    per_client(&mut w, topics, "nsq_client_ready", Kind::Gauge, "The consumer's RDY count.", |c| c.ready_count as f64);
+    per_client(&mut w, topics, "nsq_client_in_flight", Kind::Gauge, "Messages in flight to the consumer.", |c| c.in_flight_count as f64);
+    per_client(&mut w, topics, "nsq_client_messages_total", Kind::Counter, "Messages delivered to the consumer.", |c| c.message_count as f64);
+    per_client(&mut w, topics, "nsq_client_finished_total", Kind::Counter, "Messages the consumer finished (FIN).", |c| c.finish_count as f64);
+    per_client(&mut w, topics, "nsq_client_requeued_total", Kind::Counter, "Messages the consumer requeued (REQ).", |c| c.requeue_count as f64);
+    per_client(&mut w, topics, "nsq_client_connect_time_seconds", Kind::Gauge, "When the consumer connected, Unix seconds.", |c| c.connect_ts as f64);
     {
-        let mut fam = family(&mut w, "nsq_producer_published_total", "counter", "Messages a TCP client published to a topic.");
+        let mut fam = w.family("nsq_producer_published_total", Kind::Counter, "Messages a TCP client published to a topic.");
         for p in input.producers {
             for pc in &p.pub_counts {
                 fam.sample(
@@ -239,14 +168,14 @@ pub fn render(input: &MetricsInput<'_>) -> String {
         }
     }
     diskqueues(&mut w, topics);
-    w
+    w.finish()
 }
 
 /// The disk queues, one per durable topic and channel (ephemeral ones have none): `channel` is
 /// empty for a topic's own queue.
-fn diskqueues(w: &mut String, topics: &[TopicStats]) {
+fn diskqueues(w: &mut Writer, topics: &[TopicStats]) {
     {
-        let mut fam = family(w, "nsq_diskqueue_depth", "gauge", "Records in a disk queue (channel=\"\" is the topic's own queue).");
+        let mut fam = w.family("nsq_diskqueue_depth", Kind::Gauge, "Records in a disk queue (channel=\"\" is the topic's own queue).");
         for t in topics {
             if t.backend_bytes.is_some() {
                 fam.sample(&[("topic", &t.topic_name), ("channel", "")], t.backend_depth as f64);
@@ -256,10 +185,9 @@ fn diskqueues(w: &mut String, topics: &[TopicStats]) {
             }
         }
     }
-    let mut fam = family(
-        w,
+    let mut fam = w.family(
         "nsq_diskqueue_bytes",
-        "gauge",
+        Kind::Gauge,
         "Bytes of the records in a disk queue, framing included (channel=\"\" is the topic's own queue).",
     );
     for t in topics {
@@ -271,24 +199,5 @@ fn diskqueues(w: &mut String, topics: &[TopicStats]) {
                 fam.sample(&[("topic", &t.topic_name), ("channel", &c.channel_name)], bytes as f64);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_values_are_escaped_as_the_format_requires() {
-        assert_eq!(escape_label_value("plain/1.0 (x; y)"), "plain/1.0 (x; y)");
-        assert_eq!(escape_label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-        assert_eq!(escape_label_value("ünï"), "ünï");
-    }
-
-    #[test]
-    fn values_print_as_integers_or_round_trip_floats() {
-        assert_eq!(format_value(3.0), "3");
-        assert_eq!(format_value(0.000_25), "0.00025");
-        assert_eq!(format_value(f64::INFINITY), "+Inf");
     }
 }
