@@ -233,7 +233,7 @@ async fn an_empty_node_declares_the_families_and_no_quantiles() {
     let mut c = Client::connect(d.tcp).await;
     c.sub("t", "c").await;
     let r = http.get(&format!("http://{}/metrics", d.http)).await.unwrap();
-    let m = Metrics::parse(&String::from_utf8(r.body().to_vec()).unwrap());
+    let m = Metrics::parse(std::str::from_utf8(r.body()).unwrap());
     assert_eq!(m.count("nsq_channel_e2e_processing_latency_seconds"), 0);
     assert_eq!(m.get("nsq_channel_clients", &[("channel", "c")]), 1.0);
     // Only GET.

@@ -4,7 +4,10 @@
 
 use wire::prometheus::{Kind, Writer};
 
-use crate::registration_db::DbMetrics;
+use crate::registration_db::{DbMetrics, TopicMetrics};
+
+/// A per-topic family: name, help, and the value it reads.
+type PerTopic = (&'static str, &'static str, fn(&TopicMetrics) -> u64);
 
 /// Renders `m`.
 pub fn render(m: &DbMetrics) -> String {
@@ -17,7 +20,7 @@ pub fn render(m: &DbMetrics) -> String {
     )
     .sample(&[], m.active_peers as f64);
     w.family("nsq_lookup_topics", Kind::Gauge, "Topic keys (what /topics lists).").sample(&[], m.topics.len() as f64);
-    let per_topic: [(&'static str, &str, fn(&crate::registration_db::TopicMetrics) -> u64); 4] = [
+    let per_topic: [PerTopic; 4] = [
         ("nsq_lookup_topic_producers", "Producers registered for the topic, whatever their state.", |t| t.producers),
         (
             "nsq_lookup_topic_listed_producers",
