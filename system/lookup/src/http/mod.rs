@@ -1,6 +1,11 @@
 //! nsqlookupd's HTTP API (default port 4161): what nsqadmin, consumers (`/lookup`) and operators
 //! read and do, plus Weir's `/metrics` ([`metrics`]). Each handler checks its parameters in nsqlookupd's order, since which error a bad
 //! request gets depends on it.
+//!
+//! Buggify sites (simulator only; see `rt::buggify`), each something a consumer's discovery
+//! must tolerate: a `/lookup` answer computed at once but sent up to 300 ms later (well under a
+//! consumer's 1 s request deadline, so a poll is late, not failed), and an answer that closes its
+//! keep-alive connection (`Connection: close`), so the pooled client must open a new one.
 
 pub mod json;
 pub mod metrics;
@@ -8,6 +13,7 @@ pub mod params;
 pub mod reply;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -22,6 +28,9 @@ use crate::registration_db::DbError;
 use crate::state::{Lookup, VERSION};
 
 type St = State<Arc<Lookup>>;
+
+/// Buggify: the longest a `/lookup` answer is held back after it was computed.
+const BUGGIFY_SLOW_ANSWER_MS_MAX: u64 = 300;
 
 const GET: (&[Method], &str) = (&[Method::GET], "GET, OPTIONS");
 const POST: (&[Method], &str) = (&[Method::POST], "OPTIONS, POST");
@@ -106,7 +115,17 @@ async fn lookup_topic(State(lookup): St, req: Request) -> Response {
     if let Some(r) = check_method(req.method(), GET) {
         return r;
     }
-    respond(lookup_inner(&lookup, &req))
+    // Computed now, from the database as it is when the question arrives.
+    let mut r = respond(lookup_inner(&lookup, &req));
+    if rt::buggify!() {
+        // A slow answer (a loaded lookup or a slow link).
+        rt::time::sleep(Duration::from_millis(rt::rand::range(20..=BUGGIFY_SLOW_ANSWER_MS_MAX))).await;
+    }
+    if rt::buggify!() {
+        // A dropped keep-alive connection: hyper closes it after this answer.
+        r.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+    r
 }
 
 fn lookup_inner(lookup: &Lookup, req: &Request) -> Result<Response, HttpError> {
