@@ -1,5 +1,5 @@
 //! nsqlookupd's HTTP API (default port 4161): what nsqadmin, consumers (`/lookup`) and operators
-//! read and do. Each handler checks its parameters in nsqlookupd's order, since which error a bad
+//! read and do, plus Weir's `/metrics` ([`metrics`]). Each handler checks its parameters in nsqlookupd's order, since which error a bad
 //! request gets depends on it.
 //!
 //! Buggify sites (simulator only; see `rt::buggify`), each something a consumer's discovery
@@ -8,6 +8,7 @@
 //! keep-alive connection (`Connection: close`), so the pooled client must open a new one.
 
 pub mod json;
+pub mod metrics;
 pub mod params;
 pub mod reply;
 
@@ -44,6 +45,7 @@ pub fn router(lookup: Arc<Lookup>) -> Router {
         .route("/topics", any(topics))
         .route("/channels", any(channels))
         .route("/nodes", any(nodes))
+        .route("/metrics", any(metrics_handler))
         .route("/topic/{action}", any(topic_action))
         .route("/channel/{action}", any(channel_action))
         .fallback(|| async { codes::NOT_FOUND.response() })
@@ -148,6 +150,16 @@ async fn nodes(State(lookup): St, req: Request) -> Response {
     let live = lookup.options().liveness();
     let nodes = lookup.with_db(|db, now| db.nodes(now, live));
     reply::json(&NodesJson { producers: nodes.iter().map(Into::into).collect() })
+}
+
+/// `/metrics`: Prometheus text format 0.0.4 (Weir's; nsqlookupd has none).
+async fn metrics_handler(State(lookup): St, req: Request) -> Response {
+    if let Some(r) = check_method(req.method(), GET) {
+        return r;
+    }
+    let live = lookup.options().liveness();
+    let m = lookup.with_db(|db, now| db.metrics(now, live));
+    reply::with_content_type(wire::prometheus::CONTENT_TYPE, metrics::render(&m))
 }
 
 async fn debug(State(lookup): St, req: Request) -> Response {
