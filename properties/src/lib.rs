@@ -9,6 +9,8 @@ pub mod fixture;
 pub mod gateway;
 pub mod queue;
 pub mod registry;
+pub mod whole;
+pub mod spool;
 
 /// A property of the system, judged from a run's history alone.
 pub trait Property: Send + Sync {

@@ -16,6 +16,10 @@ mod queue_admin;
 mod queue_node;
 #[cfg(madsim)]
 pub mod registry;
+#[cfg(madsim)]
+pub mod whole_system;
+#[cfg(madsim)]
+pub mod spool;
 
 #[cfg(madsim)]
 use std::sync::Arc;
@@ -27,6 +31,8 @@ use sim::fixture::{FixtureScenario, ServerOptions};
 #[cfg(madsim)]
 pub fn all() -> Vec<Arc<dyn sim::Scenario>> {
     vec![
+        // The system the product is named for, under every fault family at once.
+        Arc::new(whole_system::WholeSystemScenario::healthy()),
         Arc::new(FixtureScenario::default()),
         Arc::new(queue::QueueScenario::healthy()),
         // The durable promise: --sync-every=1 --mem-queue-size=0 loses no acknowledged message.
@@ -34,6 +40,7 @@ pub fn all() -> Vec<Arc<dyn sim::Scenario>> {
         Arc::new(discovery::DiscoveryScenario::healthy()),
         Arc::new(registry::RegistryScenario::healthy()),
         Arc::new(gateway::GatewayScenario::healthy()),
+        Arc::new(spool::SpoolScenario::healthy()),
     ]
 }
 
@@ -64,6 +71,10 @@ pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
     v.extend(registry::RegistryScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     // One per gateway property that has a `gateway::Testing` switch.
     v.extend(gateway::GatewayScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
+    // One per end-to-end property of the whole system.
+    v.extend(whole_system::WholeSystemScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
+    // One per spool property (`client::spool::SpoolTesting` switches).
+    v.extend(spool::SpoolScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     v
 }
 

@@ -199,6 +199,7 @@ fn snapshot(node: &Node, state: &State, filter: &StatsFilter, now_ms: u64) -> St
                 paused: ch.is_paused(),
                 e2e_processing_latency: report(extra.and_then(|e| e.e2e.as_ref()).into_iter().collect()),
                 corrupt_count: extra.and_then(|e| e.backend.as_ref()).map_or(0, |b| b.corrupt_records()),
+                backend_bytes: extra.and_then(|e| e.backend.as_ref()).map(|b| b.bytes()),
             });
         }
         let backend_depth = t.backend.as_ref().map_or(0, |b| b.depth());
@@ -212,6 +213,7 @@ fn snapshot(node: &Node, state: &State, filter: &StatsFilter, now_ms: u64) -> St
             paused: t.topic.is_paused(),
             e2e_processing_latency: report(t.channels.values().filter_map(|c| c.e2e.as_ref()).collect()),
             corrupt_count: t.backend.as_ref().map_or(0, |b| b.corrupt_records()),
+            backend_bytes: t.backend.as_ref().map(|b| b.bytes()),
         });
     }
     let producers = state
