@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod queue;
 pub mod registry;
 pub mod whole;
+pub mod spool;
 
 /// A property of the system, judged from a run's history alone.
 pub trait Property: Send + Sync {

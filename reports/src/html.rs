@@ -1,7 +1,9 @@
 //! `latest.html`: one self-contained page (inline CSS, no scripts or external assets, so it can
-//! be attached to a CI run or mailed as is). A table of scenario × property × passed/failed, then
-//! one section per failing run: its failed properties with details, the replay command, the
-//! record path, the fault plan, and the event timeline in a collapsible block.
+//! be attached to a CI run or mailed as is). A table of scenario × property × passed/failed, the
+//! failing runs with links to their own pages (`runs/<scenario>-<seed>.html`: timeline, plots,
+//! witnesses), the sweep's speed and coverage tables, then one section per failing run: its
+//! failed properties with details, the replay command, the record path, the fault plan, and the
+//! event timeline in a collapsible block.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -20,7 +22,7 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 th{background:#f3f3f3}td.n{text-align:right}tr.fail td{background:#fde8e8}tr.pass td.n:first-of-type{color:#176f2c}\
 pre,code{font-family:ui-monospace,monospace;font-size:.9em}pre{background:#f6f6f6;padding:.6em;overflow-x:auto}\
 section{border-top:2px solid #c33;margin-top:2em}tr.fault td{background:#fff4d6}tr.life td{background:#e8f0fe}\
-.detail{white-space:pre-wrap}";
+.detail{white-space:pre-wrap}tr.hole td{background:#fff4d6;color:#7a4b00}";
 
 /// Renders the page. `records` maps a failure's record path to the record read from it.
 pub fn render(summary: &Summary, records: &BTreeMap<PathBuf, RunRecord>) -> String {
@@ -52,14 +54,8 @@ pub fn render(summary: &Summary, records: &BTreeMap<PathBuf, RunRecord>) -> Stri
         );
     }
     h.push_str("</table>\n");
-    if !summary.scenarios.is_empty() {
-        let _ = write!(
-            h,
-            "<h2>Speed</h2><pre>{}</pre>\n<h2>Coverage</h2><pre>{}</pre>\n",
-            esc(&crate::text::speed(summary)),
-            esc(&crate::text::coverage(summary))
-        );
-    }
+    failing_runs(&mut h, summary);
+    crate::html_coverage::tables(&mut h, summary);
 
     // One section per failing run; failures are sorted by (scenario, seed, property).
     let mut i = 0;
@@ -72,6 +68,42 @@ pub fn render(summary: &Summary, records: &BTreeMap<PathBuf, RunRecord>) -> Stri
     }
     h.push_str("</body></html>\n");
     h
+}
+
+/// One row per failing run: its failed properties, its page (when written) and its replay.
+fn failing_runs(h: &mut String, summary: &Summary) {
+    if summary.failures.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Failing runs</h2>\n<table id=\"failing-runs\"><tr><th>scenario</th><th>seed</th><th>failed</th><th>page</th><th>replay</th></tr>\n");
+    let mut i = 0;
+    while i < summary.failures.len() {
+        let f = &summary.failures[i];
+        let n = summary.failures[i..].iter().take_while(|g| g.scenario == f.scenario && g.seed == f.seed).count();
+        let props: Vec<&str> = summary.failures[i..i + n].iter().map(|g| g.property.as_str()).collect();
+        let page = match run_page(f) {
+            Some(href) => format!("<a class=\"run-page\" href=\"{}\">timeline and plots</a>", esc(&href)),
+            None => format!("<a href=\"#{}\">below</a>", anchor(&f.scenario, f.seed)),
+        };
+        let _ = writeln!(
+            h,
+            "<tr class=\"fail\"><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{page}</td><td><code>{}</code></td></tr>",
+            esc(&f.scenario),
+            f.seed,
+            esc(&props.join(", ")),
+            esc(&f.replay)
+        );
+        i += n;
+    }
+    h.push_str("</table>\n");
+}
+
+/// The link to a failure's own page, relative to `latest.html` (`runs/<name>.html`), when the
+/// page was written next to its record.
+fn run_page(f: &Failure) -> Option<String> {
+    let page = f.record.as_ref()?.with_extension("html");
+    let name = page.file_name()?.to_string_lossy().into_owned();
+    page.exists().then(|| format!("runs/{name}"))
 }
 
 fn failing_run(h: &mut String, failures: &[Failure], records: &BTreeMap<PathBuf, RunRecord>) {
@@ -88,6 +120,9 @@ fn failing_run(h: &mut String, failures: &[Failure], records: &BTreeMap<PathBuf,
         );
     }
     let _ = writeln!(h, "<p>Replay: <code>{}</code></p>", esc(&f.replay));
+    if let Some(href) = run_page(f) {
+        let _ = writeln!(h, "<p>Timeline, plots and witness events: <a href=\"{0}\">{0}</a></p>", esc(&href));
+    }
     let record = f.record.as_ref().and_then(|p| records.get(p).map(|r| (p, r)));
     match (&f.record, record) {
         (_, Some((path, rec))) => {
@@ -154,7 +189,7 @@ fn anchor(scenario: &str, seed: u64) -> String {
     format!("run-{}-{seed}", crate::record::file_stem(scenario))
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

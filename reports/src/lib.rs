@@ -8,9 +8,11 @@
 pub mod corpus;
 pub mod coverage;
 pub mod html;
+mod html_coverage;
 pub mod plan_file;
 pub mod record;
 pub mod replay;
+pub mod run_page;
 pub mod summary;
 pub mod text;
 
@@ -18,5 +20,6 @@ pub use corpus::{load_corpus, save_corpus_entry, save_corpus_entry_as, CorpusEnt
 pub use plan_file::{load_plan_file, PlanFile};
 pub use record::{read_record, record_path, write_record};
 pub use replay::replay_command;
+pub use run_page::{run_page_path, write_run_page};
 pub use coverage::{KindCount, ScenarioStats, SiteCount};
 pub use summary::{write_summary, Failure, PropertyRow, Setup, Summary, DETERMINISM};

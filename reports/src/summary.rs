@@ -238,6 +238,7 @@ mod tests {
         let dir = temp_dir("summary");
         let rec = sample("kv", 9);
         let path = crate::record::write_record(&dir, &rec).unwrap();
+        crate::run_page::write_run_page(&dir, &rec, "replay").unwrap();
         let mut s = Summary { wall_ms: 42, ..Summary::default() };
         s.add(&rec, "cargo xtask sim --scenario kv --seed 9", Some(&path));
         let (json, html) = write_summary(&dir, &s).unwrap();
@@ -246,6 +247,7 @@ mod tests {
         let page = std::fs::read_to_string(html).unwrap();
         assert!(page.contains("no write completed after heal &lt;n1&gt;"));
         assert!(page.contains("node_killed") || page.contains("fault"));
+        assert!(page.contains("<a class=\"run-page\" href=\"runs/kv-9.html\">"), "links the run's own page");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

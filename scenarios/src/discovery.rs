@@ -1,6 +1,6 @@
 //! The `discovery` scenario: consumers that find queue nodes only through lookups, under lookup
 //! kills and restarts, partitions between queue nodes and lookups, queue kills, stops and pauses,
-//! and clock offsets.
+//! clock offsets, and buggify (the lookup's and the queue's sites).
 //!
 //! Topology: lookups `l1`, `l2` (`lookup::Daemon`); queue nodes `q1`..`q3` (`queue::Daemon`, each
 //! registering with both lookups and announcing its IP); publishers `p1`..`p3`, each publishing
@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use history::{Call, Observation};
-use properties::discovery::{ConsumersConnected, InactiveProducersExpire, TombstonedProducersHidden, TombstonesExpire};
+use properties::discovery::{ConsumersConnected, InactiveProducersExpire, TombstonedProducersHidden, TombstonesExpire, UnlistedNodesDropped};
 use properties::queue::AckedMessagesSurvive;
 use properties::Property;
 use sim::profile::{FaultProfile, Rule};
@@ -48,11 +48,9 @@ const OBSERVE_EVERY_MS: u64 = 500;
 /// A consumer drops a node no lookup lists within a poll (the observer may see the change up to
 /// a poll after the consumer did not), the round trip and the close (see
 /// `discovery_unlisted_nodes_dropped`).
-#[allow(dead_code)] // the bound of `discovery_unlisted_nodes_dropped`, held out (see `properties()`)
 const UNLISTED_BOUND_MS: u64 = 2 * POLL_MS + 500;
 /// A consumer keeps the last answer of a lookup that went down for this long: its failed polls
 /// until it forgets the answer, and one more poll.
-#[allow(dead_code)]
 const STALE_LISTING_MS: u64 = (client::lookup::FORGET_AFTER_FAILURES_DEFAULT as u64 + 1) * POLL_MS;
 
 /// A lookup or consumer misconfiguration (or a deliberately broken switch) for a variant.
@@ -100,9 +98,14 @@ impl DiscoveryScenario {
                 demonstrates: Some("discovery_tombstoned_producers_hidden"),
                 ..h()
             },
-            // `discovery-lazy-poll` (consumers polling every 8 s) demonstrated
-            // `discovery_unlisted_nodes_dropped`; both wait until the property passes again (see
-            // `properties()`).
+            // Consumers polling every 8 s keep using nodes that every lookup stopped listing long
+            // after the bound: `discovery_unlisted_nodes_dropped`.
+            DiscoveryScenario {
+                name: "discovery-lazy-poll",
+                poll_ms: 8 * POLL_MS,
+                demonstrates: Some("discovery_unlisted_nodes_dropped"),
+                ..h()
+            },
             DiscoveryScenario {
                 name: "discovery-tombstones-never-expire",
                 lookup_testing: lookup::Testing { tombstones_never_expire: true, ..Default::default() },
@@ -314,7 +317,7 @@ impl Scenario for DiscoveryScenario {
     }
 
     fn about(&self) -> &'static str {
-        "three queue nodes, two lookups, consumers that find queues only through the lookups, under lookup and queue kills, queue↔lookup partitions, pauses and clock offsets"
+        "three queue nodes, two lookups, consumers that find queues only through the lookups, under lookup and queue kills, queue↔lookup partitions, pauses, clock offsets and buggify"
     }
 
     fn profile(&self) -> FaultProfile {
@@ -331,6 +334,9 @@ impl Scenario for DiscoveryScenario {
                 (3, Rule::Pause { role: "queue", dur_ms: (16_000, 29_000) }),
                 (2, Rule::Clock { role: "queue", max_ms: 5_000 }),
                 (1, Rule::Clock { role: "lookup", max_ms: 5_000 }),
+                // The lookup's buggify sites (system/lookup: late sessions, tiny reads, slow and
+                // split replies, slow `/lookup` answers, closed keep-alive connections).
+                (2, Rule::Buggify),
             ],
         }
     }
@@ -380,11 +386,11 @@ impl Scenario for DiscoveryScenario {
             }),
             Box::new(InactiveProducersExpire { inactive_timeout_ms: INACTIVE_TIMEOUT_MS, slack_ms: 1_000 }),
             Box::new(TombstonedProducersHidden { lifetime_ms: TOMBSTONE_LIFETIME_MS, reconnect_ms: 20_000 }),
-            // `discovery_unlisted_nodes_dropped` (properties/src/discovery/unlisted.rs) is held out
-            // of the healthy scenario: on the merged tree it fails seed 3 (`cargo xtask sim
-            // --scenario discovery --seed 3`: consumer ca2 resubscribes to a restarted q1 at
-            // 18.28 s although both lookups have left q1 out of every answer since 16.69 s, and
-            // keeps it until 19.25 s). An open finding, not a false alarm; see the README.
+            Box::new(UnlistedNodesDropped {
+                lookups: s(&["l1", "l2"]),
+                bound_ms: UNLISTED_BOUND_MS,
+                stale_ms: STALE_LISTING_MS,
+            }),
             Box::new(TombstonesExpire { lifetime_ms: TOMBSTONE_LIFETIME_MS, inactive_timeout_ms: INACTIVE_TIMEOUT_MS, slack_ms: 1_000 }),
             Box::new(AckedMessagesSurvive { settle_ms: 20_000 }),
         ]

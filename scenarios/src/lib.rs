@@ -18,6 +18,8 @@ mod queue_node;
 pub mod registry;
 #[cfg(madsim)]
 pub mod whole_system;
+#[cfg(madsim)]
+pub mod spool;
 
 #[cfg(madsim)]
 use std::sync::Arc;
@@ -38,6 +40,7 @@ pub fn all() -> Vec<Arc<dyn sim::Scenario>> {
         Arc::new(discovery::DiscoveryScenario::healthy()),
         Arc::new(registry::RegistryScenario::healthy()),
         Arc::new(gateway::GatewayScenario::healthy()),
+        Arc::new(spool::SpoolScenario::healthy()),
     ]
 }
 
@@ -53,6 +56,12 @@ pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
             opts: ServerOptions { ack_before_sync: true, ..Default::default() },
             deliberately_failing: false,
         }),
+        // Turns read-only after a transient disk error: `answers_after_heal` fails (PUTs get ERR).
+        Arc::new(FixtureScenario {
+            name: "fixture-read-only-after-disk-error",
+            opts: ServerOptions { read_only_after_disk_error: true, ..Default::default() },
+            deliberately_failing: false,
+        }),
     ];
     // One per `queue::Testing` switch; each fails the property guarding against it.
     v.extend(queue::QueueScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
@@ -64,6 +73,8 @@ pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
     v.extend(gateway::GatewayScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     // One per end-to-end property of the whole system.
     v.extend(whole_system::WholeSystemScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
+    // One per spool property (`client::spool::SpoolTesting` switches).
+    v.extend(spool::SpoolScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     v
 }
 

@@ -127,6 +127,12 @@ impl QueueScenario {
             v("queue-double-msg-timeout", queue::Testing { double_msg_timeout: true, ..t() }, Lenient, "queue_timeout_redelivery_prompt"),
             v("queue-slow-heartbeats", queue::Testing { slow_heartbeats: true, ..t() }, Lenient, "queue_connections_stable"),
             v("queue-silent-stray-answers", queue::Testing { silent_stray_answers: true, ..t() }, Lenient, "queue_stray_answers_rejected"),
+            v(
+                "queue-lose-delayed-requeues",
+                queue::Testing { lose_delayed_requeues: true, ..t() },
+                Lenient,
+                "queue_acked_messages_finished",
+            ),
         ]
     }
 }
@@ -354,6 +360,9 @@ impl Scenario for QueueScenario {
                 (1, Rule::Clock { role: "queue", max_ms: 3_000 }),
                 (2, Rule::DiskErrors { role: "queue", dur_ms: (300, 2_000) }),
                 (1, Rule::TornStopRestart { role: "queue", down_ms: (300, 3_000) }),
+                // The queue's buggify sites (README, "Buggify in the queue"), for the rest of
+                // the window once drawn.
+                (1, Rule::Buggify),
             ],
         }
     }

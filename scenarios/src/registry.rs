@@ -16,7 +16,8 @@
 //! anti-entropy every 3 s, stream keepalive 1 s. Self-preservation counts a minute of renewals, so
 //! with a 20 s ttl a node cut from at least 60 % of the instances (and its peers) engages it
 //! after 15 s, before a cut-off lease can run out: the bound `registry_self_preservation` states.
-//! The fault window is 60 s, the healed tail 30 s.
+//! The fault window is 60 s, the healed tail 30 s. The fault plan turns buggify on in most runs
+//! (it goes off with the heal).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -274,6 +275,10 @@ impl Scenario for RegistryScenario {
                 (2, Rule::Pause { role: "instance", dur_ms: (2_000, 30_000) }),
                 (2, Rule::Clock { role: "registry", max_ms: 30_000 }),
                 (1, Rule::Drift { role: "registry", max_ppm: 500 }),
+                // The registry's `buggify!` sites (README, "The registry"): delayed and one-entry
+                // replication batches, postponed sweeps, slow blocking-read answers, dropped
+                // change streams, skipped anti-entropy rounds, slow and early version marks.
+                (2, Rule::Buggify),
             ],
         }
     }

@@ -25,6 +25,22 @@ fn healthy_scenarios_declare_no_demonstrated_property() {
     }
 }
 
+/// A property no broken variant demonstrates has never been shown able to fail: every property a
+/// default scenario checks must be some broken variant's `demonstrates`.
+#[test]
+fn every_property_of_the_default_scenarios_has_a_broken_variant() {
+    let demonstrated: std::collections::BTreeSet<&str> = scenarios::broken().iter().filter_map(|s| s.demonstrates()).collect();
+    let mut missing = std::collections::BTreeSet::new();
+    for scenario in scenarios::all() {
+        for p in scenario.properties() {
+            if !demonstrated.contains(p.name()) {
+                missing.insert(format!("{} (checked by {})", p.name(), scenario.name()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "properties no broken variant demonstrates: {missing:?}");
+}
+
 #[test]
 fn every_broken_variant_declares_one_of_its_own_properties() {
     for scenario in scenarios::broken() {

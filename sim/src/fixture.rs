@@ -32,6 +32,10 @@ pub struct ServerOptions {
     pub ack_before_sync: bool,
     /// Answer RAND from the OS generator (broken: the run does not replay).
     pub os_random: bool,
+    /// After a failed disk write or sync, refuse every later PUT with `ERR` until restarted
+    /// (broken: a transient disk fault leaves the server read-only, so it no longer answers
+    /// writes after the heal).
+    pub read_only_after_disk_error: bool,
 }
 
 /// Runs the fixture server until shutdown.
@@ -47,6 +51,7 @@ pub async fn server(ctx: NodeCtx, opts: ServerOptions) {
         }
     };
     let state = Arc::new(tokio::sync::Mutex::new((map, log)));
+    let disk_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let listener = match rt::net::TcpListener::bind(SocketAddr::new(ctx.ip, PORT)).await {
         Ok(l) => l,
         Err(e) => panic!("fixture cannot bind: {e}"),
@@ -56,7 +61,7 @@ pub async fn server(ctx: NodeCtx, opts: ServerOptions) {
             _ = shutdown.wait() => break,
             a = listener.accept() => match a { Ok(x) => x, Err(_) => continue },
         };
-        let (state, ctx) = (state.clone(), ctx.clone());
+        let (state, ctx, disk_failed) = (state.clone(), ctx.clone(), disk_failed.clone());
         rt::task::spawn(async move {
             let (r, mut w) = rt::net::split(stream);
             let mut lines = BufReader::new(r).lines();
@@ -69,7 +74,7 @@ pub async fn server(ctx: NodeCtx, opts: ServerOptions) {
                 // which the simulator does not control: the run then does not replay.
                 let jitter_us: u64 = if opts.os_random { rand::thread_rng().gen_range(0..3000) } else { rt::rand::range(0..3000) };
                 rt::time::sleep(Duration::from_micros(jitter_us)).await;
-                let reply = handle(&line, &state, opts).await;
+                let reply = handle(&line, &state, opts, &disk_failed).await;
                 // madsim's TCP (like a buffered writer) sends on flush.
                 if w.write_all(format!("{reply}\n").as_bytes()).await.is_err() || w.flush().await.is_err() {
                     break;
@@ -133,16 +138,24 @@ async fn try_recover(disk: &rt::disk::Disk) -> std::io::Result<(BTreeMap<String,
 
 type State = Arc<tokio::sync::Mutex<(BTreeMap<String, String>, rt::disk::File)>>;
 
-async fn handle(line: &str, state: &State, opts: ServerOptions) -> String {
+/// `disk_failed` is set after a failed write or sync; only the broken
+/// `read_only_after_disk_error` variant reads it.
+async fn handle(line: &str, state: &State, opts: ServerOptions, disk_failed: &std::sync::atomic::AtomicBool) -> String {
+    use std::sync::atomic::Ordering;
     let mut parts = line.splitn(3, ' ');
     match (parts.next(), parts.next(), parts.next()) {
         (Some("PUT"), Some(k), Some(v)) => {
+            if opts.read_only_after_disk_error && disk_failed.load(Ordering::SeqCst) {
+                return "ERR read-only after a disk error".into();
+            }
             let mut g = state.lock().await;
             if let Err(e) = g.1.append(format!("{k}={v}\n").as_bytes()).await {
+                disk_failed.store(true, Ordering::SeqCst);
                 return format!("ERR {e}");
             }
             if !opts.ack_before_sync {
                 if let Err(e) = g.1.sync().await {
+                    disk_failed.store(true, Ordering::SeqCst);
                     return format!("ERR {e}");
                 }
             }
@@ -335,6 +348,8 @@ impl Scenario for FixtureScenario {
             Some("deliberately_failing_no_kills")
         } else if self.opts.ack_before_sync {
             Some("acked_writes_survive")
+        } else if self.opts.read_only_after_disk_error {
+            Some("answers_after_heal")
         } else {
             None
         }

@@ -133,9 +133,11 @@ def all_tests():
     import test_gnsq
     import test_golden
     import test_lookup
+    import test_metrics
     tests = []
     for module, prefix in ((test_clients, "clients"), (test_consul, "consul"), (test_eureka, "eureka"),
-                           (test_gnsq, "gnsq"), (test_golden, "golden"), (test_lookup, "lookup")):
+                           (test_gnsq, "gnsq"), (test_golden, "golden"), (test_lookup, "lookup"),
+                           (test_metrics, "metrics")):
         for name in dir(module):
             if name.startswith("test_"):
                 tests.append(("%s::%s" % (prefix, name[len("test_"):]), getattr(module, name)))

@@ -8,6 +8,8 @@
 mod bench;
 mod cargo;
 mod counts;
+mod mutants;
+mod report_check;
 mod sim;
 mod test;
 
@@ -20,6 +22,12 @@ usage: cargo xtask <command> [args...]
                            try `cargo xtask sim --help` or `cargo xtask sim --list`
   test                     run every test suite (tokio build, simulator build, extra suites)
                            and print `N passed, M failed`
+  report-check [--screenshot]
+                           the simulator's HTML pages render in headless Chromium without script
+                           errors (a step of `test`; installs Debian's chromium when missing)
+  mutants [--budget MIN] [--timeout SECS] [--seeds N] [--crate NAME]...
+                           cargo-mutants over the services' sans-I/O cores with the simulator's
+                           seed sweep as the test; prints the share of mutants caught per crate
   bench [package]          run a package's benchmarks
   bench queue [--duration SECS] [--publishers N] [--consumers N] [--server PATH]
                            NSQ-style publish/consume throughput of the queue (release build,
@@ -38,6 +46,8 @@ fn main() -> ExitCode {
     let result = match cmd.as_deref() {
         Some("sim") => sim::run(&rest),
         Some("test") if rest.is_empty() => test::run(),
+        Some("report-check") => report_check::run(&rest),
+        Some("mutants") => mutants::run(&rest),
         Some("bench") => bench::run(&rest),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");

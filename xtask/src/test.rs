@@ -67,7 +67,9 @@ fn sim_build() -> Suite {
 /// (c) Suites beyond the workspace's, counted from the libtest-style lines they print:
 /// - the Python integration suite (`tests/python/run.py`): a real NSQ client (pynsq, installed by
 ///   the suite itself into `target/pyenv`) and nsqd's golden transcripts against the `weir`
-///   binary, which it builds.
+///   binary, which it builds;
+/// - the report check: a broken variant's failing pages and the sweep's summary, opened in
+///   headless Chromium, render without script errors.
 fn extra_suites() -> Vec<Suite> {
     let script = cargo::root().join("tests").join("python").join("run.py");
     let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
@@ -77,9 +79,13 @@ fn extra_suites() -> Vec<Suite> {
     // unit tests here, so a change that breaks the bench shows in CI (benchmarks are never run).
     let mut regbench = cargo::regbench("test");
     regbench.arg("--no-fail-fast");
+    // The simulator's report pages, opened in headless Chromium (report_check.rs).
+    let mut report = Command::new(std::env::current_exe().unwrap_or_else(|_| "xtask".into()));
+    report.arg("report-check");
     vec![
         Suite { name: "python: real clients and golden transcripts against weir (tests/python)".into(), command },
         Suite { name: "bench: the registry bench's load generator builds and its unit tests pass (bench/)".into(), command: regbench },
+        Suite { name: "report: the simulator's HTML pages render in headless Chromium (cargo xtask report-check)".into(), command: report },
     ]
 }
 

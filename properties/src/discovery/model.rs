@@ -209,16 +209,75 @@ impl DiscoveryModel {
         self.reachable(a, b).iter().filter(|(from, _)| *from <= t).map(|(_, to)| (*to).min(t)).max()
     }
 
+    /// Sends that a blocked link held back: for each span in which the link `a → b` was cut or an
+    /// end isolated, and which then healed, the last moment `a` ran in it (when it may have
+    /// written into an open connection to `b`) and the heal. The simulated network keeps what a
+    /// stalled connection sent and delivers it once the link heals, retrying with a backoff of
+    /// at most [`STALLED_RETRY_MS_MAX`], even when `a` is paused or down by then; the data is
+    /// lost only if `b` restarted in between (the connection went with it).
+    pub fn stalled_sends(&self, a: &str, b: &str) -> Vec<(u64, u64)> {
+        let mut blocked = Vec::new();
+        let mut since: Option<u64> = None;
+        for (at, cut, isolated) in &self.net {
+            let is_blocked = cut.contains(&(a.to_string(), b.to_string())) || isolated.contains(a) || isolated.contains(b);
+            match (is_blocked, since) {
+                (true, None) => since = Some(*at),
+                (false, Some(s)) => {
+                    blocked.push((s, *at));
+                    since = None;
+                }
+                _ => {}
+            }
+        }
+        let ups_a = self.up.get(a).cloned().unwrap_or_default();
+        blocked
+            .into_iter()
+            .filter_map(|(b0, b1)| {
+                let sent = intersect(&[(b0, b1)], &ups_a).last().map(|&(_, to)| to)?;
+                let starts = self.starts.get(b).map(Vec::as_slice).unwrap_or_default();
+                let b_was_up = starts.iter().any(|&s| s <= sent);
+                let b_restarted = starts.iter().any(|&s| s > sent && s <= b1);
+                (b_was_up && !b_restarted).then_some((sent, b1))
+            })
+            .collect()
+    }
+
+    /// The latest time at or before `t` at which something `a` sent could have arrived at `b`:
+    /// while `a` could send to `b` ([`Self::reachable`]), or when a link that held back what `a`
+    /// sent healed, up to [`STALLED_RETRY_MS_MAX`] (and at most as long as it was blocked after
+    /// the send) later ([`Self::stalled_sends`]).
+    pub fn last_arrival(&self, a: &str, b: &str, t: u64) -> Option<u64> {
+        let stalled = self
+            .stalled_sends(a, b)
+            .into_iter()
+            .filter(|&(_, healed)| healed <= t)
+            // The backoff doubles from 1 ms while the link stays blocked after the send, so the
+            // next try after the heal comes at most as long after it as the send came before.
+            .map(|(sent, healed)| (healed + (healed - sent + MS).min(STALLED_RETRY_MS_MAX * MS)).min(t));
+        self.last_reach(a, b, t).into_iter().chain(stalled).max()
+    }
+
     /// Whether anything could have broken or re-made the connection between `a` and `b` in
     /// `[from, to]`: either node started or went down, or a link between them was cut or healed.
     pub fn disrupted(&self, a: &str, b: &str, from: u64, to: u64) -> bool {
-        let inside = |t: u64| t >= from && t <= to;
-        let lifecycle = [a, b].iter().any(|n| {
-            self.starts.get(*n).into_iter().chain(self.resumes.get(*n)).flatten().any(|&t| inside(t))
-                || self.up.get(*n).into_iter().flatten().any(|&(_, down)| down < self.end_ns && inside(down))
-        });
-        let (ab, ba) = (self.reachable_net(a, b), self.reachable_net(b, a));
-        lifecycle || ab.iter().chain(ba.iter()).any(|&t| inside(t))
+        self.disruptions(a, b).iter().any(|&t| t >= from && t <= to)
+    }
+
+    /// Every time at which the connection between `a` and `b` could have been broken or re-made
+    /// (see [`Self::disrupted`]), sorted.
+    pub fn disruptions(&self, a: &str, b: &str) -> Vec<u64> {
+        let mut out: Vec<u64> = [a, b]
+            .iter()
+            .flat_map(|n| {
+                let starts = self.starts.get(*n).into_iter().chain(self.resumes.get(*n)).flatten().copied();
+                let downs = self.up.get(*n).into_iter().flatten().map(|&(_, down)| down).filter(|&d| d < self.end_ns);
+                starts.chain(downs).collect::<Vec<u64>>()
+            })
+            .chain(self.reachable_net(a, b))
+            .chain(self.reachable_net(b, a))
+            .collect();
+        out.sort_unstable();
+        out
     }
 
     /// Times at which the network state of the link `a → b` changed.
@@ -235,6 +294,10 @@ impl DiscoveryModel {
         out
     }
 }
+
+/// The simulated network's longest wait between two tries to deliver what a blocked link held
+/// back (madsim's channel backoff doubles from 1 ms up to 10 s).
+pub const STALLED_RETRY_MS_MAX: u64 = 10_000;
 
 /// The intersection of two sorted lists of disjoint `[from, to)` intervals.
 pub fn intersect(a: &[(u64, u64)], b: &[(u64, u64)]) -> Vec<(u64, u64)> {

@@ -103,6 +103,35 @@ fn a_producer_that_cannot_ping_must_expire() {
 }
 
 #[test]
+fn a_ping_held_by_a_partition_arrives_at_the_heal() {
+    // Seed 2104 of `discovery`, in small: q1 paused at 1 s; a partition between q1 and l1 at
+    // 10 s; q1 resumes at 11 s (pinging into the partition) and is paused again at 12 s; the heal
+    // at 15 s delivers the ping, at most 3 s (how long the link stayed blocked after it) later.
+    let p = InactiveProducersExpire { inactive_timeout_ms: 5_000, slack_ms: 500 };
+    let run = |asked_ms: u64, lookup_restarted: bool| {
+        let mut h = base();
+        h.fault(1_000, Fault::Pause { node: "q1".into() })
+            .fault(10_000, Fault::Partition { groups: vec![vec!["q1".into()], vec!["l1".into()]] })
+            .fault(11_000, Fault::Resume { node: "q1".into() })
+            .fault(12_000, Fault::Pause { node: "q1".into() });
+        if lookup_restarted {
+            h.push(13_000, "l1", EventKind::NodeKilled).started(13_500, "l1");
+        }
+        h.fault(15_000, Fault::Heal).answer(asked_ms, "l1", &["q1"]);
+        h.end(30_000)
+    };
+    // Listed 5 s after the heal: the ping may have landed at the heal (or up to 3 s later).
+    let v = p.check(&run(20_000, false));
+    assert!(v.passed, "{}", v.detail);
+    // Listed 23.6 s: more than timeout + slack after the latest possible arrival (18 s).
+    let v = p.check(&run(23_600, false));
+    assert!(!v.passed && v.detail.contains("could last reach it at 18.001s"), "{}", v.detail);
+    // The lookup restarted during the partition: the held ping went with the old connection.
+    let v = p.check(&run(20_000, true));
+    assert!(!v.passed && v.detail.contains("could last reach it at 1.000s"), "{}", v.detail);
+}
+
+#[test]
 fn a_tombstoned_producer_is_hidden_unless_it_reconnected() {
     let p = TombstonedProducersHidden { lifetime_ms: 5_000, reconnect_ms: 2_000 };
     let mut h = base();
@@ -166,6 +195,29 @@ fn consumers_drop_a_node_no_lookup_lists() {
     assert!(p.check(&h(8_500)).passed);
     let v = p.check(&h(9_500));
     assert!(!v.passed && v.detail.contains("open at 9.200s, though no lookup had listed q1 from 7.200s"), "{}", v.detail);
+    // Seed 3 of `discovery`, in small: q1 killed at 3.2 s and restarted at 5.2 s; it registers
+    // and both lookups list it between the observer's answers at 5.5 s and 6.0 s, until the
+    // observer tombstones it (acknowledged at 5.805 s): the consumer saw the listing and
+    // connected at 5.7 s. Only from the tombstone is q1 certainly unlisted: a drop at 7.5 s
+    // passes, one at 8.5 s does not.
+    let h = |drop_ms: u64| {
+        let mut h = base();
+        h.started(0, "l2").conn(1_200, "c1", "q1", true);
+        for t in [1_000, 2_000, 3_000] {
+            h.answer(t, "l1", &["q1"]).answer(t + 10, "l2", &["q1"]);
+        }
+        h.push(3_200, "q1", EventKind::NodeKilled).conn(3_200, "c1", "q1", false).started(5_200, "q1");
+        for t in (3_500..=10_000).step_by(500) {
+            h.answer(t, "l1", &[]).answer(t + 10, "l2", &[]);
+        }
+        h.tombstone(5_800, "l1", "q1").tombstone(5_800, "l2", "q1");
+        h.conn(5_700, "c1", "q1", true).conn(drop_ms, "c1", "q1", false);
+        h.end(12_000)
+    };
+    let v = p.check(&h(7_500));
+    assert!(v.passed, "{}", v.detail);
+    let v = p.check(&h(8_500));
+    assert!(!v.passed && v.detail.contains("open at 7.805s, though no lookup had listed q1 from 5.805s"), "{}", v.detail);
 }
 
 #[test]

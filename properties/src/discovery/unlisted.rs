@@ -4,9 +4,12 @@
 //! stopped listing (tombstoned, expired after a pause, unregistered by a stop or kill). The
 //! observer asks every lookup twice a second. A lookup certainly did not list a node between two
 //! consecutive answers of it that both left the node out (from the first's arrival to the second's
-//! question); where that holds for every lookup at once, starting at `u`, no consumer may hold an
-//! open connection to the node after `u + bound_ms` (the consumer's poll interval, the round trip
-//! and closing the connection). A lookup that went down counts as not listing the node when the
+//! question), unless something that can end a listing happened between them (the node's
+//! connection to the lookup broken or re-made, or a tombstone): then the node may have registered
+//! after the first answer and gone before the second, unseen, so the lookup certainly did not list
+//! it only from that event on. Where that holds for every lookup at once, starting at `u`, no
+//! consumer may hold an open connection to the node after `u + bound_ms` (the consumer's poll
+//! interval, the round trip and closing the connection). A lookup that went down counts as not listing the node when the
 //! answers around its downtime both leave it out, but only from `stale_ms` after it went down: a
 //! consumer keeps the last answer of a lookup it cannot ask for a few failed polls, and its last
 //! answer may be older than the observer's.
@@ -78,10 +81,25 @@ fn unlisted_spans(m: &DiscoveryModel, lookups: &[String], q: &str, stale_ms: u64
     for l in lookups {
         let mut answers: Vec<&super::model::Answer> = m.answers.iter().filter(|a| &a.lookup == l).collect();
         answers.sort_by_key(|a| a.asked_ns);
+        // What could end a listing of `q` by `l` between two answers: the connection between
+        // them broken (a stop, kill, pause or resume of either, a cut or heal; a start only
+        // begins one) or `q` tombstoned there (effective by its acknowledgement).
+        let starts: BTreeSet<u64> = [q, l.as_str()].iter().flat_map(|n| m.starts.get(*n).into_iter().flatten().copied()).collect();
+        let mut ends: Vec<u64> = m.disruptions(q, l).into_iter().filter(|t| !starts.contains(t)).collect();
+        ends.extend(m.tombstones.iter().filter(|t| &t.lookup == l && t.producer == q).map(|t| t.acked_ns));
+        ends.sort_unstable();
         let mine: Vec<(u64, u64)> = answers
             .windows(2)
-            .filter(|w| !w[0].producers.contains(q) && !w[1].producers.contains(q) && w[1].asked_ns > w[0].answered_ns)
-            .map(|w| (w[0].answered_ns, w[1].asked_ns))
+            .filter(|w| !w[0].producers.contains(q) && !w[1].producers.contains(q))
+            .filter_map(|w| {
+                // Both answers leave `q` out, but `q` may have been listed in between, unseen, if
+                // something ended that listing before the second answer: only from the last such
+                // end is the lookup certainly not listing `q` (seed 3: q1 restarted and
+                // registered after one answer and was tombstoned before the next).
+                let last_end = ends.iter().filter(|&&t| t >= w[0].asked_ns && t <= w[1].answered_ns).next_back();
+                let from = last_end.map_or(w[0].answered_ns, |&t| t.max(w[0].answered_ns));
+                (w[1].asked_ns > from).then_some((from, w[1].asked_ns))
+            })
             .collect();
         // Adjacent spans share an answer: merge them.
         let mut merged: Vec<(u64, u64)> = Vec::new();

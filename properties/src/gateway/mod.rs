@@ -8,15 +8,28 @@
 //! | `gateway_recovers_after_heal` | [`recovers`] | liveness |
 //! | `gateway_non_idempotent_at_most_once` | [`once`] | safety |
 //! | `gateway_hash_sticky_while_stable` | [`sticky`] | liveness (stable tail) |
+//! | `gateway_no_request_to_deregistered` | [`deregistered`] | safety (with a bound) |
+//! | `gateway_wrr_smooth_while_stable` | [`smooth`] | safety (stable stretches) |
+//! | `gateway_no_traffic_to_ejected` | [`ejected`] | safety |
+//!
+//! The last three read the gateway's own routing decisions (`GatewayPicked`,
+//! `GatewayBackendSet`, `GatewayEjected`, `GatewayAttemptFailed`, from its event sink) and, for
+//! deregistrations, the registry's (`RegistryAck`, `RegistryEvicted`).
 
 pub mod answers;
+pub mod deregistered;
+pub mod ejected;
 pub mod once;
 pub mod recovers;
+pub mod smooth;
 pub mod sticky;
 
 pub use answers::AnswersInTime;
+pub use deregistered::NoRequestToDeregistered;
+pub use ejected::NoTrafficToEjected;
 pub use once::NonIdempotentAtMostOnce;
 pub use recovers::RecoversAfterHeal;
+pub use smooth::WrrSmoothWhileStable;
 pub use sticky::HashStickyWhileStable;
 
 use history::{Call, History, Outcome, Scope, Verdict};

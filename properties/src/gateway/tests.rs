@@ -126,3 +126,270 @@ fn a_key_on_two_backends_after_the_stable_point_fails() {
     req(&mut bad, 1_700, "u1", "b4");
     assert!(!p.check(&bad.history(5_000)).passed);
 }
+
+/// Builds histories from observations, lifecycle events and faults, in time order.
+struct Obs(Vec<Event>);
+
+impl Obs {
+    fn new() -> Obs {
+        Obs(Vec::new())
+    }
+    fn push(&mut self, ms: u64, node: &str, kind: EventKind) -> &mut Obs {
+        let seq = self.0.len() as u64;
+        self.0.push(Event { seq, at_ns: ms * MS, node: node.into(), kind });
+        self
+    }
+    fn obs(&mut self, ms: u64, node: &str, what: history::Observation) -> &mut Obs {
+        self.push(ms, node, EventKind::Observe { process: node.into(), what })
+    }
+    fn pick(&mut self, ms: u64, gateway: &str, backend: &str) -> &mut Obs {
+        self.obs(ms, gateway, history::Observation::GatewayPicked { gateway: gateway.into(), route: "api".into(), backend: backend.into() })
+    }
+    fn started(&mut self, ms: u64, nodes: &[&str]) -> &mut Obs {
+        for n in nodes {
+            self.push(ms, n, EventKind::NodeStarted);
+        }
+        self
+    }
+    fn fault(&mut self, ms: u64, fault: history::Fault) -> &mut Obs {
+        self.push(ms, "world", EventKind::Fault { fault })
+    }
+    fn history(&mut self, end_ms: u64) -> History {
+        self.push(end_ms, "world", EventKind::End);
+        let mut events = std::mem::take(&mut self.0);
+        events.sort_by_key(|e| (e.at_ns, e.seq));
+        History { events }
+    }
+}
+
+fn deregistered() -> NoRequestToDeregistered {
+    NoRequestToDeregistered { service: "api".into(), registry_nodes: vec!["r1".into(), "r2".into()], bound_ms: 1_000 }
+}
+
+fn dereg(b: &mut Obs, ms: u64, instance: &str) {
+    b.obs(
+        ms,
+        instance,
+        history::Observation::RegistryAck {
+            instance: instance.into(),
+            server: "r1".into(),
+            service: "api".into(),
+            id: instance.into(),
+            op: "deregister".into(),
+            version: 7,
+            took_ms: 3,
+        },
+    );
+}
+
+#[test]
+fn a_pick_of_a_deregistered_instance_fails_only_past_the_bound_with_the_registry_reachable() {
+    let p = deregistered();
+    let nodes = ["g1", "r1", "r2", "b1", "b2"];
+    // Within the bound, and then a pick of another instance: fine.
+    let mut ok = Obs::new();
+    ok.started(0, &nodes);
+    dereg(&mut ok, 1_000, "b1");
+    ok.pick(1_500, "g1", "b1").pick(2_500, "g1", "b2");
+    assert!(p.check(&ok.history(5_000)).passed, "{:?}", p.check(&ok.history(5_000)));
+
+    let mut bad = Obs::new();
+    bad.started(0, &nodes);
+    dereg(&mut bad, 1_000, "b1");
+    bad.pick(2_500, "g1", "b1");
+    let v = p.check(&bad.history(5_000));
+    assert!(!v.passed, "{v:?}");
+
+    // Evicted by a registry node's sweep counts as a removal too.
+    let mut evicted = Obs::new();
+    evicted.started(0, &nodes);
+    evicted.obs(1_000, "r2", history::Observation::RegistryEvicted { server: "r2".into(), service: "api".into(), id: "b1".into() });
+    evicted.pick(2_500, "g1", "b1");
+    assert!(!p.check(&evicted.history(5_000)).passed);
+}
+
+#[test]
+fn a_partition_between_the_gateway_or_inside_the_registry_excuses_a_stale_pick() {
+    let p = deregistered();
+    let nodes = ["g1", "r1", "r2", "b1"];
+    let part = |groups: Vec<Vec<&str>>| history::Fault::Partition { groups: groups.into_iter().map(|g| g.into_iter().map(String::from).collect()).collect() };
+    for groups in [vec![vec!["g1"], vec!["r1", "r2"]], vec![vec!["g1", "r2"], vec!["r1"]]] {
+        let mut b = Obs::new();
+        b.started(0, &nodes);
+        dereg(&mut b, 1_000, "b1");
+        b.fault(1_200, part(groups.clone()));
+        b.fault(3_000, history::Fault::Heal);
+        // Within the bound after the heal: excused; a bound after it: not.
+        b.pick(3_500, "g1", "b1");
+        assert!(p.check(&b.clone_history(5_000)).passed, "{groups:?}");
+        b.pick(4_100, "g1", "b1");
+        assert!(!p.check(&b.history(5_000)).passed, "{groups:?}");
+    }
+    // A registry node down excuses it as well.
+    let mut down = Obs::new();
+    down.started(0, &nodes);
+    dereg(&mut down, 1_000, "b1");
+    down.push(1_100, "r2", EventKind::NodeKilled);
+    down.pick(3_000, "g1", "b1");
+    assert!(p.check(&down.history(5_000)).passed);
+}
+
+#[test]
+fn a_re_registration_or_a_restart_brings_the_instance_back() {
+    let p = deregistered();
+    let nodes = ["g1", "r1", "r2", "b1"];
+    let mut renewed = Obs::new();
+    renewed.started(0, &nodes);
+    dereg(&mut renewed, 1_000, "b1");
+    renewed.obs(
+        1_500,
+        "b1",
+        history::Observation::RegistryAck {
+            instance: "b1".into(),
+            server: "r2".into(),
+            service: "api".into(),
+            id: "b1".into(),
+            op: "register".into(),
+            version: 9,
+            took_ms: 2,
+        },
+    );
+    renewed.pick(3_000, "g1", "b1");
+    assert!(p.check(&renewed.history(5_000)).passed);
+    let mut restarted = Obs::new();
+    restarted.started(0, &nodes);
+    dereg(&mut restarted, 1_000, "b1");
+    restarted.push(1_200, "b1", EventKind::NodeKilled).started(1_800, &["b1"]);
+    restarted.pick(3_000, "g1", "b1");
+    assert!(p.check(&restarted.history(5_000)).passed);
+}
+
+impl Obs {
+    fn clone_history(&self, end_ms: u64) -> History {
+        Obs(self.0.clone()).history(end_ms)
+    }
+}
+
+fn set(b: &mut Obs, ms: u64, gateway: &str, weights: &[(&str, u32)]) {
+    b.obs(
+        ms,
+        gateway,
+        history::Observation::GatewayBackendSet {
+            gateway: gateway.into(),
+            route: "api".into(),
+            backends: weights.iter().map(|(n, _)| n.to_string()).collect(),
+            weights: weights.iter().map(|(_, w)| *w).collect(),
+        },
+    );
+}
+
+fn picks(b: &mut Obs, from_ms: u64, gateway: &str, order: &str, cycles: usize) -> u64 {
+    let mut ms = from_ms;
+    for _ in 0..cycles {
+        for c in order.chars() {
+            b.pick(ms, gateway, &format!("b{c}"));
+            ms += 10;
+        }
+    }
+    ms
+}
+
+fn smooth() -> WrrSmoothWhileStable {
+    WrrSmoothWhileStable { route: "api".into(), settle_ms: 500 }
+}
+
+#[test]
+fn smooth_wrr_passes_and_bursty_or_unweighted_fails() {
+    let weights = [("ba", 5), ("bb", 1), ("bc", 1)];
+    // nginx's order for 5,1,1 (a a b a c a a), from any point in the cycle.
+    let mut good = Obs::new();
+    set(&mut good, 0, "g1", &weights);
+    picks(&mut good, 100, "g1", "abacaaaabacaaaabacaaaabacaa", 1);
+    let v = smooth().check(&good.history(10_000));
+    assert!(v.passed && v.detail.starts_with("1 stable"), "{v:?}");
+
+    // Pingora's bursty order: right shares per cycle, five in a row.
+    let mut bursty = Obs::new();
+    set(&mut bursty, 0, "g1", &weights);
+    picks(&mut bursty, 100, "g1", "aaaaabc", 4);
+    let v = smooth().check(&bursty.history(10_000));
+    assert!(!v.passed && v.detail.contains("in a row"), "{v:?}");
+
+    // Plain round robin: wrong shares.
+    let mut unweighted = Obs::new();
+    set(&mut unweighted, 0, "g1", &weights);
+    picks(&mut unweighted, 100, "g1", "abc", 10);
+    let v = smooth().check(&unweighted.history(10_000));
+    assert!(!v.passed && v.detail.contains("ba (weight 5) picked 2 times"), "{v:?}");
+}
+
+#[test]
+fn disturbances_split_stretches_and_short_ones_are_not_judged() {
+    let weights = [("ba", 5), ("bb", 1), ("bc", 1)];
+    // A failure right before bursty picks: they fall in the settle time, not judged.
+    let mut b = Obs::new();
+    set(&mut b, 0, "g1", &weights);
+    b.obs(90, "g1", history::Observation::GatewayAttemptFailed { gateway: "g1".into(), route: "api".into(), backend: "bb".into() });
+    picks(&mut b, 100, "g1", "aaaaabc", 4);
+    let v = smooth().check(&b.history(10_000));
+    assert!(v.passed && v.detail.starts_with("0 stable"), "{v:?}");
+
+    // An ejection splits too, for its whole length; a new set restarts the count.
+    let mut e = Obs::new();
+    set(&mut e, 0, "g1", &weights);
+    let t = picks(&mut e, 100, "g1", "aabacaa", 2);
+    e.obs(t, "g1", history::Observation::GatewayEjected { gateway: "g1".into(), route: "api".into(), backend: "bb".into(), for_ms: 1_000 });
+    picks(&mut e, t + 10, "g1", "aaaaac", 5);
+    set(&mut e, 5_000, "g1", &[("ba", 1), ("bb", 1)]);
+    picks(&mut e, 5_100, "g1", "ab", 6);
+    let v = smooth().check(&e.history(10_000));
+    assert!(v.passed, "{v:?}");
+
+    // Another gateway's picks and other routes are separate sequences.
+    let mut two = Obs::new();
+    set(&mut two, 0, "g1", &weights);
+    set(&mut two, 0, "g2", &weights);
+    for c in "aabacaa".repeat(4).chars() {
+        two.pick(100, "g1", &format!("b{c}")).pick(100, "g2", &format!("b{c}"));
+        two.obs(100, "g1", history::Observation::GatewayPicked { gateway: "g1".into(), route: "sticky".into(), backend: "bb".into() });
+    }
+    let v = smooth().check(&two.history(10_000));
+    assert!(v.passed && v.detail.starts_with("2 stable"), "{v:?}");
+}
+
+#[test]
+fn the_longest_run_smooth_wrr_allows() {
+    use super::smooth::longest_run_allowed;
+    assert_eq!(longest_run_allowed(5, 7), 4, "a a | a a b a c: four in a row across cycles");
+    assert_eq!(longest_run_allowed(1, 7), 2);
+    assert_eq!(longest_run_allowed(3, 10), 2);
+    assert_eq!(longest_run_allowed(4, 5), 5);
+    assert_eq!(longest_run_allowed(2, 2), u32::MAX);
+}
+
+#[test]
+fn a_pick_during_an_ejection_fails() {
+    let eject = |b: &mut Obs, ms: u64, g: &str, backend: &str, for_ms: u64| {
+        b.obs(ms, g, history::Observation::GatewayEjected { gateway: g.into(), route: "api".into(), backend: backend.into(), for_ms });
+    };
+    let mut good = Obs::new();
+    eject(&mut good, 1_000, "g1", "b1", 500);
+    good.pick(1_100, "g2", "b1"); // another gateway's view
+    good.pick(1_200, "g1", "b2");
+    good.obs(1_300, "g1", history::Observation::GatewayPicked { gateway: "g1".into(), route: "sticky".into(), backend: "b1".into() });
+    good.pick(1_499, "g1", "b1"); // the last millisecond: the gateway's clock is in whole ms
+    good.pick(1_600, "g1", "b1");
+    let v = NoTrafficToEjected.check(&good.history(5_000));
+    assert!(v.passed && v.detail == "1 ejections", "{v:?}");
+
+    let mut bad = Obs::new();
+    eject(&mut bad, 1_000, "g1", "b1", 500);
+    bad.pick(1_200, "g1", "b1");
+    assert!(!NoTrafficToEjected.check(&bad.history(5_000)).passed);
+    // A second, longer ejection extends it.
+    let mut again = Obs::new();
+    eject(&mut again, 1_000, "g1", "b1", 500);
+    eject(&mut again, 1_100, "g1", "b1", 2_000);
+    again.pick(2_000, "g1", "b1");
+    assert!(!NoTrafficToEjected.check(&again.history(5_000)).passed);
+}

@@ -116,6 +116,19 @@ pub enum Observation {
     /// answering it. Recorded by the service itself, so a processing whose answer was lost is
     /// still in the history.
     OrderProcessed { instance: String, order: String, request: String },
+    /// Gateway: gateway `gateway` picked backend `backend` (world node name) for an attempt of a
+    /// request on route `route`; recorded under the route's balancer lock, so the order of these
+    /// events is the order of the picks.
+    GatewayPicked { gateway: String, route: String, backend: String },
+    /// Gateway: route `route` of gateway `gateway` swapped in a new backend set (only when it
+    /// differs from the one in force): the backends (world node names) and their weights, in the
+    /// route's order.
+    GatewayBackendSet { gateway: String, route: String, backends: Vec<String>, weights: Vec<u32> },
+    /// Gateway: the outlier layer of route `route` ejected `backend` for `for_ms` from this event.
+    GatewayEjected { gateway: String, route: String, backend: String, for_ms: u64 },
+    /// Gateway: an attempt on route `route` to `backend` failed (connect error, timeout, broken
+    /// exchange, cancelled) and was booked against it (passive health, effective weight).
+    GatewayAttemptFailed { gateway: String, route: String, backend: String },
     /// Free-form note from a workload (kept out of property logic).
     Note { text: String },
     /// Queue: a consumer sent `verb` (`FIN`, `REQ` or `TOUCH`) for message `id` out of turn, on
@@ -131,4 +144,10 @@ pub enum Observation {
     /// Queue: a connection of `client` (`role` is `consumer` or `producer`) to queue node
     /// `server` ended, or a connect attempt failed; `reason` as the client saw it.
     ConnectionLost { server: String, client: String, role: String, reason: String },
+    /// Spool: producer `producer`'s spool file was synced (or rewritten whole): everything it
+    /// spooled before this event survives a crash of the producer.
+    SpoolSynced { producer: String },
+    /// Spool: producer `producer`'s spool admitted messages and now holds `entries` messages of
+    /// `bytes` bytes, under its bounds `entries_max` and `bytes_max`.
+    SpoolHeld { producer: String, entries: u64, bytes: u64, entries_max: u64, bytes_max: u64 },
 }

@@ -19,14 +19,26 @@ pub struct Verdict {
     pub passed: bool,
     /// Why it failed (the first violations), or what was checked when it passed.
     pub detail: String,
+    /// The `seq` of the history events that witness a failure (the operation that was lost,
+    /// the delivery that came early…), for the report to highlight. Optional: a property that
+    /// leaves it empty gets the events its detail names found by the report instead. Left out
+    /// of the JSON when empty, so older records read the same.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub witnesses: Vec<u64>,
 }
 
 impl Verdict {
     pub fn pass(property: &str, scope: Scope, detail: impl Into<String>) -> Verdict {
-        Verdict { property: property.into(), scope, passed: true, detail: detail.into() }
+        Verdict { property: property.into(), scope, passed: true, detail: detail.into(), witnesses: vec![] }
     }
 
     pub fn fail(property: &str, scope: Scope, detail: impl Into<String>) -> Verdict {
-        Verdict { property: property.into(), scope, passed: false, detail: detail.into() }
+        Verdict { property: property.into(), scope, passed: false, detail: detail.into(), witnesses: vec![] }
+    }
+
+    /// The same verdict naming the events (their `seq`) that witness it.
+    pub fn with_witnesses(mut self, seqs: impl IntoIterator<Item = u64>) -> Verdict {
+        self.witnesses = seqs.into_iter().collect();
+        self
     }
 }

@@ -74,6 +74,9 @@ pub struct ProducerConfig {
     pub max_pending: usize,
     /// Largest server frame accepted, in bytes.
     pub max_frame_size_bytes: usize,
+    /// With several queue nodes: a node that failed a publish is tried last (or, with a spool,
+    /// passed over) for this long, in ms.
+    pub node_cooldown_ms: u64,
 }
 
 impl Default for ProducerConfig {
@@ -84,6 +87,7 @@ impl Default for ProducerConfig {
             request_timeout_ms: 10_000,
             max_pending: 1024,
             max_frame_size_bytes: wire::frame::DEFAULT_MAX_FRAME_SIZE,
+            node_cooldown_ms: 1_000,
         }
     }
 }

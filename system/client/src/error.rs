@@ -43,6 +43,14 @@ pub enum PublishError {
     /// request timed out. The messages may or may not have been published.
     #[error("outcome unknown: {0}")]
     Unknown(String),
+    /// No queue node acknowledged the publish and the producer's spool is full (messages or
+    /// bytes): definitely not published, nor held.
+    #[error("spool full: {0}")]
+    SpoolFull(String),
+    /// No queue node acknowledged the publish and writing it to the spool failed: definitely not
+    /// published, nor held.
+    #[error("spool: {0}")]
+    Spool(String),
 }
 
 impl PublishError {

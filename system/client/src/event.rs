@@ -39,6 +39,8 @@ pub enum Event {
     Discovered { added: Vec<String>, removed: Vec<String> },
     /// The registry agent or watcher did something ([`crate::registry::event`]).
     Registry(crate::registry::RegistryEvent),
+    /// A producer's spool did something ([`crate::spool`]).
+    Spool(crate::spool::SpoolEvent),
 }
 
 /// The event callback.

@@ -8,6 +8,8 @@
 //! Layout: the pure parts — RDY distribution ([`rdy`]), the backoff state machine ([`backoff`]),
 //! lookup answers and their merge ([`lookup`]) — are sans-I/O and unit/proptested; [`conn`] is
 //! the framed V2 connection and its handshake; [`producer`] and [`consumer`] are the I/O shells.
+//! The producer's optional [`spool`] (a durable local delay queue) has the same split: a pure
+//! due-ordered store and log format, and a shell over `rt::disk`.
 
 pub mod backoff;
 pub mod config;
@@ -19,12 +21,14 @@ pub mod lookup;
 pub mod producer;
 pub mod rdy;
 pub mod registry;
+pub mod spool;
 
 pub use config::{ConsumerConfig, ProducerConfig};
 pub use consumer::{Consumer, Deliveries, Delivery, OutOfTurn, StrayAnswer};
 pub use error::{AnswerError, ConnError, PublishError};
 pub use event::{Event, Observer};
-pub use producer::Producer;
+pub use producer::{Ack, Producer};
+pub use spool::{SpoolConfig, SpoolEvent};
 pub use registry::{Agent, AgentConfig, NodesConfig, RegistryEvent, Watcher, WatcherConfig};
 pub use wire::{Message, MessageId, RemoteError};
 

@@ -6,6 +6,8 @@
 //!   client first polls it. When the connection could not even be made, the body was never
 //!   polled and is still in the slot, so the request provably never left and can be sent to
 //!   another backend — whatever its method.
+//! - [`TinyFrames`]: re-frames a body into frames of at most a few bytes (a buggify site: the
+//!   same bytes, framed as a slow link would deliver them).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -111,5 +113,79 @@ impl http_body::Body for Lazy {
             Some(b) => b.size_hint(),
             None => self.hint,
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A body whose data frames are cut to at most `max_bytes` each; trailers pass unchanged.
+    pub struct TinyFrames<B> {
+        #[pin]
+        inner: B,
+        pending: Bytes,
+        max_bytes: usize,
+    }
+}
+
+impl<B> TinyFrames<B> {
+    pub fn new(inner: B, max_bytes: usize) -> Self {
+        TinyFrames { inner, pending: Bytes::new(), max_bytes: max_bytes.max(1) }
+    }
+}
+
+impl<B: http_body::Body<Data = Bytes>> http_body::Body for TinyFrames<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.project();
+        if this.pending.is_empty() {
+            match this.inner.poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => *this.pending = data,
+                    Err(frame) => return Poll::Ready(Some(Ok(frame))),
+                },
+                other => return other,
+            }
+        }
+        let n = (*this.max_bytes).min(this.pending.len());
+        Poll::Ready(Some(Ok(Frame::data(this.pending.split_to(n)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.pending.is_empty() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let inner = self.inner.size_hint();
+        let extra = self.pending.len() as u64;
+        let mut hint = SizeHint::new();
+        if let Some(u) = inner.upper() {
+            hint.set_upper(u.saturating_add(extra));
+        }
+        hint.set_lower(inner.lower().saturating_add(extra));
+        hint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn tiny_frames_keep_the_bytes_and_cut_the_frames() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let mut body = TinyFrames::new(http_body_util::Full::new(Bytes::from(data.clone())), 7);
+        let mut got = Vec::new();
+        let mut frames = 0;
+        while let Some(frame) = body.frame().await {
+            let bytes = frame.expect("no error").into_data().expect("data");
+            assert!(!bytes.is_empty() && bytes.len() <= 7, "frame of {} bytes", bytes.len());
+            got.extend_from_slice(&bytes);
+            frames += 1;
+        }
+        assert_eq!(got, data);
+        assert_eq!(frames, 1000usize.div_ceil(7));
+        assert!(http_body::Body::is_end_stream(&body));
     }
 }

@@ -21,4 +21,4 @@ mod sim_registry_tests;
 mod sim_tests;
 
 pub use config::{parse as parse_config, Config, ConfigError};
-pub use node::{Gateway, GatewayOptions, Testing};
+pub use node::{EventSink, Gateway, GatewayEvent, GatewayOptions, Testing};

@@ -505,5 +505,8 @@ impl RegistrationDb {
     }
 }
 
+mod metrics;
 #[cfg(test)]
 mod tests;
+
+pub use metrics::{DbMetrics, TopicMetrics};

@@ -175,6 +175,10 @@ pub struct Testing {
     pub slow_heartbeats: bool,
     /// FIN/REQ/TOUCH of an id not in flight to the client is ignored without the protocol's error.
     pub silent_stray_answers: bool,
+    /// A REQ with a delay takes the message out of flight and forgets it instead of deferring it:
+    /// the message was delivered (so every channel "received" it) and answered (so no timeout
+    /// judges it), yet it is never delivered again and never finished.
+    pub lose_delayed_requeues: bool,
 }
 
 impl Default for Options {

@@ -95,6 +95,9 @@ pub struct Testing {
     /// A heartbeat is acknowledged (and counted for self-preservation) but does not extend the
     /// lease: live instances are evicted one ttl after they registered.
     pub renewal_does_not_extend: bool,
+    /// A replicated registration or forwarded renewal starts a fresh lease on arrival, however
+    /// long it waited on the way (the bug `registry_dead_instances_evicted` found, seed 167).
+    pub fresh_forwarded_lease: bool,
 }
 
 impl Default for Options {
@@ -143,6 +146,7 @@ impl Options {
         c.doubled_expiry = self.testing.doubled_expiry;
         c.no_self_preservation = self.testing.no_self_preservation;
         c.renewal_does_not_extend = self.testing.renewal_does_not_extend;
+        c.fresh_forwarded_lease = self.testing.fresh_forwarded_lease;
         c
     }
 

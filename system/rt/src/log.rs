@@ -37,6 +37,40 @@ pub fn init(default_filter: &str) {
         // Colour codes only for a terminal: scripts and tests parse stderr (e.g. the
         // `TCP: listening on` line) and log files should not fill with escapes.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer(|| LossyStderr)
+        // tracing-subscriber reports a failed write with `eprintln!`, which panics when stderr
+        // itself is what failed (EPIPE): the logging task would die with it.
+        .log_internal_errors(false)
         .try_init();
+}
+
+/// Stderr that drops what it cannot write. A log line is not worth a task: once the reader of
+/// stderr is gone (a closed pipe, `weir queue 2>&1 | head`), every write fails with EPIPE, and a
+/// writer that panics or returns errors there would stop whatever was logging — including the
+/// task that turns SIGTERM into a graceful stop.
+pub struct LossyStderr;
+
+impl std::io::Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    #[test]
+    fn lossy_stderr_reports_every_write_as_done() {
+        let mut w = super::LossyStderr;
+        assert_eq!(w.write(b"").unwrap(), 0);
+        assert_eq!(w.write(b"rt::log test line\n").unwrap(), 18);
+        w.flush().unwrap();
+    }
 }

@@ -82,8 +82,11 @@ pub fn on_signal() -> (Trigger, Shutdown) {
     let t = trigger.clone();
     crate::task::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("signal received: shutting down");
+        // Trigger before logging: the stop must not depend on stderr being writable (a log
+        // line that fails, e.g. with EPIPE once whoever read stderr is gone, must not keep
+        // the process running).
         t.trigger();
+        tracing::info!("signal received: shutting down");
     });
     (trigger, shutdown)
 }

@@ -17,9 +17,6 @@ pub fn version_line(daemon: &str, daemon_version: &str) -> String {
     format!("{daemon} v{daemon_version} (built w/weir-{WEIR_VERSION})")
 }
 
-/// Subcommands that exist in the design but are not built yet.
-const NOT_BUILT: &[&str] = &["up"];
-
 fn weir_usage() -> String {
     format!(
         "Usage: weir <command> [flags]\n\n\
@@ -27,7 +24,8 @@ fn weir_usage() -> String {
          queue      the queue daemon (nsqd {NSQD_VERSION} compatible; also runs as `nsqd`)\n  \
          lookup     the lookup daemon (nsqlookupd {NSQD_VERSION} compatible; also runs as `nsqlookupd`)\n  \
          registry   the service registry (native, Consul and Eureka APIs; AP replication)\n  \
-         gateway    the HTTP gateway (`weir gateway --config FILE`)\n\n\
+         gateway    the HTTP gateway (`weir gateway --config FILE`)\n  \
+         up         a whole local cluster: lookup, two queues, three registry nodes, a gateway, a demo backend\n\n\
          `weir <command> -h` lists a command's flags.\n"
     )
 }
@@ -51,6 +49,7 @@ pub fn run(args: &[String]) -> i32 {
         "lookup" => lookup("weir lookup", &args[2..]),
         "registry" => registry("weir registry", &args[2..]),
         "gateway" => crate::gateway_serve::gateway(&args[2..]),
+        "up" => crate::up::up(&args[2..]),
         "-h" | "-help" | "--help" | "help" => {
             print!("{}", weir_usage());
             0
@@ -58,10 +57,6 @@ pub fn run(args: &[String]) -> i32 {
         "-version" | "--version" | "version" => {
             println!("weir v{WEIR_VERSION}");
             0
-        }
-        c if NOT_BUILT.contains(&c) => {
-            eprintln!("weir {c}: not built yet (`weir queue`, `weir lookup`, `weir registry` and `weir gateway` exist so far)");
-            2
         }
         other => {
             eprintln!("weir: unknown command {other:?}\n");
@@ -218,6 +213,9 @@ mod tests {
         assert_eq!(run_args(&["weir", "registry", "--version"]), 0);
         assert_eq!(run_args(&["weir", "registry", "--nope"]), 2);
         assert_eq!(run_args(&["weir", "gateway", "-h"]), 0);
+        assert_eq!(run_args(&["weir", "up", "-h"]), 0);
+        assert_eq!(run_args(&["weir", "up", "--nope"]), 2);
+        assert_eq!(run_args(&["weir", "up", "--port-base=65530"]), 2);
         assert_eq!(run_args(&["weir", "frobnicate"]), 2);
         assert_eq!(run_args(&["weir", "queue", "--nope"]), 2);
         assert_eq!(run_args(&["weir", "queue", "-h"]), 0);

@@ -7,9 +7,12 @@ pub fn format(prefix: &str, unix_ns: i64, level: &str, text: &str) -> String {
     format!("{prefix}{} {level}: {text}", timestamp(unix_ns))
 }
 
-/// Writes one line to stderr now.
+/// Writes one line to stderr now. A line that cannot be written (stderr closed: EPIPE) is
+/// dropped: `eprintln!` would panic, and a log line must never stop the process or its stop.
 pub fn log(prefix: &str, level: &str, text: &str) {
-    eprintln!("{}", format(prefix, rt::clock::unix_ns(), level, text));
+    use std::io::Write;
+    let line = format!("{}\n", format(prefix, rt::clock::unix_ns(), level, text));
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// `yyyy/mm/dd hh:mm:ss.micros` in UTC.

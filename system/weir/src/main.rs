@@ -15,6 +15,7 @@ mod nsqlookupd_flags;
 mod registry_flags;
 mod registry_serve;
 mod serve;
+mod up;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -21,7 +21,8 @@
 //! Lookup protocol V1 (TCP 4160): [`lookup`].
 //!
 //! HTTP: [`mpub`] (`/mpub` binary and text, `/pub` checks); [`http_params`] (query strings);
-//! names: [`names`]; Go-exact number handling: [`numbers`].
+//! names: [`names`]; Go-exact number handling: [`numbers`]; `/metrics`' Prometheus text:
+//! [`prometheus`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -38,6 +39,7 @@ mod goquote;
 pub mod identify;
 pub mod limits;
 pub mod lookup;
+pub mod prometheus;
 pub mod magic;
 pub mod message;
 pub mod mpub;

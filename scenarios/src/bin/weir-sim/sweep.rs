@@ -224,6 +224,11 @@ fn collect(plan: &Plan, summary: &mut reports::Summary, bar: &ProgressBar, recor
     if record.verdicts.iter().any(|v| v.property == reports::DETERMINISM && !v.passed) {
         replay.push_str(" --check-determinism");
     }
+    if failed {
+        if let Err(e) = reports::write_run_page(&plan.report_dir, record, &replay) {
+            bar.println(format!("weir-sim: cannot write the page of {} seed {}: {e}", record.scenario, record.seed));
+        }
+    }
     summary.add(record, &replay, path.as_deref());
     if failed {
         let props: Vec<&str> = record.verdicts.iter().filter(|v| !v.passed).map(|v| v.property.as_str()).collect();

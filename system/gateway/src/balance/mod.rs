@@ -7,6 +7,7 @@
 //! (Envoy's power of two choices). [`Balancer`] pairs a picker with its route's peer table and
 //! keeps the books (selections, in-flight counts, passive health) the same way for all of them.
 
+pub mod bursty;
 pub mod consistent_hash;
 pub mod least_request;
 pub mod peers;
@@ -17,6 +18,7 @@ pub mod smooth_weighted;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -99,13 +101,26 @@ pub struct Balancer {
     kind: Kind,
     peers: Peers,
     picker: Box<dyn Picker>,
+    /// Ejection deadlines by address, so an ejection outlives a swap that drops the backend and
+    /// a later one that lists it again (a registry flapping must not cut an ejection short).
+    /// Expired entries are pruned at each swap.
+    ejections: BTreeMap<String, u64>,
 }
 
 impl Balancer {
     pub fn new(kind: Kind, specs: Vec<BackendSpec>) -> Self {
         let peers = Peers::new(specs);
         let picker = kind.picker(&peers);
-        Balancer { kind, peers, picker }
+        Balancer { kind, peers, picker, ejections: BTreeMap::new() }
+    }
+
+    /// A balancer of `kind` whose picks come from `picker` instead: the simulator's deliberately
+    /// broken pickers ([`bursty::Bursty`]).
+    pub fn with_picker(kind: Kind, specs: Vec<BackendSpec>, picker: Box<dyn Picker>) -> Self {
+        let peers = Peers::new(specs);
+        let mut b = Balancer { kind, peers, picker, ejections: BTreeMap::new() };
+        b.picker.rebuild(&b.peers);
+        b
     }
 
     pub fn kind(&self) -> Kind {
@@ -136,16 +151,29 @@ impl Balancer {
         self.peers.iter().position(|p| p.spec.addr == addr)
     }
 
-    /// Ejects `addr` until `until_ms` (outlier detection); no-op for an unknown address.
+    /// Ejects `addr` until `until_ms` (outlier detection), or ends its ejection (`None`). An
+    /// address not in the set now is remembered, for when a swap brings it back.
     pub fn eject(&mut self, addr: &str, until_ms: Option<u64>) {
+        match until_ms {
+            Some(t) => self.ejections.insert(addr.to_string(), t),
+            None => self.ejections.remove(addr),
+        };
         if let Some(i) = self.index_of(addr) {
             self.peers.get_mut(i).ejected_until_ms = until_ms;
         }
     }
 
-    /// Swaps the backend set atomically, keeping the state of backends that stay.
-    pub fn replace(&mut self, specs: Vec<BackendSpec>) {
+    /// Swaps the backend set atomically, keeping the state of backends that stay and the
+    /// ejections still running at `now_ms`.
+    pub fn replace(&mut self, specs: Vec<BackendSpec>, now_ms: u64) {
         self.peers.replace(specs);
+        self.ejections.retain(|_, until| *until > now_ms);
+        for i in 0..self.peers.len() {
+            let p = self.peers.get_mut(i);
+            if let Some(until) = self.ejections.get(&p.spec.addr) {
+                p.ejected_until_ms = Some(p.ejected_until_ms.map_or(*until, |t| t.max(*until)));
+            }
+        }
         self.picker.rebuild(&self.peers);
     }
 }

@@ -218,7 +218,7 @@ proptest! {
         }
         let d = down.index(n);
         s[d].down = true;
-        b.replace(s.clone());
+        b.replace(s.clone(), 0);
         for k in &keys {
             let got = b.pick(&PickContext { now_ms: 0, key: k.as_bytes(), tried: &tried }, &mut rng).unwrap();
             prop_assert_ne!(got, d);
@@ -257,4 +257,127 @@ proptest! {
             prop_assert!(picks.contains(&i));
         }
     }
+}
+
+/// One disturbance of a smooth weighted round robin's state.
+#[derive(Debug, Clone)]
+enum Disturb {
+    /// Pick, then book the answer (a failure lowers the effective weight, may fail it out).
+    Pick { fail: bool },
+    /// A retry: pick with one backend already tried.
+    Retry { tried: usize },
+    /// Time passes (fail_timeout windows end).
+    Wait { ms: u64 },
+    /// The set loses a backend, or gets it back (weights unchanged).
+    Drop { i: usize },
+    Restore,
+}
+
+fn disturbance() -> impl Strategy<Value = Disturb> {
+    prop_oneof![
+        4 => any::<bool>().prop_map(|fail| Disturb::Pick { fail }),
+        1 => (0usize..8).prop_map(|tried| Disturb::Retry { tried }),
+        1 => (0u64..3_000).prop_map(|ms| Disturb::Wait { ms }),
+        1 => (0usize..8).prop_map(|i| Disturb::Drop { i }),
+        1 => Just(Disturb::Restore),
+    ]
+}
+
+proptest! {
+    /// What `gateway_wrr_smooth_while_stable` relies on: whatever failures, retries and swaps
+    /// left in nginx's current and effective weights, once the set is stable and every backend
+    /// usable, smooth weighted round robin is back in a cycle of total weight W within 2·W picks
+    /// — each W consecutive picks hold each backend exactly its weight — and no backend of
+    /// weight w runs more than ⌈w / (W − w)⌉ + 1 picks in a row.
+    #[test]
+    fn smooth_weighted_settles_into_exact_smooth_cycles_after_any_disturbance(
+        weights in prop::collection::vec(1u32..=8, 2..=7),
+        disturbances in prop::collection::vec(disturbance(), 0..120),
+    ) {
+        let all = specs(&weights);
+        let mut b = Balancer::new(Kind::WeightedRoundRobin, all.clone());
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut now_ms = 0u64;
+        for d in &disturbances {
+            match d {
+                Disturb::Pick { fail } => {
+                    let tried = Tried::default();
+                    if let Some(i) = b.pick(&PickContext { now_ms, key: b"", tried: &tried }, &mut rng) {
+                        let addr = b.peers().get(i).spec.addr.clone();
+                        b.finish(&addr, if *fail { Outcome::Failure } else { Outcome::Success }, now_ms);
+                    }
+                }
+                Disturb::Retry { tried } => {
+                    let mut t = Tried::default();
+                    t.insert(tried % b.peers().len().max(1));
+                    if let Some(i) = b.pick(&PickContext { now_ms, key: b"", tried: &t }, &mut rng) {
+                        let addr = b.peers().get(i).spec.addr.clone();
+                        b.finish(&addr, Outcome::Success, now_ms);
+                    }
+                }
+                Disturb::Wait { ms } => now_ms += ms,
+                Disturb::Drop { i } => {
+                    let mut s: Vec<BackendSpec> = b.peers().iter().map(|p| p.spec.clone()).collect();
+                    if s.len() > 1 {
+                        s.remove(i % s.len());
+                    }
+                    b.replace(s, now_ms);
+                }
+                Disturb::Restore => b.replace(all.clone(), now_ms),
+            }
+        }
+        b.replace(all.clone(), now_ms);
+        // Every fail_timeout window over.
+        now_ms += 20_000;
+        let total: u32 = weights.iter().sum();
+        let w = total as usize;
+        let picks = pick_n(&mut b, 6 * w, now_ms, &mut rng);
+        let judged = &picks[2 * w..];
+        for k in 0..judged.len() - w {
+            prop_assert_eq!(judged[k], judged[k + w], "not a cycle of {} from pick {}: {:?}", w, 2 * w + k, picks);
+        }
+        for (i, weight) in weights.iter().enumerate() {
+            prop_assert_eq!(judged[..w].iter().filter(|p| **p == i).count(), *weight as usize);
+            let longest = judged.chunk_by(|a, b| a == b).filter(|r| r[0] == i).map(|r| r.len()).max().unwrap_or(0) as u32;
+            if *weight < total {
+                prop_assert!(longest <= weight.div_ceil(total - weight) + 1, "backend {} (weight {}) ran {} in a row: {:?}", i, weight, longest, picks);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_bursty_picker_repeats_each_backend_weight_times() {
+    let mut b = Balancer::with_picker(Kind::WeightedRoundRobin, specs(&[5, 1, 1]), Box::new(bursty::Bursty::default()));
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let names: String = pick_n(&mut b, 14, 0, &mut rng).iter().map(|i| (b'a' + *i as u8) as char).collect();
+    assert_eq!(names, "aaaaabcaaaaabc");
+}
+
+#[test]
+fn an_ejection_outlives_a_swap_that_drops_the_backend() {
+    let mut b = Balancer::new(Kind::RoundRobin, specs(&[1, 1, 1]));
+    b.eject("10.0.0.2:80", Some(5_000));
+    b.replace(specs(&[1, 1, 1]).into_iter().filter(|s| s.addr != "10.0.0.2:80").collect(), 1_000);
+    b.replace(specs(&[1, 1, 1]), 2_000);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let during = pick_n(&mut b, 6, 4_999, &mut rng);
+    assert!(!during.contains(&1), "{during:?}");
+    let after = pick_n(&mut b, 6, 5_000, &mut rng);
+    assert!(after.contains(&1), "{after:?}");
+    // Expired ejections are forgotten at the next swap.
+    b.replace(specs(&[1, 1]), 6_000);
+    b.replace(specs(&[1, 1, 1]), 6_001);
+    assert!(b.peers().iter().all(|p| !p.ejected(6_001)));
+}
+
+#[test]
+fn every_picker_answers_none_on_an_empty_set() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let tried = Tried::default();
+    let ctx = PickContext { now_ms: 0, key: b"k", tried: &tried };
+    for kind in Kind::ALL {
+        assert_eq!(Balancer::new(kind, vec![]).pick(&ctx, &mut rng), None, "{kind:?}");
+    }
+    assert_eq!(Balancer::with_picker(Kind::WeightedRoundRobin, vec![], Box::new(bursty::Bursty::default())).pick(&ctx, &mut rng), None);
 }

@@ -67,7 +67,7 @@ impl OutlierState {
         s.consecutive = 0;
         s.ejections += 1;
         let until = self.backends.clock.now_ms() + self.config.base_ejection_ms * u64::from(s.ejections);
-        self.backends.eject(addr, Some(until));
+        self.backends.eject(addr, until);
         tracing::warn!(backend = addr, until_ms = until, ejections = s.ejections, "outlier ejected");
         Some(until)
     }

@@ -150,6 +150,11 @@ async fn handle(state: Arc<RetryState>, inner: HttpService, mut req: Request<Bod
         if next.is_none() && replay.is_none() {
             return Err(err);
         }
+        if rt::buggify!() {
+            // A retry that starts late (a busy gateway): it still runs inside the route's
+            // timeout, which is outside this layer.
+            rt::time::sleep(std::time::Duration::from_millis(rt::rand::range(10..100u64))).await;
+        }
         last = Some(err);
     }
 }

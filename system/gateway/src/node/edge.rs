@@ -87,9 +87,8 @@ impl Edge {
             _ => {}
         }
         let host = host_of(&req);
-        let path = req.uri().path().to_string();
-        let Some(route) = table.route_for(&self.listener, &host, &path).cloned() else {
-            return ProxyError::new(ErrorKind::NoRoute, format!("no route for host {host:?} path {path:?}")).into_response();
+        let Some(route) = table.route_for(&self.listener, &host, req.uri().path()).cloned() else {
+            return ProxyError::new(ErrorKind::NoRoute, format!("no route for host {host:?} path {:?}", req.uri().path())).into_response();
         };
         let client = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
         headers::strip_hop_by_hop(req.headers_mut());

@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod edge;
+pub mod events;
 pub mod metrics;
 pub mod table;
 
@@ -31,6 +32,8 @@ use crate::proxy::{RouteBackends, Upstream};
 use crate::source::registry::RegistrySource;
 use crate::source::{BackendSink, BackendSource, StaticSource};
 use table::Table;
+
+pub use events::{EventSink, GatewayEvent};
 
 /// What every listener's edge shares.
 pub struct Shared {
@@ -61,6 +64,8 @@ pub struct GatewayOptions {
     pub source: Option<Arc<dyn BackendSource>>,
     /// Deliberate breakage for the simulator's broken variants; no flag or config key reaches it.
     pub testing: Testing,
+    /// Where routing decisions are reported ([`GatewayEvent`]); the simulator records them.
+    pub events: Option<EventSink>,
 }
 
 /// Deliberately broken behaviour, each switch the bug one `gateway` scenario property catches.
@@ -77,6 +82,16 @@ pub struct Testing {
     pub retry_non_idempotent: bool,
     /// A `consistent_hash` route picks at random (`gateway_hash_sticky_while_stable`).
     pub hash_ignores_key: bool,
+    /// A backend-set swap only adds: backends the registry no longer lists stay in the route
+    /// (`gateway_no_request_to_deregistered`).
+    pub keep_removed_backends: bool,
+    /// `weighted_round_robin` repeats each backend weight times in a row, as Pingora's weighted
+    /// round robin does (`a a a a a b c` for 5,1,1) instead of nginx's smooth order
+    /// (`gateway_wrr_smooth_while_stable`).
+    pub bursty_weighted: bool,
+    /// The outlier layer's ejections are reported but the balancers never see them
+    /// (`gateway_no_traffic_to_ejected`).
+    pub ejection_ignored: bool,
 }
 
 struct RunningListener {
@@ -237,7 +252,9 @@ impl Gateway {
                 None => {
                     let broken = self.options.testing.hash_ignores_key && rc.balancer == crate::balance::Kind::ConsistentHash;
                     let kind = if broken { crate::balance::Kind::Random } else { rc.balancer };
-                    Arc::new(RouteBackends::new(kind, vec![], self.clock))
+                    let mut backends = RouteBackends::new(kind, vec![], self.clock);
+                    backends.set_route(&rc.name, self.options.events.clone(), self.options.testing);
+                    Arc::new(backends)
                 }
             };
             match &rc.target {

@@ -10,6 +10,7 @@ use tower::util::BoxCloneSyncService;
 
 use crate::config::{Middleware, Route as RouteConfig, Settings};
 use crate::middleware::{self as mw, boxed, onion, BoxLayer, HttpService};
+use crate::proxy::forward::ForwardConfig;
 use crate::proxy::{Forward, RouteBackends, Upstream};
 
 /// Answers per status class (1xx..5xx) and in total.
@@ -75,7 +76,12 @@ pub fn prefix_matches(prefix: &str, path: &str) -> bool {
 /// Builds a route's onion: the configured layers around the forwarding service.
 pub fn build(config: RouteConfig, backends: Arc<RouteBackends>, client: Upstream, testing: super::Testing) -> Route {
     let try_timeout_ms = if testing.no_deadlines { 3_600_000 } else { config.try_timeout_ms };
-    let forward = Forward { backends: backends.clone(), client, key: config.hash_key.clone(), try_timeout: Duration::from_millis(try_timeout_ms) };
+    let forward = Forward::new(ForwardConfig {
+        backends: backends.clone(),
+        client,
+        key: config.hash_key.clone(),
+        try_timeout: Duration::from_millis(try_timeout_ms),
+    });
     let clock = backends.clock;
     let layers: Vec<BoxLayer> = config
         .middleware

@@ -58,6 +58,11 @@ impl tower::Service<Uri> for Connector {
                     .next()
                     .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{host}: not found")))?,
             };
+            if rt::buggify!() {
+                // A slow connect (a busy backend's accept queue, a lossy link): the attempt's
+                // deadline covers it; nothing else may assume connects are instant.
+                rt::time::sleep(Duration::from_millis(rt::rand::range(50..300u64))).await;
+            }
             Ok(RtIo::new(rt::net::connect_timeout(addr, timeout).await?))
         })
     }

@@ -19,7 +19,7 @@ use super::headers::strip_hop_by_hop;
 use super::key::KeySource;
 use super::{RouteBackends, Upstream};
 use crate::balance::{Outcome, Tried};
-use crate::body::{guard_response, Lazy, Slot};
+use crate::body::{guard_response, Lazy, Slot, TinyFrames};
 use crate::error::{ErrorKind, ProxyError};
 
 /// The backends a request has tried, shared by its attempts (a request extension).
@@ -30,13 +30,24 @@ pub struct TriedSet(pub Arc<Mutex<Tried>>);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServedBy(pub String);
 
+/// What forwarding needs, behind one `Arc`: a route's service is cloned for every request (tower's
+/// `call` takes `&mut self`), and cloning the pooled client field by field costs several
+/// reference counts and a key copy each time.
 #[derive(Clone)]
-pub struct Forward {
+pub struct Forward(Arc<ForwardConfig>);
+
+pub struct ForwardConfig {
     pub backends: Arc<RouteBackends>,
     pub client: Upstream,
     pub key: KeySource,
     /// Longest wait for one attempt's response head.
     pub try_timeout: Duration,
+}
+
+impl Forward {
+    pub fn new(config: ForwardConfig) -> Self {
+        Forward(Arc::new(config))
+    }
 }
 
 /// One booked request to a backend: whatever happens — an answer whose body is done (least
@@ -65,7 +76,7 @@ impl tower::Service<Request<Body>> for Forward {
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        Box::pin(self.clone().forward(req))
+        Box::pin(self.0.clone().forward(req))
     }
 }
 
@@ -80,9 +91,13 @@ fn head_of(req: &Request<Body>) -> Request<()> {
     head
 }
 
-impl Forward {
-    async fn forward(self, req: Request<Body>) -> Result<Response<Body>, ProxyError> {
-        let tried = req.extensions().get::<TriedSet>().cloned().unwrap_or_default();
+impl ForwardConfig {
+    async fn forward(self: Arc<Self>, req: Request<Body>) -> Result<Response<Body>, ProxyError> {
+        // Only a route with the retry layer (which puts a `TriedSet` on the request) can send an
+        // unsent request elsewhere; only then is the head worth copying (headers and all).
+        let retrying = req.extensions().get::<TriedSet>().cloned();
+        let keep_head = retrying.is_some();
+        let tried = retrying.unwrap_or_default();
         let key = self.key.extract(&req);
         let picked = {
             let mut t = tried.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -92,10 +107,9 @@ impl Forward {
             return Err(ProxyError::new(ErrorKind::NoBackend, "no healthy backend for this route").unsent(req));
         };
         let mut booked = Booked { backends: self.backends.clone(), addr: addr.clone(), outcome: Outcome::Failure };
-        let head = head_of(&req);
+        let head = keep_head.then(|| head_of(&req));
         let (mut parts, body) = req.into_parts();
-        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        parts.uri = match format!("http://{addr}{path}").parse::<Uri>() {
+        parts.uri = match upstream_uri(&addr, &parts.uri) {
             Ok(u) => u,
             Err(e) => {
                 booked.outcome = Outcome::Success;
@@ -103,6 +117,11 @@ impl Forward {
             }
         };
         parts.version = http::Version::HTTP_11;
+        if rt::buggify!() {
+            // The keep-alive connection to the backend is dropped after this exchange, as when a
+            // backend closes idle connections early: the next request to it must connect anew.
+            parts.headers.insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        }
         let slot = Slot::new(body);
         let upstream_req = Request::from_parts(parts, Body::new(Lazy::new(slot.clone())));
         match rt::time::timeout(self.try_timeout, self.client.send(upstream_req)).await {
@@ -113,25 +132,45 @@ impl Forward {
             Ok(Err(e)) => {
                 drop(booked);
                 let reclaimed = if e.is_connect() { slot.reclaim() } else { None };
-                match reclaimed {
-                    Some(body) => {
+                match (reclaimed, head) {
+                    (Some(body), Some(head)) => {
                         let (parts, ()) = head.into_parts();
                         let err = ProxyError::new(ErrorKind::Connect, format!("cannot connect to {addr}: {}", error_chain(&e)));
                         Err(err.backend(addr).unsent(Request::from_parts(parts, body)))
                     }
-                    None => Err(ProxyError::new(ErrorKind::Upstream, format!("{addr}: {}", error_chain(&e))).backend(addr)),
+                    // Never left, but no retry layer to send it elsewhere.
+                    (Some(_), None) => {
+                        Err(ProxyError::new(ErrorKind::Connect, format!("cannot connect to {addr}: {}", error_chain(&e))).backend(addr))
+                    }
+                    (None, _) => Err(ProxyError::new(ErrorKind::Upstream, format!("{addr}: {}", error_chain(&e))).backend(addr)),
                 }
             }
             Ok(Ok(resp)) => {
                 let (mut parts, incoming) = resp.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
                 parts.extensions.insert(ServedBy(addr.clone()));
-                let resp = Response::from_parts(parts, Body::new(incoming));
+                let body = if rt::buggify!() {
+                    // The answer streams in frames of a few bytes, as over a slow link: the
+                    // client must get the same bytes whatever the framing.
+                    Body::new(TinyFrames::new(incoming, rt::rand::range(1..16usize)))
+                } else {
+                    Body::new(incoming)
+                };
+                let resp = Response::from_parts(parts, body);
                 booked.outcome = Outcome::Success;
                 Ok(guard_response(resp, booked))
             }
         }
     }
+}
+
+/// `http://addr` with the request's path and query, without formatting and parsing a string.
+fn upstream_uri(addr: &str, original: &Uri) -> Result<Uri, http::Error> {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(http::uri::Scheme::HTTP);
+    parts.authority = Some(addr.parse::<http::uri::Authority>()?);
+    parts.path_and_query = Some(original.path_and_query().cloned().unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")));
+    Ok(Uri::from_parts(parts)?)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -125,7 +125,20 @@ impl BackendSource for RegistrySource {
                 if sink.is_closed() {
                     return;
                 }
-                if changed.contains(&service) && !push(&sink) {
+                if !changed.contains(&service) {
+                    continue;
+                }
+                if rt::buggify!() {
+                    // The swap lags the watcher (a busy gateway): the set applied is whatever the
+                    // watcher holds once the delay is over.
+                    rt::time::sleep(std::time::Duration::from_millis(rt::rand::range(50..500u64))).await;
+                }
+                if !push(&sink) {
+                    return;
+                }
+                if rt::buggify!() && !push(&sink) {
+                    // The same set pushed twice: a swap to the set in force must change nothing
+                    // (no state reset, no balancer order disturbed).
                     return;
                 }
             }

@@ -1,12 +1,19 @@
 //! nsqlookupd's HTTP API (default port 4161): what nsqadmin, consumers (`/lookup`) and operators
-//! read and do. Each handler checks its parameters in nsqlookupd's order, since which error a bad
+//! read and do, plus Weir's `/metrics` ([`metrics`]). Each handler checks its parameters in nsqlookupd's order, since which error a bad
 //! request gets depends on it.
+//!
+//! Buggify sites (simulator only; see `rt::buggify`), each something a consumer's discovery
+//! must tolerate: a `/lookup` answer computed at once but sent up to 300 ms later (well under a
+//! consumer's 1 s request deadline, so a poll is late, not failed), and an answer that closes its
+//! keep-alive connection (`Connection: close`), so the pooled client must open a new one.
 
 pub mod json;
+pub mod metrics;
 pub mod params;
 pub mod reply;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -22,6 +29,9 @@ use crate::state::{Lookup, VERSION};
 
 type St = State<Arc<Lookup>>;
 
+/// Buggify: the longest a `/lookup` answer is held back after it was computed.
+const BUGGIFY_SLOW_ANSWER_MS_MAX: u64 = 300;
+
 const GET: (&[Method], &str) = (&[Method::GET], "GET, OPTIONS");
 const POST: (&[Method], &str) = (&[Method::POST], "OPTIONS, POST");
 
@@ -35,6 +45,7 @@ pub fn router(lookup: Arc<Lookup>) -> Router {
         .route("/topics", any(topics))
         .route("/channels", any(channels))
         .route("/nodes", any(nodes))
+        .route("/metrics", any(metrics_handler))
         .route("/topic/{action}", any(topic_action))
         .route("/channel/{action}", any(channel_action))
         .fallback(|| async { codes::NOT_FOUND.response() })
@@ -104,7 +115,17 @@ async fn lookup_topic(State(lookup): St, req: Request) -> Response {
     if let Some(r) = check_method(req.method(), GET) {
         return r;
     }
-    respond(lookup_inner(&lookup, &req))
+    // Computed now, from the database as it is when the question arrives.
+    let mut r = respond(lookup_inner(&lookup, &req));
+    if rt::buggify!() {
+        // A slow answer (a loaded lookup or a slow link).
+        rt::time::sleep(Duration::from_millis(rt::rand::range(20..=BUGGIFY_SLOW_ANSWER_MS_MAX))).await;
+    }
+    if rt::buggify!() {
+        // A dropped keep-alive connection: hyper closes it after this answer.
+        r.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+    r
 }
 
 fn lookup_inner(lookup: &Lookup, req: &Request) -> Result<Response, HttpError> {
@@ -129,6 +150,16 @@ async fn nodes(State(lookup): St, req: Request) -> Response {
     let live = lookup.options().liveness();
     let nodes = lookup.with_db(|db, now| db.nodes(now, live));
     reply::json(&NodesJson { producers: nodes.iter().map(Into::into).collect() })
+}
+
+/// `/metrics`: Prometheus text format 0.0.4 (Weir's; nsqlookupd has none).
+async fn metrics_handler(State(lookup): St, req: Request) -> Response {
+    if let Some(r) = check_method(req.method(), GET) {
+        return r;
+    }
+    let live = lookup.options().liveness();
+    let m = lookup.with_db(|db, now| db.metrics(now, live));
+    reply::with_content_type(wire::prometheus::CONTENT_TYPE, metrics::render(&m))
 }
 
 async fn debug(State(lookup): St, req: Request) -> Response {

@@ -57,6 +57,11 @@ pub fn empty() -> Response {
     build(200, None, Vec::new())
 }
 
+/// 200 with a body of the given content type (`/metrics`' Prometheus text).
+pub fn with_content_type(content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
+    build(200, Some(content_type), body.into())
+}
+
 /// 200 with a JSON body, encoded as Go's `encoding/json` does (see [`super::json::go_json`]).
 pub fn json(value: &impl serde::Serialize) -> Response {
     match super::json::go_json(value) {

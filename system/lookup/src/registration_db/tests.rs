@@ -334,3 +334,32 @@ proptest! {
         }
     }
 }
+
+/// `/metrics`' counts follow time: a quiet producer stays registered but is neither active nor
+/// listed; a tombstone counts for its lifetime only.
+#[test]
+fn metrics_separate_registered_listed_and_tombstoned() {
+    let mut db = db_with(&[1, 2]);
+    for p in [PeerId(1), PeerId(2)] {
+        db.register(p, "t", None).unwrap();
+        db.register(p, "t", Some("c")).unwrap();
+    }
+    db.create_topic("bare").unwrap();
+    db.tombstone("t", "10.0.0.2:4151", 1_000);
+    let m = db.metrics(2_000, LIVE);
+    assert_eq!((m.peers, m.active_peers), (2, 2));
+    let names: Vec<&str> = m.topics.iter().map(|t| t.topic.as_str()).collect();
+    assert_eq!(names, ["bare", "t"]);
+    assert_eq!(m.topics[0], TopicMetrics { topic: "bare".into(), ..TopicMetrics::default() });
+    let t = &m.topics[1];
+    assert_eq!((t.producers, t.listed_producers, t.tombstoned_producers), (2, 1, 1));
+    assert_eq!(t.channels, vec![("c".to_string(), 2)]);
+    assert_eq!(t.listed_producers as usize, db.lookup("t", 2_000, LIVE).unwrap().producers.len());
+    // Past the tombstone lifetime, peer 1 pings and peer 2 goes quiet past the inactivity timeout.
+    let later = 1_000 + LIVE.inactive_producer_timeout_ms + 1;
+    db.ping(PeerId(1), later);
+    let m = db.metrics(later, LIVE);
+    assert_eq!((m.peers, m.active_peers), (2, 1));
+    let t = &m.topics[1];
+    assert_eq!((t.producers, t.listed_producers, t.tombstoned_producers), (2, 1, 0));
+}

@@ -1,6 +1,12 @@
 //! One protocol V1 connection: the magic, then commands until the peer leaves, an error (every
 //! error is fatal: the text is sent and the connection closed), the read deadline or shutdown.
 //! When it ends, the producer leaves every registration it held; the keys stay.
+//!
+//! Buggify sites (simulator only; see `rt::buggify`), each something a queue node's lookup loop
+//! must tolerate without losing a registration: a session that starts late (a registration that
+//! arrives up to a second after the connect), reads of one to three bytes (commands and IDENTIFY
+//! bodies split anywhere), replies held back for a while (under the queue's reply deadline), and
+//! replies written in two pieces with a pause between them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,10 +23,20 @@ use crate::state::{Lookup, VERSION};
 
 /// Read buffer growth step.
 const READ_CHUNK_BYTES: usize = 4096;
+/// Buggify: the longest a session waits before reading its first byte.
+const BUGGIFY_LATE_START_MS_MAX: u64 = 1_000;
+/// Buggify: the longest a reply is held back (well under a queue node's 5 s reply deadline).
+const BUGGIFY_SLOW_REPLY_MS_MAX: u64 = 800;
+/// Buggify: the largest read of a "tiny read".
+const BUGGIFY_TINY_READ_BYTES_MAX: usize = 3;
 
 /// Serves one connection until it ends; always cleans up its registrations.
 pub async fn serve(lookup: Arc<Lookup>, stream: rt::net::TcpStream, remote: SocketAddr, mut shutdown: rt::shutdown::Shutdown) {
     let (mut rd, mut wr) = rt::net::split(stream);
+    if rt::buggify!() {
+        // A delayed registration: the peer's IDENTIFY and REGISTERs wait in the socket.
+        rt::time::sleep(Duration::from_millis(rt::rand::range(100..=BUGGIFY_LATE_START_MS_MAX))).await;
+    }
     let mut session = Session { peer: lookup.next_peer_id(), remote, identified: false, lookup };
     let why = session.run(&mut rd, &mut wr, &mut shutdown).await;
     tracing::info!("PROTOCOL(V1): [{remote}] exiting ioloop ({why})");
@@ -99,6 +115,10 @@ impl Session {
                 tracing::error!("[{}] - {e}", self.remote);
             }
             if !out.is_empty() {
+                if rt::buggify!() {
+                    // A slow reply (a busy lookup): the peer's reply deadline must not fire.
+                    rt::time::sleep(Duration::from_millis(rt::rand::range(50..=BUGGIFY_SLOW_REPLY_MS_MAX))).await;
+                }
                 if let Err(e) = write_all(wr, &out).await {
                     return format!("write failed: {e}");
                 }
@@ -113,7 +133,7 @@ impl Session {
                 // Polled in order: tokio's unseeded RNG would make simulated runs nondeterministic.
                 biased;
                 _ = shutdown.wait() => return "shutting down".into(),
-                r = rt::time::timeout(read_timeout, rd.read_buf(&mut buf)) => r,
+                r = rt::time::timeout(read_timeout, read_some(rd, &mut buf)) => r,
             };
             match read {
                 Err(_) => return format!("nothing read for {read_timeout:?}"),
@@ -215,8 +235,30 @@ fn db_error(verb: &str, e: DbError) -> ProtocolError {
     }
 }
 
+/// Reads what is there into `buf` (0 at EOF).
+async fn read_some<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) -> std::io::Result<usize> {
+    if rt::buggify!() {
+        // A tiny read: the decoder must carry partial lines and bodies across reads.
+        let mut tiny = [0u8; BUGGIFY_TINY_READ_BYTES_MAX];
+        let want = rt::rand::range(1..=BUGGIFY_TINY_READ_BYTES_MAX);
+        let n = rd.read(&mut tiny[..want]).await?;
+        buf.extend_from_slice(&tiny[..n]);
+        return Ok(n);
+    }
+    rd.read_buf(buf).await
+}
+
 /// Writes and flushes (the simulator's TCP needs the flush).
 async fn write_all<W: AsyncWrite + Unpin>(wr: &mut W, data: &[u8]) -> std::io::Result<()> {
+    if data.len() > 1 && rt::buggify!() {
+        // A reply in two segments: the peer must reassemble a reply split anywhere.
+        let cut = rt::rand::range(1..data.len());
+        wr.write_all(&data[..cut]).await?;
+        wr.flush().await?;
+        rt::time::sleep(Duration::from_millis(rt::rand::range(1..=50))).await;
+        wr.write_all(&data[cut..]).await?;
+        return wr.flush().await;
+    }
     wr.write_all(data).await?;
     wr.flush().await
 }

@@ -201,6 +201,18 @@ impl Channel {
         Ok(PutOutcome::Queued)
     }
 
+    /// Counts a new message like `put` but hands it straight back as overflow for the disk
+    /// queue, whatever room memory has (the shell's forced spill). Only for a durable channel:
+    /// an ephemeral one would drop it.
+    pub fn put_overflowing(&mut self, msg: Message) -> Result<PutOutcome, CoreError> {
+        assert!(!self.ephemeral, "a forced spill on ephemeral channel {} would drop the message", self.name);
+        if self.present.contains(&msg.id) {
+            return Err(CoreError::DuplicateId);
+        }
+        self.message_count += 1;
+        Ok(self.overflow(msg))
+    }
+
     /// Admits a new message to the deferred set until `due_ms` (a due time already passed makes
     /// it ready at the next `tick`). Overflow carries no due time: the shell keeps `due_ms`.
     pub fn put_deferred(&mut self, msg: Message, due_ms: u64) -> Result<PutOutcome, CoreError> {

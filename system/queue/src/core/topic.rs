@@ -146,21 +146,29 @@ impl Topic {
     /// when there is no channel or the topic is paused.
     pub fn publish(&mut self, msg: Message) -> PublishOutcome {
         self.count(&msg);
-        self.route(msg, None)
+        self.route(msg, None, false)
+    }
+
+    /// Like `publish`, but every durable copy goes to disk as if memory were full (ephemeral
+    /// copies stay in memory: for them "full" means dropped). The shell's forced spill (a buggify
+    /// site): memory holding room must never be what makes a message deliverable.
+    pub fn publish_spilling(&mut self, msg: Message) -> PublishOutcome {
+        self.count(&msg);
+        self.route(msg, None, true)
     }
 
     /// DPUB / `/pub?defer=`: like `publish`, but each channel holds its copy deferred until
     /// `due_ms` (the shell computes `now_ms + defer_ms` after validating the range).
     pub fn publish_deferred(&mut self, msg: Message, due_ms: u64) -> PublishOutcome {
         self.count(&msg);
-        self.route(msg, Some(due_ms))
+        self.route(msg, Some(due_ms), false)
     }
 
     /// A message the shell read back from the topic's disk queue: routed like `publish` but not
     /// counted again. The shell should only read the topic disk queue while
     /// [`Topic::accepts_backend`] is true; otherwise the message just goes back to the backlog.
     pub fn publish_from_backend(&mut self, msg: Message, due_ms: Option<u64>) -> PublishOutcome {
-        self.route(msg, due_ms)
+        self.route(msg, due_ms, false)
     }
 
     /// Whether the topic passes messages on to channels now (has channels and is not paused).
@@ -173,12 +181,13 @@ impl Topic {
         self.message_bytes += msg.body.len() as u64;
     }
 
-    fn route(&mut self, msg: Message, due_ms: Option<u64>) -> PublishOutcome {
+    /// `spill`: send durable copies to disk whatever room memory has.
+    fn route(&mut self, msg: Message, due_ms: Option<u64>, spill: bool) -> PublishOutcome {
         if self.deliverable() {
-            return self.fan_out(msg, due_ms);
+            return self.fan_out(msg, due_ms, spill);
         }
         let mut out = PublishOutcome::default();
-        if self.backlog.len() >= self.config.mem_queue_size {
+        if self.backlog.len() >= self.config.mem_queue_size || (spill && !self.ephemeral) {
             if self.ephemeral {
                 out.dropped += 1;
             } else {
@@ -194,7 +203,7 @@ impl Topic {
         out
     }
 
-    fn fan_out(&mut self, msg: Message, due_ms: Option<u64>) -> PublishOutcome {
+    fn fan_out(&mut self, msg: Message, due_ms: Option<u64>, spill: bool) -> PublishOutcome {
         let mut out = PublishOutcome::default();
         for (name, channel) in self.channels.iter_mut() {
             let copy = Message {
@@ -203,6 +212,7 @@ impl Topic {
             };
             let put = match due_ms {
                 Some(due) => channel.put_deferred(copy, due),
+                None if spill && !channel.is_ephemeral() => channel.put_overflowing(copy),
                 None => channel.put(copy),
             };
             match put {
@@ -226,7 +236,7 @@ impl Topic {
             let Some((msg, due_ms)) = self.backlog.pop_front() else {
                 break;
             };
-            out.absorb(self.fan_out(msg, due_ms));
+            out.absorb(self.fan_out(msg, due_ms, false));
         }
         out
     }
@@ -423,6 +433,29 @@ mod tests {
         let msg = t.new_message(Bytes::from_static(body.as_bytes()), 42);
         let id = msg.id;
         (id, t.publish(msg))
+    }
+
+    #[test]
+    fn a_spilling_publish_sends_durable_copies_to_disk_and_keeps_ephemeral_ones() {
+        let mut t = topic("t");
+        create(&mut t, "a");
+        create(&mut t, "e#ephemeral");
+        let msg = t.new_message(Bytes::from_static(b"x"), 42);
+        let id = msg.id;
+        let out = t.publish_spilling(msg);
+        assert_eq!(out.spilled.len(), 1, "{out:?}");
+        assert_eq!((out.spilled[0].channel.as_deref(), out.spilled[0].msg.id, out.spilled[0].due_ms), (Some("a"), id, None));
+        assert_eq!(out.dropped, 0);
+        assert_eq!(t.channel("a").expect("exists").depth(), 0);
+        assert_eq!(t.channel("a").expect("exists").message_count(), 1);
+        assert_eq!(t.channel("e#ephemeral").expect("exists").depth(), 1);
+        // Without channels the copy goes to the topic's own disk queue, not its backlog.
+        let mut lone = topic("lone");
+        let msg = lone.new_message(Bytes::from_static(b"y"), 42);
+        let out = lone.publish_spilling(msg);
+        assert_eq!(out.spilled.len(), 1);
+        assert_eq!(out.spilled[0].channel, None);
+        assert_eq!(lone.message_count(), 1);
     }
 
     #[test]

@@ -57,6 +57,7 @@ impl DiskQueue {
             return Err(e);
         }
         self.write.pos += chunk.len() as u64;
+        self.unread_bytes += chunk.len() as u64;
         self.depth += *records;
         self.unsynced_ops += *records;
         chunk.clear();

@@ -119,6 +119,9 @@ pub struct DiskQueue {
     checksummed_from: u64,
     /// Records skipped because their checksum did not match, since open.
     corrupt_records: u64,
+    /// Bytes of the segment files between the read and the write position (framing included):
+    /// what the queue still holds on disk for its reader, reported as `nsq_diskqueue_bytes`.
+    unread_bytes: u64,
 }
 
 /// What a scan of a segment found.
@@ -152,6 +155,7 @@ impl DiskQueue {
             // Every file is nsqd's until the format is known (recovery scans with this).
             checksummed_from: u64::MAX,
             corrupt_records: 0,
+            unread_bytes: 0,
         };
         let segments = q.segments().await?;
         let meta = match q.disk.read(&q.meta_name()).await {
@@ -216,6 +220,7 @@ impl DiskQueue {
             q.depth = q.count_between(q.read, q.write).await?;
             q.needs_sync = true;
         }
+        q.unread_bytes = q.bytes_between(q.read, q.write).await?;
         q.check_invariants();
         if q.needs_sync {
             q.sync().await?;
@@ -241,7 +246,10 @@ impl DiskQueue {
             ));
         }
         let total = CHECKSUMMED_HEADER_LEN + size as u64;
-        if self.write.pos > 0 && self.write.pos + total > self.config.max_bytes_per_file {
+        // BUGGIFY: an early roll. Segment boundaries (a reader at the end of a file, a file
+        // removed after the meta moved past it, recovery across files) are otherwise reached
+        // only after `max_bytes_per_file` of traffic.
+        if self.write.pos > 0 && (self.write.pos + total > self.config.max_bytes_per_file || rt::buggify!()) {
             self.roll_write_file().await?;
         }
         debug_assert!(self.write.file >= self.checksummed_from, "writing into an nsqd-format file");
@@ -256,6 +264,7 @@ impl DiskQueue {
             return Err(e);
         }
         self.write.pos += total;
+        self.unread_bytes += total;
         self.depth += 1;
         self.unsynced_ops += 1;
         if self.unsynced_ops >= self.config.sync_every.max(1) {
@@ -288,6 +297,7 @@ impl DiskQueue {
                     tracing::warn!(queue = %self.name, depth = self.depth, "diskqueue empty but depth was not 0; reset");
                     self.depth = 0;
                 }
+                self.unread_bytes = 0;
                 return Ok(None);
             }
             if self.reader.is_none() {
@@ -347,6 +357,7 @@ impl DiskQueue {
                 );
                 self.corrupt_records += 1;
                 self.read.pos = body_at + size as u64;
+                self.unread_bytes = self.unread_bytes.saturating_sub(header_len + size as u64);
                 self.depth = self.depth.saturating_sub(1);
                 self.unsynced_ops += 1;
                 if self.read.file < self.write.file && self.read.pos >= end {
@@ -358,6 +369,7 @@ impl DiskQueue {
             let body = Bytes::copy_from_slice(body);
             let at = self.read;
             self.read.pos = body_at + size as u64;
+            self.unread_bytes = self.unread_bytes.saturating_sub(header_len + size as u64);
             self.depth = self.depth.saturating_sub(1);
             self.unacked.insert(at, self.next_pop_seq);
             self.next_pop_seq += 1;
@@ -408,6 +420,13 @@ impl DiskQueue {
         self.depth
     }
 
+    /// Bytes between the read and the write position, record framing included (anything past
+    /// the last record of a finished segment, e.g. a cut-off tail, counts until the reader
+    /// leaves that segment).
+    pub fn unread_bytes(&self) -> u64 {
+        self.unread_bytes
+    }
+
     /// The depth as seen from the ack position (what a reopen will find): the unread records plus
     /// every record taken since the lowest unacked one.
     fn durable_depth(&self) -> u64 {
@@ -421,6 +440,12 @@ impl DiskQueue {
 
     /// Makes every put so far durable and records the read position.
     pub async fn sync(&mut self) -> io::Result<()> {
+        if rt::buggify!() {
+            // BUGGIFY: a slow sync. Whatever waits on it (a publish with `--sync-every=1`, a
+            // read, a clean stop) waits longer, and a kill is more likely to land between the
+            // append and the fsync.
+            rt::time::sleep(std::time::Duration::from_millis(rt::rand::range(1..100))).await;
+        }
         if self.write_file_dirty && !self.config.skip_fsync {
             self.ensure_write_file().await?;
             self.write_file.as_mut().expect("opened").sync().await?;
@@ -469,6 +494,7 @@ impl DiskQueue {
         self.write = Position { file: self.write.file + 1, pos: 0 };
         self.read = self.write;
         self.depth = 0;
+        self.unread_bytes = 0;
         self.unacked.clear();
         self.pending_removals.clear();
         self.sync().await
@@ -564,6 +590,9 @@ impl DiskQueue {
     /// has recorded the move.
     async fn finish_read_file(&mut self) {
         debug_assert!(self.read.file < self.write.file);
+        if let Some(r) = &self.reader {
+            self.unread_bytes = self.unread_bytes.saturating_sub(r.len.saturating_sub(self.read.pos));
+        }
         self.pending_removals.push(self.read.file);
         self.reader = None;
         self.read = Position { file: self.read.file + 1, pos: 0 };
@@ -596,6 +625,7 @@ impl DiskQueue {
         self.read = Position { file: self.read.file + 1, pos: 0 };
         let counted = self.count_between(self.read, self.write).await?;
         self.depth = counted;
+        self.unread_bytes = self.bytes_between(self.read, self.write).await?;
         self.needs_sync = true;
         self.sync().await
     }
@@ -673,6 +703,32 @@ impl DiskQueue {
             let start = if n == from.file { from.pos } else { 0 };
             let len = if n == to.file { to.pos.min(file.len().await?) } else { file.len().await? };
             total += self.scan(n, &file, start, len).await?.records;
+        }
+        Ok(total)
+    }
+
+    /// Bytes of the segment files between two positions (whole files in between, missing ones
+    /// count 0).
+    async fn bytes_between(&self, from: Position, to: Position) -> io::Result<u64> {
+        if from == to {
+            return Ok(0);
+        }
+        if from.file == to.file {
+            return Ok(to.pos.saturating_sub(from.pos));
+        }
+        let mut total = 0u64;
+        for n in from.file..=to.file {
+            let len = if n == to.file {
+                to.pos
+            } else {
+                match self.disk.open(&self.segment_name(n)).await {
+                    Ok(f) => f.len().await?,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            let start = if n == from.file { from.pos } else { 0 };
+            total += len.saturating_sub(start);
         }
         Ok(total)
     }

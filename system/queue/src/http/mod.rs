@@ -1,17 +1,19 @@
 //! nsqd's HTTP API (`/ping`, `/info`, `/pub`, `/mpub`, `/topic/*`, `/channel/*`, `/stats`,
-//! `/config/:opt`) as an axum `Router` served by `rt::http::serve`.
+//! `/config/:opt`, and Weir's `/metrics`) as an axum `Router` served by `rt::http::serve`.
 //!
 //! - [`api`]: the [`QueueApi`] trait the daemon implements, and its data types.
 //! - [`router`]: the routes and nsqd's order of checks; [`params`], [`body`], [`reply`] are the
 //!   query string, the capped body read and nsqd's response conventions.
 //! - [`stats`] / [`stats_text`]: the `/stats` structs (nsqd's JSON field order), filtering, and
-//!   the text rendering; [`config`]: option names and values for `/config/:opt`.
+//!   the text rendering; [`metrics`]: the same snapshot as Prometheus text (`/metrics`);
+//!   [`config`]: option names and values for `/config/:opt`.
 
 pub mod api;
 pub mod body;
 pub mod config;
 pub mod gofmt;
 pub mod limits;
+pub mod metrics;
 pub mod params;
 pub mod reply;
 pub mod router;

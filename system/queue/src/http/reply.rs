@@ -81,6 +81,11 @@ pub fn text(body: impl Into<Vec<u8>>) -> Response {
     build(200, content_type, body)
 }
 
+/// 200 with a body of the given content type (`/metrics`' Prometheus text).
+pub fn with_content_type(content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
+    build(200, Some(content_type), body.into())
+}
+
 /// 200 with a JSON body.
 pub fn json(value: &impl serde::Serialize) -> Response {
     match serde_json::to_vec(value) {

@@ -18,6 +18,7 @@ use super::params::Params;
 use super::reply::{self, codes, HttpError};
 use super::stats::{self, StatsDocument, StatsFilter};
 use super::stats_text;
+use super::metrics;
 
 struct Shared<A> {
     api: Arc<A>,
@@ -37,6 +38,7 @@ pub fn router<A: QueueApi>(api: Arc<A>, limits: HttpLimits) -> Router {
         .route("/ping", any(ping::<A>))
         .route("/info", any(info::<A>))
         .route("/stats", any(stats_handler::<A>))
+        .route("/metrics", any(metrics_handler::<A>))
         .route("/pub", any(publish::<A>))
         .route("/mpub", any(publish_many::<A>))
         .route("/topic/{action}", any(topic_action::<A>))
@@ -268,6 +270,27 @@ async fn stats_handler<A: QueueApi>(State(s): St<A>, req: Request) -> Response {
         }
         .await,
     )
+}
+
+/// `/metrics`: Prometheus text format 0.0.4 over one `/stats` snapshot with clients (the node's
+/// lock is taken once; nothing is counted when nobody scrapes). No query parameters.
+async fn metrics_handler<A: QueueApi>(State(s): St<A>, req: Request) -> Response {
+    if let Some(r) = check_method(req.method(), GET) {
+        return r;
+    }
+    drop(req);
+    let filter = StatsFilter { topic: None, channel: None, include_clients: true };
+    let snapshot = s.api.stats(&filter).await;
+    let (start_time, uptime_ns) = (snapshot.start_time, snapshot.uptime_ns);
+    let (topics, producers) = stats::select(snapshot, &filter);
+    let body = metrics::render(&metrics::MetricsInput {
+        healthy: s.api.health() == super::Health::Ok,
+        start_time,
+        uptime_ns,
+        topics: topics.as_deref().unwrap_or(&[]),
+        producers: producers.as_deref().unwrap_or(&[]),
+    });
+    reply::with_content_type(metrics::CONTENT_TYPE, body)
 }
 
 /// `/config/:opt`: GET reads any option; PUT changes the two nsqd allows and answers the new value.

@@ -51,6 +51,10 @@ pub struct TopicStats {
     /// out of the JSON while 0, so nsqd's shape is unchanged).
     #[serde(skip_serializing_if = "is_zero")]
     pub corrupt_count: u64,
+    /// Weir only, `/metrics` only (not in the JSON): bytes in the topic's disk queue; `None`
+    /// when it has none (ephemeral).
+    #[serde(skip)]
+    pub backend_bytes: Option<u64>,
 }
 
 /// One channel (JSON field order as nsqd).
@@ -75,6 +79,9 @@ pub struct ChannelStats {
     /// Weir only: see [`TopicStats::corrupt_count`].
     #[serde(skip_serializing_if = "is_zero")]
     pub corrupt_count: u64,
+    /// See [`TopicStats::backend_bytes`].
+    #[serde(skip)]
+    pub backend_bytes: Option<u64>,
 }
 
 fn is_zero(n: &u64) -> bool {

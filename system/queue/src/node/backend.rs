@@ -59,9 +59,11 @@ impl Storage {
     pub async fn open(&self, name: &str) -> io::Result<BackendHandle> {
         let queue = DiskQueue::open(self.disk.clone(), name, self.config.clone()).await?;
         let depth = Arc::new(AtomicU64::new(queue.depth()));
+        let bytes = Arc::new(AtomicU64::new(queue.unread_bytes()));
         Ok(BackendHandle {
             queue: Arc::new(AsyncMutex::new(Queue { dq: Some(queue) })),
             depth,
+            bytes,
             corrupt: Arc::new(AtomicU64::new(0)),
             tracker: Arc::new(Mutex::new(Tracker::default())),
             rounds: Arc::new(AsyncMutex::new(())),
@@ -74,6 +76,8 @@ impl Storage {
 pub(crate) struct BackendHandle {
     queue: Arc<AsyncMutex<Queue>>,
     depth: Arc<AtomicU64>,
+    /// Unread bytes on disk (mirrored like `depth`, for `/metrics`).
+    bytes: Arc<AtomicU64>,
     /// Records the disk queue skipped for a failed checksum (mirrored like `depth`).
     corrupt: Arc<AtomicU64>,
     /// Lock order: the node's state lock, then this; never the async queue lock while holding it.
@@ -115,6 +119,11 @@ impl BackendHandle {
         self.depth.load(Ordering::Acquire)
     }
 
+    /// Bytes of the records on disk, framing included (cheap; no lock).
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Acquire)
+    }
+
     /// Records skipped for a failed checksum since the queue was opened (cheap; no lock).
     pub fn corrupt_records(&self) -> u64 {
         self.corrupt.load(Ordering::Acquire)
@@ -127,6 +136,7 @@ impl BackendHandle {
         let mut q = self.queue.lock().await;
         q.put(msg, due_unix_ms).await?;
         self.depth.store(q.depth(), Ordering::Release);
+        self.bytes.store(q.unread_bytes(), Ordering::Release);
         self.release_id(&msg.id);
         self.apply_releases(&mut q).await;
         q.maybe_sync(now_ms).await
@@ -147,6 +157,7 @@ impl BackendHandle {
         self.apply_releases(&mut q).await;
         let got = q.pop_tracked().await;
         self.depth.store(q.depth(), Ordering::Release);
+        self.bytes.store(q.unread_bytes(), Ordering::Release);
         self.corrupt.store(q.dq.as_ref().map_or(0, DiskQueue::corrupt_records), Ordering::Release);
         got
     }
@@ -243,6 +254,7 @@ impl BackendHandle {
         }
         let r = q.empty().await;
         self.depth.store(q.depth(), Ordering::Release);
+        self.bytes.store(q.unread_bytes(), Ordering::Release);
         r
     }
 
@@ -251,6 +263,7 @@ impl BackendHandle {
         let mut q = self.queue.lock().await;
         let r = q.delete().await;
         self.depth.store(0, Ordering::Release);
+        self.bytes.store(0, Ordering::Release);
         r
     }
 }
@@ -268,6 +281,10 @@ fn deleted() -> io::Error {
 impl Queue {
     fn depth(&self) -> u64 {
         self.dq.as_ref().map_or(0, DiskQueue::depth)
+    }
+
+    fn unread_bytes(&self) -> u64 {
+        self.dq.as_ref().map_or(0, DiskQueue::unread_bytes)
     }
 
     async fn put(&mut self, msg: &Message, due_unix_ms: Option<i64>) -> io::Result<()> {

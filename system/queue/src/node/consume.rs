@@ -162,6 +162,10 @@ impl Node {
         let delay_ms = if self.opts.testing.ignore_req_delay { 0 } else { delay_ms };
         let now_ms = self.now_ms();
         let max = self.opts.max_req_timeout_ms;
+        if self.opts.testing.lose_delayed_requeues && delay_ms > 0 {
+            // Testing::lose_delayed_requeues — BROKEN VARIANT: out of flight, never back.
+            return self.with_channel(sub, |ch| ch.finish(client, id).map(|_| ()));
+        }
         self.with_channel(sub, |ch| ch.requeue(client, id, delay_ms, now_ms, max))?;
         let state = self.lock();
         Node::wake(&state, &sub.topic, Some(&sub.channel));

@@ -14,6 +14,15 @@ use crate::options::Options;
 
 use super::{ClientEntry, Node, PublishError, State};
 
+/// BUGGIFY: a slow admin answer. The request waits between its existence check and its action,
+/// so a concurrent delete, pause or empty of the same topic or channel (another operator, the
+/// simulator's admin workload) lands in between, and the client sees a slow reply.
+async fn slow_answer() {
+    if rt::buggify!() {
+        rt::time::sleep(std::time::Duration::from_millis(rt::rand::range(50..500))).await;
+    }
+}
+
 /// The node as the HTTP router sees it.
 pub struct Api(pub Arc<Node>);
 
@@ -44,6 +53,7 @@ impl QueueApi for Api {
         if !node.lock().topics.contains_key(topic) {
             return Err(ApiError::TopicNotFound);
         }
+        slow_answer().await;
         let r = match action {
             Action::Create => unreachable!("handled above"),
             Action::Delete => node.delete_topic(topic).await,
@@ -67,6 +77,7 @@ impl QueueApi for Api {
         if !exists {
             return Err(ApiError::ChannelNotFound);
         }
+        slow_answer().await;
         let r = match action {
             Action::Create => unreachable!("handled above"),
             Action::Delete => node.delete_channel(topic, channel).await,
@@ -188,6 +199,7 @@ fn snapshot(node: &Node, state: &State, filter: &StatsFilter, now_ms: u64) -> St
                 paused: ch.is_paused(),
                 e2e_processing_latency: report(extra.and_then(|e| e.e2e.as_ref()).into_iter().collect()),
                 corrupt_count: extra.and_then(|e| e.backend.as_ref()).map_or(0, |b| b.corrupt_records()),
+                backend_bytes: extra.and_then(|e| e.backend.as_ref()).map(|b| b.bytes()),
             });
         }
         let backend_depth = t.backend.as_ref().map_or(0, |b| b.depth());
@@ -201,6 +213,7 @@ fn snapshot(node: &Node, state: &State, filter: &StatsFilter, now_ms: u64) -> St
             paused: t.topic.is_paused(),
             e2e_processing_latency: report(t.channels.values().filter_map(|c| c.e2e.as_ref()).collect()),
             corrupt_count: t.backend.as_ref().map_or(0, |b| b.corrupt_records()),
+            backend_bytes: t.backend.as_ref().map(|b| b.bytes()),
         });
     }
     let producers = state

@@ -204,6 +204,11 @@ impl Node {
                 } else if defer_ms > 0 {
                     t.topic
                         .publish_deferred(msg, now_ms.saturating_add(defer_ms))
+                } else if rt::buggify!() {
+                    // BUGGIFY: a forced spill. The copies go to disk though memory has room, so
+                    // delivery from the disk queue (its order, its refill, its sync before a
+                    // crash) is exercised with small workloads too.
+                    t.topic.publish_spilling(msg)
                 } else {
                     t.topic.publish(msg)
                 };

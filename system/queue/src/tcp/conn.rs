@@ -186,8 +186,13 @@ impl Conn {
             let heartbeat_at = (self.settings.heartbeat_ms > 0).then_some(self.next_heartbeat);
             let read_deadline = self.read_deadline();
             let flush_at = self.flush_at;
+            // BUGGIFY: a tiny read. Commands then arrive a few bytes at a time, split anywhere
+            // (inside the magic, a header, a body), as a slow or fragmenting network delivers
+            // them: the decoder must wait for the rest, never misparse.
+            let read_max = if rt::buggify!() { rt::rand::range(1..8) } else { usize::MAX };
+            let mut into = bytes::BufMut::limit(&mut self.inbuf, read_max);
             let wake = rt::select! {
-                r = self.io.read_buf(&mut self.inbuf) => Wake::Read(r),
+                r = self.io.read_buf(&mut into) => Wake::Read(r),
                 _ = self.notify.notified() => Wake::Notified,
                 _ = sleep_until_opt(heartbeat_at) => Wake::Heartbeat,
                 _ = sleep_until_opt(read_deadline) => Wake::ReadDeadline,

@@ -32,6 +32,9 @@ pub struct CoreConfig {
     pub no_self_preservation: bool,
     /// TESTING: a renewal is acknowledged and counted but does not move the lease's deadline.
     pub renewal_does_not_extend: bool,
+    /// TESTING: the bug the simulator found: a replicated registration or forwarded renewal
+    /// starts a fresh lease on arrival, however long it waited on the way.
+    pub fresh_forwarded_lease: bool,
 }
 
 impl CoreConfig {
@@ -49,6 +52,7 @@ impl CoreConfig {
             doubled_expiry: false,
             no_self_preservation: false,
             renewal_does_not_extend: false,
+            fresh_forwarded_lease: false,
         }
     }
 }

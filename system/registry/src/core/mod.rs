@@ -19,11 +19,15 @@ pub mod stamp;
 pub mod versions;
 
 #[cfg(test)]
+mod id_index_tests;
+#[cfg(test)]
+mod lease_age_tests;
+#[cfg(test)]
 mod tests;
 
 pub use config::CoreConfig;
 pub use instance::{Instance, Key, Lease, Registration, Status};
-pub use record::{DigestEntry, Record};
+pub use record::{DigestEntry, Record, Renewal};
 pub use registry::{Committed, CoreError, Preservation, Registry, SweepReport};
 pub use stamp::Stamp;
 pub use versions::Versions;

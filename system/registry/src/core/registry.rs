@@ -17,8 +17,12 @@
 //! marker with the evicted stamp so a copy of that same registration arriving later is ignored;
 //! a newer registration (the owner re-registering, or a peer re-stamping an instance that still
 //! renews there, see [`Registry::revive`]) brings it back.
+//!
+//! Leases cross nodes as ages (see [`super::record`]): a replicated registration or forwarded
+//! renewal dates the lease `now - age` here, never later than a renewal this node saw itself, and
+//! a registration whose lease had already run out on the sender is not brought back to life.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -26,7 +30,7 @@ use rand::Rng;
 use super::config::CoreConfig;
 use super::instance::{Instance, Key, Registration, Status};
 use super::names::check_name;
-use super::record::{DigestEntry, Record};
+use super::record::{DigestEntry, Record, Renewal};
 use super::renewals::RenewalWindow;
 use super::stamp::{Lamport, Stamp};
 use super::versions::Versions;
@@ -111,6 +115,11 @@ pub struct Preservation {
 pub struct Registry {
     config: CoreConfig,
     entries: BTreeMap<Key, Entry>,
+    /// Instance id → the services holding an entry (of any state) with that id: Consul's
+    /// deregistration and check updates name an instance by id alone, and scanning every entry
+    /// for it would make each such request cost the size of the registry. Kept in step with
+    /// `entries` by [`Registry::put`] and the sweep's purge.
+    by_id: BTreeMap<String, BTreeSet<String>>,
     versions: Versions,
     lamport: Lamport,
     renewals: RenewalWindow,
@@ -126,6 +135,7 @@ impl Registry {
         Registry {
             config,
             entries: BTreeMap::new(),
+            by_id: BTreeMap::new(),
             versions,
             lamport: Lamport::starting_at(lamport_start),
             renewals: RenewalWindow::default(),
@@ -156,6 +166,14 @@ impl Registry {
         self.self_preservation
     }
 
+    /// Inserts or replaces the entry of `key`, indexing its id.
+    fn put(&mut self, key: Key, entry: Entry) {
+        if !self.entries.contains_key(&key) {
+            self.by_id.entry(key.id.clone()).or_default().insert(key.service.clone());
+        }
+        self.entries.insert(key, entry);
+    }
+
     fn live(&self, key: &Key) -> Option<&Live> {
         match self.entries.get(key).map(|e| &e.state) {
             Some(State::Live(l)) => Some(l),
@@ -180,14 +198,21 @@ impl Registry {
         Ok(())
     }
 
-    fn record_of(&self, key: &Key) -> Option<Record> {
+    /// The replicable state of `key`, its lease age measured at `now_ms`.
+    fn record_of(&self, key: &Key, now_ms: u64) -> Option<Record> {
         let e = self.entries.get(key)?;
-        let registration = match &e.state {
-            State::Live(l) => Some(l.reg.clone()),
-            State::Deleted { .. } => None,
+        let (registration, lease_age_ms) = match &e.state {
+            State::Live(l) => (Some(l.reg.clone()), Some(now_ms.saturating_sub(l.renewed_ms))),
+            State::Deleted { .. } => (None, None),
             State::Evicted { .. } => return None,
         };
-        Some(Record { key: key.clone(), stamp: e.stamp.clone(), registration })
+        Some(Record { key: key.clone(), stamp: e.stamp.clone(), registration, lease_age_ms })
+    }
+
+    /// Whether a lease of `lease` last renewed `age_ms` ago has run out.
+    fn expired(&self, lease: &super::instance::Lease, age_ms: u64) -> bool {
+        let doubled = self.config.doubled_expiry;
+        lease.ttl_ms.is_some_and(|ttl| age_ms > if doubled { ttl.saturating_mul(2) } else { ttl })
     }
 
     /// Registers or replaces an instance (a replace is a new incarnation: a new stamp).
@@ -208,11 +233,11 @@ impl Registry {
         }
         let version = self.versions.commit(&key.service);
         let live = Live { reg, registered_ms, renewed_ms: now_ms, overdue: false, version, updated_unix_ms: wall_ms };
-        self.entries.insert(key.clone(), Entry { stamp, state: State::Live(Box::new(live)) });
+        self.put(key.clone(), Entry { stamp, state: State::Live(Box::new(live)) });
         if !was_live {
             self.live += 1;
         }
-        Ok(Committed { version, record: self.record_of(&key) })
+        Ok(Committed { version, record: self.record_of(&key, now_ms) })
     }
 
     /// Renews an instance's lease and, with `status`, sets the owner's status (Consul's
@@ -231,7 +256,7 @@ impl Registry {
         }
         let recovered = self.clear_overdue(key, wall_ms);
         match status {
-            Some(s) => self.set_status(key, s, wall_ms),
+            Some(s) => self.set_status(key, s, now_ms, wall_ms),
             None => Ok(Committed { version: recovered.unwrap_or(self.versions.global()), record: None }),
         }
     }
@@ -251,7 +276,7 @@ impl Registry {
     }
 
     /// Sets the owner's status; a change is stamped and replicated, the same status is a no-op.
-    pub fn set_status(&mut self, key: &Key, status: Status, wall_ms: i64) -> Result<Committed, CoreError> {
+    pub fn set_status(&mut self, key: &Key, status: Status, now_ms: u64, wall_ms: i64) -> Result<Committed, CoreError> {
         let current = self.live(key).ok_or_else(|| CoreError::UnknownInstance(key.clone()))?.reg.status;
         if current == status {
             return Ok(Committed { version: self.versions.global(), record: None });
@@ -267,7 +292,7 @@ impl Registry {
                 l.updated_unix_ms = wall_ms;
             }
         }
-        Ok(Committed { version, record: self.record_of(key) })
+        Ok(Committed { version, record: self.record_of(key, now_ms) })
     }
 
     /// Deregisters an instance, leaving a replicated tombstone.
@@ -278,14 +303,20 @@ impl Registry {
         let prev_stamp = self.entries.get(key).map(|e| e.stamp.clone());
         let stamp = self.lamport.tick(&self.config.node, prev_stamp.as_ref());
         let version = self.versions.commit(&key.service);
-        self.entries.insert(key.clone(), Entry { stamp, state: State::Deleted { at_ms: now_ms } });
+        self.put(key.clone(), Entry { stamp, state: State::Deleted { at_ms: now_ms } });
         self.live -= 1;
-        Ok(Committed { version, record: self.record_of(key) })
+        Ok(Committed { version, record: self.record_of(key, now_ms) })
     }
 
     /// Applies a peer's record; returns the new global version if it changed what readers see.
     /// A record not newer than what this node holds (including an eviction marker of the same
     /// stamp) is ignored, so applying is idempotent and order-independent.
+    ///
+    /// A registration's lease dates from `now - lease_age_ms` (or a later renewal this node saw
+    /// itself). One whose lease had already run out when it was sent does not bring an instance
+    /// this node does not hold alive back: it is kept as an eviction marker of that stamp, which
+    /// is what this node's sweep would have made of it (the sender re-stamps the instance should
+    /// its owner renew again).
     pub fn apply(&mut self, record: Record, now_ms: u64, wall_ms: i64) -> Option<u64> {
         self.lamport.observe(&record.stamp);
         let prev = self.entries.get(&record.key);
@@ -304,16 +335,23 @@ impl Registry {
                     tracing::warn!(%key, "instance limit reached; replicated registration dropped");
                     return None;
                 }
-                let registered_ms = match prev.map(|e| &e.state) {
-                    Some(State::Live(l)) => l.registered_ms,
-                    _ => now_ms,
+                let age_ms = if self.config.fresh_forwarded_lease { 0 } else { record.lease_age_ms.unwrap_or(0) };
+                if !was_live && self.expired(&reg.lease, age_ms) {
+                    tracing::debug!(%key, age_ms, "replicated registration's lease already ran out; not revived");
+                    self.put(key, Entry { stamp: record.stamp, state: State::Evicted { at_ms: now_ms } });
+                    return None;
+                }
+                let (registered_ms, renewed_before) = match prev.map(|e| &e.state) {
+                    Some(State::Live(l)) => (l.registered_ms, Some(l.renewed_ms)),
+                    _ => (now_ms, None),
                 };
+                let renewed_ms = now_ms.saturating_sub(age_ms).max(renewed_before.unwrap_or(0));
                 if reg.lease.ttl_ms.is_some() {
                     self.renewals.record(now_ms);
                 }
                 let version = self.versions.commit(&key.service);
-                let live = Live { reg, registered_ms, renewed_ms: now_ms, overdue: false, version, updated_unix_ms: wall_ms };
-                self.entries.insert(key, Entry { stamp: record.stamp, state: State::Live(Box::new(live)) });
+                let live = Live { reg, registered_ms, renewed_ms, overdue: false, version, updated_unix_ms: wall_ms };
+                self.put(key, Entry { stamp: record.stamp, state: State::Live(Box::new(live)) });
                 if !was_live {
                     self.live += 1;
                 }
@@ -321,7 +359,7 @@ impl Registry {
             }
             None => {
                 let version = was_live.then(|| self.versions.commit(&key.service));
-                self.entries.insert(key, Entry { stamp: record.stamp, state: State::Deleted { at_ms: now_ms } });
+                self.put(key, Entry { stamp: record.stamp, state: State::Deleted { at_ms: now_ms } });
                 if was_live {
                     self.live -= 1;
                 }
@@ -330,33 +368,63 @@ impl Registry {
         }
     }
 
-    /// Renewals a peer forwarded: each known live instance is renewed here; the keys this node
-    /// does not hold alive are returned (the peer then re-stamps them with [`Registry::revive`]
-    /// and sends the full registration). The second value is the version if a TTL check turned
-    /// back to passing.
-    pub fn renew_forwarded(&mut self, keys: &[Key], now_ms: u64, wall_ms: i64) -> (Vec<Key>, Option<u64>) {
+    /// Renewals a peer forwarded: each known live instance is renewed here as of `now - age`
+    /// (a renewal older than one this node saw itself changes nothing); the keys this node does
+    /// not hold alive are returned (the peer then re-stamps them with [`Registry::revive`] and
+    /// sends the full registration). The second value is the version if a TTL check turned back
+    /// to passing.
+    pub fn renew_forwarded(&mut self, renewals: &[Renewal], now_ms: u64, wall_ms: i64) -> (Vec<Key>, Option<u64>) {
         let before = self.versions.global();
         let mut unknown = Vec::new();
-        for key in keys {
-            if self.renew(key, None, now_ms, wall_ms).is_err() {
-                unknown.push(key.clone());
+        for r in renewals {
+            let age_ms = if self.config.fresh_forwarded_lease { 0 } else { r.age_ms };
+            if self.renew_aged(&r.key, age_ms, now_ms, wall_ms).is_err() {
+                unknown.push(r.key.clone());
             }
         }
         let after = self.versions.global();
         (unknown, (after > before).then_some(after))
     }
 
+    /// A renewal that happened `age_ms` ago on a peer.
+    fn renew_aged(&mut self, key: &Key, age_ms: u64, now_ms: u64, wall_ms: i64) -> Result<(), CoreError> {
+        let keep_deadline = self.config.renewal_does_not_extend;
+        let renewed_at = now_ms.saturating_sub(age_ms);
+        let (counts, extends) = {
+            let live = self.live_mut(key).ok_or_else(|| CoreError::UnknownInstance(key.clone()))?;
+            let extends = !keep_deadline && renewed_at > live.renewed_ms;
+            if extends {
+                live.renewed_ms = renewed_at;
+            }
+            (live.reg.lease.ttl_ms.is_some() || live.reg.lease.critical_after_ms.is_some(), extends)
+        };
+        if counts {
+            self.renewals.record(now_ms);
+        }
+        // Only a renewal that moved the lease past the check's deadline turns an overdue check
+        // back: the check would otherwise go critical again on the next sweep.
+        let in_time = self.live(key).is_some_and(|l| l.reg.lease.critical_after_ms.is_none_or(|c| now_ms <= l.renewed_ms.saturating_add(c)));
+        if extends && in_time {
+            self.clear_overdue(key, wall_ms);
+        }
+        Ok(())
+    }
+
     /// Re-stamps a live instance that a peer does not know (it evicted or never got it) while
     /// renewals still reach this node: the new stamp beats the peer's eviction marker. Readers
-    /// see no change, so no version is committed.
-    pub fn revive(&mut self, key: &Key) -> Option<Record> {
-        self.live(key)?;
+    /// see no change, so no version is committed. A lease that has run out here (kept only by
+    /// self-preservation or the per-sweep cap) is not pressed on the peer: `None`.
+    pub fn revive(&mut self, key: &Key, now_ms: u64) -> Option<Record> {
+        let l = self.live(key)?;
+        if self.expired(&l.reg.lease, now_ms.saturating_sub(l.renewed_ms)) {
+            return None;
+        }
         let prev = self.entries.get(key).map(|e| e.stamp.clone());
         let stamp = self.lamport.tick(&self.config.node, prev.as_ref());
         if let Some(e) = self.entries.get_mut(key) {
             e.stamp = stamp;
         }
-        self.record_of(key)
+        self.record_of(key, now_ms)
     }
 
     /// Self-preservation's arithmetic, as renewal rates per minute.
@@ -474,10 +542,23 @@ impl Registry {
             }
         }
         let ttl = self.config.tombstone_ttl_ms;
-        self.entries.retain(|_, e| match e.state {
-            State::Live(_) => true,
-            State::Deleted { at_ms } | State::Evicted { at_ms } => now_ms.saturating_sub(at_ms) <= ttl,
+        let by_id = &mut self.by_id;
+        self.entries.retain(|k, e| {
+            let keep = match e.state {
+                State::Live(_) => true,
+                State::Deleted { at_ms } | State::Evicted { at_ms } => now_ms.saturating_sub(at_ms) <= ttl,
+            };
+            if !keep {
+                if let Some(services) = by_id.get_mut(&k.id) {
+                    services.remove(&k.service);
+                    if services.is_empty() {
+                        by_id.remove(&k.id);
+                    }
+                }
+            }
+            keep
         });
+        debug_assert_eq!(self.by_id.values().map(|s| s.len()).sum::<usize>(), self.entries.len());
         debug_assert_eq!(self.live, self.entries.values().filter(|e| matches!(e.state, State::Live(_))).count());
         report
     }
@@ -488,8 +569,9 @@ impl Registry {
     }
 
     /// The records a peer with `digest` lacks or holds older, at most `max` of them (the peer
-    /// asks again for the rest). Eviction markers are not sent: eviction is local.
-    pub fn newer_than(&self, digest: &[DigestEntry], max: usize) -> Vec<Record> {
+    /// asks again for the rest), with lease ages as of `now_ms`. Eviction markers are not sent:
+    /// eviction is local.
+    pub fn newer_than(&self, digest: &[DigestEntry], max: usize, now_ms: u64) -> Vec<Record> {
         let theirs: BTreeMap<&Key, &Stamp> = digest.iter().map(|d| (&d.key, &d.stamp)).collect();
         let mut out = Vec::new();
         for (key, e) in &self.entries {
@@ -499,7 +581,7 @@ impl Registry {
             if theirs.get(key).is_some_and(|s| **s >= e.stamp) {
                 continue;
             }
-            if let Some(r) = self.record_of(key) {
+            if let Some(r) = self.record_of(key, now_ms) {
                 out.push(r);
             }
         }
@@ -547,16 +629,29 @@ impl Registry {
             .collect()
     }
 
-    /// Live instances with this id in any service (Consul deregisters by id alone).
+    /// Live instances with this id in any service, sorted by service (Consul deregisters by id
+    /// alone). Looked up in the id index: the cost follows the services sharing the id, not the
+    /// registry's size.
     pub fn instances_with_id(&self, id: &str, now_ms: u64) -> Vec<Instance> {
-        self.entries
+        let Some(services) = self.by_id.get(id) else { return Vec::new() };
+        services
             .iter()
-            .filter(|(k, _)| k.id == id)
-            .filter_map(|(k, e)| match &e.state {
-                State::Live(l) => Some(self.view(k, l, now_ms)),
-                _ => None,
+            .filter_map(|service| {
+                let key = Key::new(service.clone(), id);
+                let l = self.live(&key)?;
+                Some(self.view(&key, l, now_ms))
             })
             .collect()
+    }
+
+    /// The id index agrees with the entries (for tests).
+    #[cfg(test)]
+    pub(crate) fn id_index_consistent(&self) -> bool {
+        let mut want: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for k in self.entries.keys() {
+            want.entry(k.id.clone()).or_default().insert(k.service.clone());
+        }
+        want == self.by_id
     }
 
     /// Services with at least one live instance: name → (service version, live instances).

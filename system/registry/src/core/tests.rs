@@ -81,7 +81,7 @@ proptest! {
                     }
                 }
                 Op::Status(i, s) => {
-                    let res = r.set_status(&key(i), s, 0);
+                    let res = r.set_status(&key(i), s, now, 0);
                     match m.get_mut(&key(i)) {
                         Some(e) => {
                             prop_assert!(res.is_ok());
@@ -333,7 +333,7 @@ proptest! {
                     if let Ok(c) = nodes[n].register(key(i), rg, 0, 0) { pending[n].extend(c.record); }
                 }
                 ROp::Status(n, i, s) => {
-                    if let Ok(c) = nodes[n].set_status(&key(i), s, 0) { pending[n].extend(c.record); }
+                    if let Ok(c) = nodes[n].set_status(&key(i), s, 0, 0) { pending[n].extend(c.record); }
                 }
                 ROp::Deregister(n, i) => {
                     if let Ok(c) = nodes[n].deregister(&key(i), 0) { pending[n].extend(c.record); }
@@ -351,7 +351,7 @@ proptest! {
             for b in 0..3 {
                 if a != b {
                     let digest = nodes[a].digest();
-                    for rec in nodes[b].newer_than(&digest, usize::MAX) {
+                    for rec in nodes[b].newer_than(&digest, usize::MAX, 0) {
                         nodes[a].apply(rec, 0, 0);
                     }
                 }
@@ -362,7 +362,7 @@ proptest! {
             for b in 0..3 {
                 if a != b {
                     let digest = nodes[a].digest();
-                    for rec in nodes[b].newer_than(&digest, usize::MAX) {
+                    for rec in nodes[b].newer_than(&digest, usize::MAX, 0) {
                         nodes[a].apply(rec, 0, 0);
                     }
                 }
@@ -372,7 +372,7 @@ proptest! {
         prop_assert_eq!(&s0, &live_state(&nodes[1]));
         prop_assert_eq!(&s0, &live_state(&nodes[2]));
         let v = nodes[0].versions().global();
-        for rec in nodes[1].newer_than(&[], usize::MAX) {
+        for rec in nodes[1].newer_than(&[], usize::MAX, 0) {
             nodes[0].apply(rec, 0, 0);
         }
         prop_assert_eq!(nodes[0].versions().global(), v, "re-applying is a no-op");
@@ -390,14 +390,14 @@ fn an_evicting_node_ignores_the_same_registration_but_takes_a_revived_one() {
     assert_eq!(b.sweep(2_000, 0, 0, &mut ChaCha8Rng::seed_from_u64(0)).evicted, vec![k.clone()]);
     a.renew(&k, None, 1_500, 0).unwrap();
     // Anti-entropy brings the same stamp: ignored (eviction is final for that stamp)…
-    for r in a.newer_than(&b.digest(), 10) {
+    for r in a.newer_than(&b.digest(), 10, 2_100) {
         b.apply(r, 2_100, 0);
     }
     assert!(b.instance(&k, 2_100).is_none());
     // …but a forwarded renewal reveals the gap, a re-stamps, and b takes it.
-    let (unknown, _) = b.renew_forwarded(std::slice::from_ref(&k), 2_200, 0);
+    let (unknown, _) = b.renew_forwarded(&[Renewal { key: k.clone(), age_ms: 0 }], 2_200, 0);
     assert_eq!(unknown, vec![k.clone()]);
-    let revived = a.revive(&k).unwrap();
+    let revived = a.revive(&k, 2_200).unwrap();
     assert!(revived.stamp > rec.stamp);
     assert!(b.apply(revived, 2_300, 0).is_some());
     assert!(b.instance(&k, 2_300).is_some());

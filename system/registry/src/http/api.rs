@@ -137,7 +137,13 @@ pub trait RegistryApi: Send + Sync + 'static {
     /// Completes when the node starts to stop (long-lived streams end then).
     fn stopping(&self) -> BoxFuture<()>;
 
+    /// The node's state for `/api/status`: costs a pass over every instance (the
+    /// self-preservation arithmetic), so not for a per-request header — see [`Self::synced`].
     fn status(&self) -> NodeStatus;
+    /// Whether the node has synced since it started (`X-Weir-Synced`, `complete`): cheap.
+    fn synced(&self) -> bool {
+        self.status().synced
+    }
     fn limits(&self) -> Limits;
     /// Prometheus text exposition of the node's metrics.
     fn metrics(&self) -> String;

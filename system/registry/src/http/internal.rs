@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::body;
 use super::error::ApiError;
-use crate::core::{DigestEntry, Key, Record};
+use crate::core::{DigestEntry, Key, Record, Renewal};
 
 /// The body size limit of the internal endpoints.
 pub const INTERNAL_BODY_BYTES_MAX: usize = 64 * 1024 * 1024;
@@ -31,7 +31,8 @@ pub struct ReplicateRequest {
     /// The sending node's name.
     pub from: String,
     pub changes: Vec<Record>,
-    pub renewals: Vec<Key>,
+    /// Forwarded renewals, each with its age on the sender (see `core::record`).
+    pub renewals: Vec<Renewal>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

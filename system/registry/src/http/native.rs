@@ -115,7 +115,7 @@ fn path2(p: Result<Path<(String, String)>, axum::extract::rejection::PathRejecti
 
 fn written(api: &Api, version: Result<u64, ApiError>) -> Response {
     match version {
-        Ok(v) => answer(serde_json::json!({ "version": v }), v, api.status().synced),
+        Ok(v) => answer(serde_json::json!({ "version": v }), v, api.synced()),
         Err(e) => e.into_response(),
     }
 }

@@ -44,16 +44,16 @@ impl RegistryApi for Node {
         let mut s = self.lock();
         let before = s.core.versions().global();
         let c = s.core.renew(key, status, now, wall)?;
-        self.forward_renewal(&mut s, key);
+        self.forward_renewal(&mut s, key, now);
         let changed = c.version > before;
         Ok(self.committed(&mut s, c, changed))
     }
 
     fn set_status(&self, key: &Key, status: Status) -> Result<u64, ApiError> {
-        let wall = Node::wall_ms();
+        let (now, wall) = (self.now_ms(), Node::wall_ms());
         let mut s = self.lock();
         let before = s.core.versions().global();
-        let c = s.core.set_status(key, status, wall)?;
+        let c = s.core.set_status(key, status, now, wall)?;
         let changed = c.version > before;
         Ok(self.committed(&mut s, c, changed))
     }
@@ -116,6 +116,12 @@ impl RegistryApi for Node {
                 notified.as_mut().enable();
                 let v = node.version_of(&scope);
                 if v > index || node.inner.stopped.is_triggered() {
+                    // BUGGIFY: a slow answer (a busy node): the reader hears of the change late,
+                    // and more may have changed meanwhile.
+                    if v > index && rt::buggify!() {
+                        rt::time::sleep(Duration::from_millis(rt::rand::range(0..=500u64))).await;
+                        return node.version_of(&scope);
+                    }
                     return v;
                 }
                 let left = deadline.saturating_duration_since(rt::time::now());
@@ -173,6 +179,10 @@ impl RegistryApi for Node {
         }
     }
 
+    fn synced(&self) -> bool {
+        self.is_synced()
+    }
+
     fn limits(&self) -> Limits {
         let o = &self.inner.options;
         Limits { ttl_default_ms: o.ttl_default_ms, body_size_bytes_max: o.max_body_size_bytes, watch_keepalive_ms: o.watch_keepalive_ms }
@@ -207,8 +217,9 @@ impl PeerApi for Node {
     }
 
     fn digest(&self, request: DigestRequest) -> DigestResponse {
+        let now = self.now_ms();
         let s = self.lock();
-        let mut records = s.core.newer_than(&request.digest, request.max.saturating_add(1));
+        let mut records = s.core.newer_than(&request.digest, request.max.saturating_add(1), now);
         let more = records.len() > request.max;
         records.truncate(request.max);
         DigestResponse { records, more, synced: self.is_synced() }

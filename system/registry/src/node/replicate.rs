@@ -43,11 +43,23 @@ pub async fn run(node: Node, peer: String) {
             _ = stopped.wait() => return,
             _ = rt::time::sleep(if failing { backoff } else { interval }) => {},
         }
+        // BUGGIFY: a batch of one entry, so a backlog drains over many rounds and a peer sees
+        // a registration and its renewals in separate requests.
+        let batch_max = if rt::buggify!() { 1 } else { batch_max };
+        // BUGGIFY: the batch leaves late (a slow or starved sender): what it carries ages on
+        // the way, which the ages in it must account for.
+        if rt::buggify!() {
+            let delay_ms = rt::rand::range(0..=node.inner.options.replicate_timeout_ms);
+            rt::select! {
+                _ = stopped.wait() => return,
+                _ = rt::time::sleep(Duration::from_millis(delay_ms)) => {},
+            }
+        }
         let (batch, overflowed) = {
             let mut s = node.lock();
             let Some(o) = s.outboxes.get_mut(&peer) else { return };
             let overflowed = std::mem::take(&mut o.overflowed);
-            (o.peek(batch_max), overflowed)
+            (o.peek(batch_max, node.now_ms()), overflowed)
         };
         if overflowed && !node.inner.options.testing.no_anti_entropy {
             tracing::warn!(%peer, "replication queue overflowed; running anti-entropy");
@@ -73,8 +85,9 @@ pub async fn run(node: Node, peer: String) {
                 if node.inner.options.testing.no_reregister_on_unknown {
                     continue;
                 }
+                let now = node.now_ms();
                 for key in resp.unknown {
-                    if let Some(record) = s.core.revive(&key) {
+                    if let Some(record) = s.core.revive(&key, now) {
                         tracing::debug!(%peer, %key, "peer does not know a renewing instance: sending it in full");
                         node.after_commit(&mut s, Some(record), false);
                     }

@@ -220,6 +220,7 @@ impl QueueApi for FakeNode {
                             clients: Some(c.clients.clone()),
                             paused: c.paused,
                             corrupt_count: 0,
+                            backend_bytes: None,
                             e2e_processing_latency: e2e(&s.e2e_percentiles),
                         })
                         .collect(),
@@ -229,7 +230,8 @@ impl QueueApi for FakeNode {
                     message_bytes: t.message_bytes,
                     paused: t.paused,
                     corrupt_count: 0,
-                            e2e_processing_latency: e2e(&s.e2e_percentiles),
+                    backend_bytes: None,
+                    e2e_processing_latency: e2e(&s.e2e_percentiles),
                 })
                 .collect();
             StatsSnapshot {

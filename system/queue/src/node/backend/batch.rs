@@ -20,6 +20,7 @@ impl BackendHandle {
             None => Err(deleted()),
         };
         self.depth.store(q.depth(), Ordering::Release);
+        self.bytes.store(q.unread_bytes(), Ordering::Release);
         put?;
         q.maybe_sync(now_ms).await
     }

@@ -1,4 +1,4 @@
-//! The producer: PUB, MPUB and DPUB to one queue, each awaiting the server's answer.
+//! One queue node's connection: PUB, MPUB and DPUB, each awaiting the server's answer.
 //!
 //! One background task owns the connection. Callers hand it a command and a reply slot; it writes
 //! commands in order (batching whatever is queued into one write) and matches answers to commands
@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 use wire::{Command, FrameType, RemoteError};
 
@@ -33,75 +32,59 @@ struct Link {
     kill: Arc<Notify>,
 }
 
-/// A producer publishing to one queue address.
-pub struct Producer {
-    addr: SocketAddr,
-    config: ProducerConfig,
+/// One queue node and its (lazily made) connection.
+pub(super) struct Node {
+    pub(super) addr: SocketAddr,
     link: Mutex<Option<Link>>,
-    /// Told of each connection made ([`Event::ConnectionUp`]) and ended or failed to make
-    /// ([`Event::ConnectionDown`], with the reason).
-    observer: Option<Observer>,
+    /// Until when this node is passed over after a failed publish (monotonic), so a producer with
+    /// several nodes does not wait on a dead one for every message.
+    pub(super) cooldown_until: std::sync::Mutex<Option<rt::time::Instant>>,
 }
 
-impl Producer {
-    /// Connects to `addr` (fails if the first connection cannot be made).
-    pub async fn connect(addr: SocketAddr, config: ProducerConfig) -> Result<Producer, ConnError> {
-        let p = Producer { addr, config, link: Mutex::new(None), observer: None };
-        let link = p.open().await?;
-        *p.link.lock().await = Some(link);
-        Ok(p)
+impl Node {
+    pub(super) fn new(addr: SocketAddr) -> Node {
+        Node { addr, link: Mutex::new(None), cooldown_until: std::sync::Mutex::new(None) }
     }
 
-    /// A producer that connects on its first call.
-    pub fn lazy(addr: SocketAddr, config: ProducerConfig) -> Producer {
-        Producer { addr, config, link: Mutex::new(None), observer: None }
+    /// Connects now (for `Producer::connect`).
+    pub(super) async fn connect(&self, config: &ProducerConfig, observer: Option<Observer>) -> Result<(), ConnError> {
+        let link = self.open(config, observer).await?;
+        *self.link.lock().await = Some(link);
+        Ok(())
     }
 
-    /// Reports this producer's connections to `observer`: each connection made
-    /// ([`Event::ConnectionUp`]) and each that ended or could not be made
-    /// ([`Event::ConnectionDown`] with the reason), so a caller can tell a dropped connection from
-    /// an idle one.
-    pub fn with_observer(mut self, observer: Observer) -> Producer {
-        self.observer = Some(observer);
-        self
+    pub(super) fn cooling_down(&self, now: rt::time::Instant) -> bool {
+        self.cooldown_until.lock().unwrap_or_else(|p| p.into_inner()).is_some_and(|t| now < t)
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `PUB topic` + body.
-    pub async fn publish(&self, topic: &str, body: impl Into<Bytes>) -> Result<(), PublishError> {
-        self.request(Command::Pub { topic: topic.to_owned(), body: body.into() }).await
-    }
-
-    /// `MPUB topic` + bodies: all or nothing on the server.
-    pub async fn multi_publish(&self, topic: &str, bodies: Vec<Bytes>) -> Result<(), PublishError> {
-        self.request(Command::Mpub { topic: topic.to_owned(), bodies }).await
-    }
-
-    /// `DPUB topic defer_ms` + body.
-    pub async fn deferred_publish(&self, topic: &str, defer_ms: u64, body: impl Into<Bytes>) -> Result<(), PublishError> {
-        self.request(Command::Dpub { topic: topic.to_owned(), defer_ms, body: body.into() }).await
+    pub(super) fn set_cooldown(&self, until: Option<rt::time::Instant>) {
+        *self.cooldown_until.lock().unwrap_or_else(|p| p.into_inner()) = until;
     }
 
     /// Closes the current connection (the next call reconnects).
-    pub async fn close(&self) {
+    pub(super) async fn close(&self) {
         if let Some(link) = self.link.lock().await.take() {
+            link.kill.notify_one();
+        }
+    }
+
+    /// Closes without waiting (for `Drop`).
+    pub(super) fn close_now(&mut self) {
+        if let Some(link) = self.link.get_mut().take() {
             link.kill.notify_one();
         }
     }
 
     /// Sends one command and awaits its answer. A command that certainly never reached the
     /// wire because the connection died under it is retried once on a fresh connection.
-    async fn request(&self, cmd: Command) -> Result<(), PublishError> {
-        match self.request_once(cmd.clone()).await {
-            Err(PublishError::NotSent(_)) => self.request_once(cmd).await,
+    pub(super) async fn request(&self, cmd: Command, config: &ProducerConfig, observer: Option<Observer>) -> Result<(), PublishError> {
+        match self.request_once(cmd.clone(), config, observer.clone()).await {
+            Err(PublishError::NotSent(_)) => self.request_once(cmd, config, observer).await,
             other => other,
         }
     }
 
-    async fn request_once(&self, cmd: Command) -> Result<(), PublishError> {
+    async fn request_once(&self, cmd: Command, config: &ProducerConfig, observer: Option<Observer>) -> Result<(), PublishError> {
         let (reply, answer) = oneshot::channel();
         let mut req = Request { cmd, reply };
         let kill = {
@@ -109,7 +92,7 @@ impl Producer {
             let mut tries = 0;
             loop {
                 tries += 1;
-                let (tx, kill) = self.live_link().await?;
+                let (tx, kill) = self.live_link(config, observer.clone()).await?;
                 match tx.send(req).await {
                     Ok(()) => break kill,
                     Err(mpsc::error::SendError(back)) => {
@@ -121,7 +104,7 @@ impl Producer {
                 }
             }
         };
-        let timeout = Duration::from_millis(self.config.request_timeout_ms);
+        let timeout = Duration::from_millis(config.request_timeout_ms);
         match rt::time::timeout(timeout, answer).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(PublishError::Unknown("connection task ended".into())),
@@ -134,7 +117,7 @@ impl Producer {
     }
 
     /// The live link, connecting if there is none or the last one died.
-    async fn live_link(&self) -> Result<(mpsc::Sender<Request>, Arc<Notify>), PublishError> {
+    async fn live_link(&self, config: &ProducerConfig, observer: Option<Observer>) -> Result<(mpsc::Sender<Request>, Arc<Notify>), PublishError> {
         let mut guard = self.link.lock().await;
         if let Some(link) = guard.as_ref() {
             if !link.tx.is_closed() {
@@ -142,14 +125,13 @@ impl Producer {
             }
         }
         *guard = None;
-        let link = self.open().await.map_err(|e| PublishError::NotSent(e.to_string()))?;
+        let link = self.open(config, observer).await.map_err(|e| PublishError::NotSent(e.to_string()))?;
         let out = (link.tx.clone(), link.kill.clone());
         *guard = Some(link);
         Ok(out)
     }
 
-    async fn open(&self) -> Result<Link, ConnError> {
-        let c = &self.config;
+    async fn open(&self, c: &ProducerConfig, observer: Option<Observer>) -> Result<Link, ConnError> {
         let addr: Arc<str> = self.addr.to_string().into();
         let connected = conn::connect(
             self.addr,
@@ -161,28 +143,20 @@ impl Producer {
         let conn = match connected {
             Ok(conn) => conn,
             Err(e) => {
-                if let Some(o) = &self.observer {
+                if let Some(o) = &observer {
                     o(&Event::ConnectionDown { addr, reason: e.to_string() });
                 }
                 return Err(e);
             }
         };
-        if let Some(o) = &self.observer {
+        if let Some(o) = &observer {
             o(&Event::ConnectionUp { addr: addr.clone() });
         }
         let (tx, rx) = mpsc::channel(c.max_pending.max(1));
         let kill = Arc::new(Notify::new());
-        let observer = self.observer.clone().map(|o| (o, addr));
+        let observer = observer.map(|o| (o, addr));
         rt::task::spawn(run(conn, rx, kill.clone(), c.identify.read_timeout(), c.max_pending.max(1), observer));
         Ok(Link { tx, kill })
-    }
-}
-
-impl Drop for Producer {
-    fn drop(&mut self) {
-        if let Some(link) = self.link.get_mut().take() {
-            link.kill.notify_one();
-        }
     }
 }
 
