@@ -44,7 +44,8 @@ fn summary(report_dir: &Path) -> serde_json::Value {
 /// run file name → history digest, for every record in `<dir>/runs`.
 fn digests(report_dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for e in std::fs::read_dir(report_dir.join("runs")).unwrap().flatten() {
+    // A failing run also has its HTML page beside the record; only the records count.
+    for e in std::fs::read_dir(report_dir.join("runs")).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "json")) {
         let rec: history::RunRecord = serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap();
         out.insert(e.file_name().to_string_lossy().into_owned(), rec.digest);
     }
