@@ -41,7 +41,7 @@ use properties::discovery::ConsumersConnected;
 use properties::gateway::{NonIdempotentAtMostOnce, RecoversAfterHeal};
 use properties::queue::{
     AckedMessagesFinished, AckedMessagesSurvive, AttemptsGrow, ConnectionsStable, DeferralRespected, EveryChannelReceives, OneConsumerInFlight, QueueHealthyAfterHeal,
-    QueueRestartedNodesServe, TimeoutRedeliveryPrompt, UnfinishedRedelivered,
+    QueueRestartedNodesServe, RequeueDelayRespected, TimeoutRedeliveryPrompt, UnfinishedRedelivered,
 };
 use properties::registry::{DeadInstancesEvicted, Lease, LeasesIgnoreClocks, LiveInstancesKept, NodesConverge, WatchersSeeEveryChange};
 use properties::whole::{AckedOrdersProcessed, DuplicatesExplained, NoInventedOrders};
@@ -310,12 +310,7 @@ impl Scenario for WholeSystemScenario {
             Box::new(UnfinishedRedelivered { bound_ms: 3_000, grace_ms: GRACE_MS }),
             Box::new(AttemptsGrow),
             Box::new(OneConsumerInFlight { latency_ms: 1_000, grace_ms: GRACE_MS }),
-            // `queue_requeue_delay_respected` is held out: its model excuses a delivery stalled by
-            // a cut link, not by a paused queue node, which this profile has (the `queue`
-            // scenario's has none). Seed 420 (with `RequeueDelayRespected { calm_before_ms: 12_000 }`
-            // put back): q2 sends a message just before a pause, c1 sees it 2.5 s later, the node
-            // times it out on schedule and c1's REQ gets E_REQ_FAILED, yet the property holds the
-            // node to that REQ's delay. A false alarm of the model here, not a queue bug.
+            Box::new(RequeueDelayRespected { calm_before_ms: 12_000 }),
             Box::new(DeferralRespected),
             Box::new(TimeoutRedeliveryPrompt { bound_ms: 1_000, calm_after_ms: CALM_AFTER_HEAL_MS }),
             Box::new(ConnectionsStable { calm_after_ms: CALM_AFTER_HEAL_MS }),
