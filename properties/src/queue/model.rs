@@ -53,6 +53,9 @@ pub enum AnswerKind {
 pub struct Answer {
     pub at_ns: u64,
     pub consumer: String,
+    /// The server it was sent to and the message id it named (an error frame quotes the id).
+    pub server: String,
+    pub id: String,
     pub kind: AnswerKind,
 }
 
@@ -100,6 +103,8 @@ pub struct QueueModel {
     pub net: Vec<(u64, BTreeSet<(String, String)>, BTreeSet<String>)>,
     /// Time of every fault the harness applied.
     pub fault_times: Vec<u64>,
+    /// The nodes paused (frozen) after each pause or resume: (time, paused nodes).
+    pub paused: Vec<(u64, BTreeSet<String>)>,
     /// (consumer, server, channel) → its latest successful SUB so far (while building).
     subs: BTreeMap<(String, String, String), u64>,
 }
@@ -170,11 +175,15 @@ impl QueueModel {
         }
         let mut disk_faulted: BTreeSet<String> = BTreeSet::new();
         let (mut cut, mut isolated): (BTreeSet<(String, String)>, BTreeSet<String>) = Default::default();
+        let mut paused: BTreeSet<String> = BTreeSet::new();
         for e in &h.events {
             if let EventKind::Fault { fault } = &e.kind {
                 m.fault_times.push(e.at_ns);
                 if net_change(fault, &mut cut, &mut isolated) {
                     m.net.push((e.at_ns, cut.clone(), isolated.clone()));
+                }
+                if pause_change(fault, &mut paused) {
+                    m.paused.push((e.at_ns, paused.clone()));
                 }
             }
             match &e.kind {
@@ -220,6 +229,27 @@ impl QueueModel {
         before.is_some_and(|(_, c, i)| blocked(c, i)) || self.net.iter().filter(|(at, _, _)| *at > from && *at <= to).any(|(_, c, i)| blocked(c, i))
     }
 
+    /// Whether `node` was paused at any moment of `[from, to]`. A paused node sends nothing and
+    /// reads nothing, but its timers fire on schedule once it resumes: to its peers it is like a
+    /// cut link.
+    pub fn paused_between(&self, node: &str, from: u64, to: u64) -> bool {
+        let before = self.paused.iter().rev().find(|(at, _)| *at <= from);
+        before.is_some_and(|(_, p)| p.contains(node)) || self.paused.iter().filter(|(at, _)| *at > from && *at <= to).any(|(_, p)| p.contains(node))
+    }
+
+    /// The error frame that answered `a` (a REQ or FIN) with `code`: the first from its server
+    /// to its consumer quoting the verb and id after it was sent, before the consumer's next
+    /// answer to the same server (which could have drawn the same error).
+    pub fn answer_failed(&self, a: &Answer, next_answer_ns: Option<u64>, code: &str) -> bool {
+        let verb = match a.kind {
+            AnswerKind::Fin => "FIN",
+            AnswerKind::Req { .. } => "REQ",
+        };
+        let prefix = format!("{verb} {} ", a.id);
+        let errors = self.errors.get(&(a.consumer.clone(), a.server.clone())).map(|e| e.as_slice()).unwrap_or(&[]);
+        errors.iter().filter(|e| e.at_ns >= a.at_ns && next_answer_ns.is_none_or(|n| e.at_ns < n)).any(|e| e.code == code && e.desc.starts_with(&prefix))
+    }
+
     /// Whether the node went down or (re)started in `(from, to]`.
     pub fn lifecycle_between(&self, node: &str, from: u64, to: u64) -> bool {
         self.downs_between(node, from, to).next().is_some() || self.starts.get(node).into_iter().flatten().any(|&s| s > from && s <= to)
@@ -245,16 +275,18 @@ impl QueueModel {
                     conn_ns,
                 })
             }
-            Observation::Finished { channel, consumer, key, .. } => self
-                .answers
-                .entry((key.clone(), channel.clone()))
-                .or_default()
-                .push(Answer { at_ns, consumer: consumer.clone(), kind: AnswerKind::Fin }),
-            Observation::Requeued { channel, consumer, key, delay_ms, .. } => self
-                .answers
-                .entry((key.clone(), channel.clone()))
-                .or_default()
-                .push(Answer { at_ns, consumer: consumer.clone(), kind: AnswerKind::Req { delay_ms: *delay_ms } }),
+            Observation::Finished { server, channel, consumer, key, id, .. } => self.answers.entry((key.clone(), channel.clone())).or_default().push(
+                Answer { at_ns, consumer: consumer.clone(), server: server.clone(), id: id.clone(), kind: AnswerKind::Fin },
+            ),
+            Observation::Requeued { server, channel, consumer, key, id, delay_ms, .. } => {
+                self.answers.entry((key.clone(), channel.clone())).or_default().push(Answer {
+                    at_ns,
+                    consumer: consumer.clone(),
+                    server: server.clone(),
+                    id: id.clone(),
+                    kind: AnswerKind::Req { delay_ms: *delay_ms },
+                })
+            }
             Observation::Subscribed { server, topic, channel, consumer } => {
                 self.subs.insert((consumer.clone(), server.clone(), channel.clone()), at_ns);
                 self.sub_times.entry((consumer.clone(), server.clone())).or_default().push(at_ns);
@@ -422,6 +454,18 @@ impl QueueModel {
         let span_ms = (to.saturating_sub(from) / MS) as i128;
         gain += span_ms * max_drift as i128 / 1_000_000 + 1;
         gain.max(0) as u64
+    }
+}
+
+/// Applies a pause or resume to the paused nodes; false if the fault is neither. A node that
+/// goes down or restarts is no longer paused.
+fn pause_change(fault: &Fault, paused: &mut BTreeSet<String>) -> bool {
+    match fault {
+        Fault::Pause { node } => paused.insert(node.clone()),
+        Fault::Resume { node } | Fault::Kill { node, .. } | Fault::Stop { node } | Fault::StopTorn { node } | Fault::Restart { node } => {
+            paused.remove(node)
+        }
+        _ => false,
     }
 }
 

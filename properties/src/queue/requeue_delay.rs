@@ -16,7 +16,11 @@
 //! link between the consumer and the node was neither cut nor isolated from `calm_before_ms`
 //! before the delivery it answers (longer than any retransmission backoff) until the REQ. Then the
 //! delivery was sent a network latency before it was seen, the REQ reached the node well within
-//! the message's timeout, and it succeeded.
+//! the message's timeout, and it succeeded. A paused delivering node stalls a delivery just as a
+//! cut link does (it may have written the message just before the pause, the consumer sees it on
+//! resume while the node's timeout ran on): so the node must also not have been paused in that
+//! span. And a REQ the history shows refused (`E_REQ_FAILED` quoting its id, the node's answer
+//! recorded as a server error) set no delay at all, whatever the links did.
 
 use history::{History, Scope, Verdict};
 
@@ -40,17 +44,24 @@ impl Property for RequeueDelayRespected {
 
     fn check(&self, h: &History) -> Verdict {
         let m = QueueModel::from_history(h);
-        let (mut violations, mut judged, mut unjudged) = (Vec::new(), 0u64, 0u64);
+        let (mut violations, mut judged, mut unjudged, mut refused) = (Vec::new(), 0u64, 0u64, 0u64);
         for ((key, channel), answers) in &m.answers {
             let ds = m.deliveries.get(&(key.clone(), channel.clone())).map(|d| d.as_slice()).unwrap_or(&[]);
-            for a in answers {
+            for (i, a) in answers.iter().enumerate() {
                 let AnswerKind::Req { delay_ms } = a.kind else { continue };
                 if delay_ms == 0 {
                     continue;
                 }
+                // A REQ the node refused set no delay.
+                let next_answer_ns = answers[i + 1..].iter().find(|b| b.consumer == a.consumer && b.server == a.server).map(|b| b.at_ns);
+                if m.answer_failed(a, next_answer_ns, "E_REQ_FAILED") {
+                    refused += 1;
+                    continue;
+                }
                 // The delivery this REQ answered: the consumer's latest before it.
                 let Some(d) = ds.iter().rev().find(|d| d.consumer == a.consumer && d.at_ns <= a.at_ns) else { continue };
-                if m.link_blocked(&a.consumer, &d.server, d.at_ns.saturating_sub(self.calm_before_ms * MS), a.at_ns) {
+                let calm_from = d.at_ns.saturating_sub(self.calm_before_ms * MS);
+                if m.link_blocked(&a.consumer, &d.server, calm_from, a.at_ns) || m.paused_between(&d.server, calm_from, a.at_ns) {
                     unjudged += 1;
                     continue;
                 }
@@ -75,7 +86,9 @@ impl Property for RequeueDelayRespected {
                 }
             }
         }
-        let checked = format!("{judged} redeliveries after a delayed REQ waited out the delay ({unjudged} REQs on disturbed links or nodes not judged)");
+        let checked = format!(
+            "{judged} redeliveries after a delayed REQ waited out the delay ({unjudged} REQs on disturbed links or nodes not judged, {refused} refused with E_REQ_FAILED)"
+        );
         super::verdict(self.name(), self.scope(), violations, checked)
     }
 }
@@ -116,6 +129,46 @@ mod tests {
             .deliver(400, "q1", "a", "c2", "k", 2)
             .end(5000);
         assert!(p().check(&h).passed);
+    }
+
+    #[test]
+    fn a_req_refused_with_e_req_failed_sets_no_delay() {
+        // As in whole-system seed 420: the REQ came too late, the node refused it and redelivered
+        // after the message's timeout, before the REQ's delay.
+        let refused = base(&mut H::new()).error(270, "q1", "c1", "E_REQ_FAILED", "REQ id-k failed ID not in flight").deliver(300, "q1", "a", "c2", "k", 2).end(5000);
+        let v = p().check(&refused);
+        assert!(v.passed && v.detail.contains("1 refused"), "{}", v.detail);
+        // An error for another message, or another verb, does not excuse it.
+        for (code, desc) in [("E_REQ_FAILED", "REQ id-x failed ID not in flight"), ("E_FIN_FAILED", "FIN id-k failed ID not in flight")] {
+            let other = base(&mut H::new()).error(270, "q1", "c1", code, desc).deliver(300, "q1", "a", "c2", "k", 2).end(5000);
+            assert!(!p().check(&other).passed, "{desc}");
+        }
+    }
+
+    #[test]
+    fn a_pause_of_the_delivering_node_is_not_judged() {
+        // The node wrote the delivery just before a pause; the consumer saw it after the resume,
+        // when the node's timeout had already run: its REQ may have come too late.
+        let h = H::new()
+            .config(0, "q1", false, 3000)
+            .sub_as(10, "q1", "a", "c1")
+            .publish(100, "q1", "k", 0)
+            .fault(150, "q1", Fault::Pause { node: "q1".into() })
+            .fault(2650, "q1", Fault::Resume { node: "q1".into() })
+            .deliver(2700, "q1", "a", "c1", "k", 1)
+            .req(2750, "q1", "a", "c1", "k", 800)
+            .deliver(2800, "q1", "a", "c2", "k", 2)
+            .end(9000);
+        let v = p().check(&h);
+        assert!(v.passed && v.detail.starts_with("0 ") && v.detail.contains("1 REQs on disturbed"), "{}", v.detail);
+        // A pause of another node does not excuse it.
+        let mut other = h.clone();
+        for e in &mut other.events {
+            if let history::EventKind::Fault { fault: Fault::Pause { node } | Fault::Resume { node } } = &mut e.kind {
+                *node = "q9".into();
+            }
+        }
+        assert!(!p().check(&other).passed);
     }
 
     #[test]

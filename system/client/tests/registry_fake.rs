@@ -199,6 +199,31 @@ fn a_stalled_stream_is_reconnected() {
     });
 }
 
+/// Registry seed 789: a change event arrived, the read it called for failed (the node paused
+/// right after sending the event), and the watcher reopened the stream on the same node past the
+/// change it never read: the stream then had nothing to say but keepalives, and the copy stayed
+/// stale until the service's next change.
+#[test]
+fn a_change_whose_read_failed_is_read_again_after_reconnecting() {
+    run(|ip| async move {
+        let fake = Fake::new(1, 100);
+        let (addr, _s) = fake.serve(any_port(ip)).await;
+        let (obs, log) = observer();
+        let watcher = Watcher::start(watcher_config(&[addr.to_string()]), Some(obs)).unwrap();
+        fake.put("orders", "a", 1);
+        eventually("a seen", || watcher.instances("orders").len() == 1).await;
+        let opened = count(&log, |e| matches!(e, RegistryEvent::StreamOpened { .. }));
+        fake.fail_service_reads.store(1, Ordering::SeqCst);
+        fake.put("orders", "b", 2);
+        eventually("the read of b failed", || fake.fail_service_reads.load(Ordering::SeqCst) == 0).await;
+        eventually("the stream reopened on the same node", || count(&log, |e| matches!(e, RegistryEvent::StreamOpened { .. })) > opened).await;
+        eventually("b seen without a further change", || watcher.instances("orders").len() == 2).await;
+        assert!(has(&log, |e| matches!(e, RegistryEvent::WatchFailed { node_failed: true, .. })));
+        assert_monotone(&log);
+        watcher.stop().await;
+    });
+}
+
 #[test]
 fn watcher_fails_over_resets_its_index_and_keeps_a_complete_copy_over_a_syncing_node() {
     run(|ip| async move {

@@ -41,6 +41,9 @@ pub struct Fake {
     pub incomplete: AtomicBool,
     pub stall_streams: AtomicBool,
     pub keepalive_ms: AtomicU64,
+    /// The next this many reads of one service (`GET /api/services/{service}`) answer 503: a
+    /// node that went away between a change event and the read it called for.
+    pub fail_service_reads: AtomicU64,
 }
 
 impl Fake {
@@ -57,6 +60,7 @@ impl Fake {
             incomplete: AtomicBool::new(false),
             stall_streams: AtomicBool::new(false),
             keepalive_ms: AtomicU64::new(keepalive_ms),
+            fail_service_reads: AtomicU64::new(0),
         })
     }
 
@@ -262,7 +266,8 @@ async fn service(
     Path(service): Path<String>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if f.fail_5xx.load(Ordering::SeqCst) {
+    let fail_once = f.fail_service_reads.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+    if fail_once || f.fail_5xx.load(Ordering::SeqCst) {
         return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     }
     let s = service.clone();

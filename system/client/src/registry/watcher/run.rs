@@ -223,14 +223,19 @@ impl Run {
         }
     }
 
+    /// Reads the followed services a change event names as newer, then moves the index past it.
+    /// The index moves only once every read succeeded: a read that fails (the node paused or
+    /// went away between the event and the read) leaves the index where it was, so the stream
+    /// reopened on this node repeats the change. Moving it first would reopen the stream past a
+    /// change never read, and the service would stay stale until its next change.
     async fn on_change(&mut self, node: &Arc<str>, change: Change) -> Result<(), Failure> {
-        self.index = self.index.max(change.version);
         for service in self.shared.followed() {
             let listed = change.services.get(&service).copied();
             if self.stale(&service, listed, change.full) {
                 self.fetch(node, &service).await?;
             }
         }
+        self.index = self.index.max(change.version);
         Ok(())
     }
 
@@ -320,7 +325,6 @@ impl Run {
                 let index = answer.index.unwrap_or(answer.body.version);
                 let quick = rt::time::now().saturating_duration_since(t0) < ms(wait_ms / 2);
                 let advanced = index > self.index;
-                self.index = index;
                 let listing = answer.body;
                 for service in self.shared.followed() {
                     let listed = listing.services.get(&service).map(|s| s.version);
@@ -328,6 +332,8 @@ impl Run {
                         self.fetch(node, &service).await?;
                     }
                 }
+                // As in `on_change`: past the listing only once its reads succeeded.
+                self.index = index;
                 if !advanced && quick && self.index > 0 {
                     // The node answered at once without news (it should have blocked): do not spin.
                     return Err(Failure::Pause(ms(self.retry_ms)));
