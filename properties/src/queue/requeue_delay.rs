@@ -20,12 +20,21 @@
 //! cut link does (it may have written the message just before the pause, the consumer sees it on
 //! resume while the node's timeout ran on): so the node must also not have been paused in that
 //! span. And a REQ the history shows refused (`E_REQ_FAILED` quoting its id, the node's answer
-//! recorded as a server error) set no delay at all, whatever the links did.
+//! recorded as a server error) set no delay at all, whatever the links did. Nor is a REQ judged
+//! that the consumer sent so late — a paused or busy consumer — that the message's timeout may have
+//! run before it arrived (sent at or after the delivery plus msg_timeout, less `LATE_MARGIN_MS` and
+//! what the node's clock may have gained): the node redelivered it on its timeout, and the REQ,
+//! refused, had no delay to respect (whole-system seed 226: a consumer paused for 3.3 s answered a
+//! 6 s timeout 14 ms late, just after the redelivery had left the node).
 
 use history::{History, Scope, Verdict};
 
 use super::model::{secs, AnswerKind, QueueModel, MS};
 use crate::Property;
+
+/// How close to the message's timeout a REQ may be sent and still be judged: a network latency
+/// and the node's scan interval, with room to spare.
+const LATE_MARGIN_MS: u64 = 500;
 
 pub struct RequeueDelayRespected {
     /// How long before the delivery the consumer's link must have been whole for its REQ to be
@@ -60,6 +69,14 @@ impl Property for RequeueDelayRespected {
                 }
                 // The delivery this REQ answered: the consumer's latest before it.
                 let Some(d) = ds.iter().rev().find(|d| d.consumer == a.consumer && d.at_ns <= a.at_ns) else { continue };
+                if let Some(timeout_ms) = m.msg_timeout_ms(&d.server) {
+                    let gain_ms = m.clock_gain_ms(&d.server, d.at_ns, a.at_ns);
+                    let late_from_ns = d.at_ns + timeout_ms.saturating_sub(LATE_MARGIN_MS + gain_ms) * MS;
+                    if a.at_ns >= late_from_ns {
+                        unjudged += 1;
+                        continue;
+                    }
+                }
                 let calm_from = d.at_ns.saturating_sub(self.calm_before_ms * MS);
                 if m.link_blocked(&a.consumer, &d.server, calm_from, a.at_ns) || m.paused_between(&d.server, calm_from, a.at_ns) {
                     unjudged += 1;
@@ -87,7 +104,7 @@ impl Property for RequeueDelayRespected {
             }
         }
         let checked = format!(
-            "{judged} redeliveries after a delayed REQ waited out the delay ({unjudged} REQs on disturbed links or nodes not judged, {refused} refused with E_REQ_FAILED)"
+            "{judged} redeliveries after a delayed REQ waited out the delay ({unjudged} REQs on disturbed links or nodes, or sent as late as the timeout, not judged; {refused} refused with E_REQ_FAILED)"
         );
         super::verdict(self.name(), self.scope(), violations, checked)
     }
@@ -143,6 +160,26 @@ mod tests {
             let other = base(&mut H::new()).error(270, "q1", "c1", code, desc).deliver(300, "q1", "a", "c2", "k", 2).end(5000);
             assert!(!p().check(&other).passed, "{desc}");
         }
+    }
+
+    #[test]
+    fn a_req_sent_as_late_as_the_timeout_is_not_judged() {
+        // c1 answered 2.9 s after a delivery with a 3 s timeout: the node may have timed the
+        // message out and redelivered it before the REQ arrived (then refused, with no delay).
+        let late = |req_at: u64| {
+            H::new()
+                .config(0, "q1", false, 3000)
+                .sub_as(10, "q1", "a", "c1")
+                .publish(100, "q1", "k", 0)
+                .deliver(200, "q1", "a", "c1", "k", 1)
+                .req(req_at, "q1", "a", "c1", "k", 800)
+                .deliver(req_at + 2, "q1", "a", "c1", "k", 2)
+                .end(9000)
+        };
+        let v = p().check(&late(3100));
+        assert!(v.passed && v.detail.contains("1 REQs on disturbed"), "{}", v.detail);
+        // Sent well within the timeout, the same early redelivery is a violation.
+        assert!(!p().check(&late(1000)).passed);
     }
 
     #[test]
