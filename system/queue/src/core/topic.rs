@@ -142,7 +142,7 @@ impl Topic {
 
     // ---- publishing ----
 
-    /// PUB/MPUB: copies `msg` to every channel (attempts reset to 0), or holds it in the backlog
+    /// PUB/MPUB: copies `msg` to every channel (a new message: attempts 0), or holds it in the backlog
     /// when there is no channel or the topic is paused.
     pub fn publish(&mut self, msg: Message) -> PublishOutcome {
         self.count(&msg);
@@ -155,6 +155,23 @@ impl Topic {
     pub fn publish_spilling(&mut self, msg: Message) -> PublishOutcome {
         self.count(&msg);
         self.route(msg, None, true)
+    }
+
+    /// A dead letter from a channel (of another topic) whose policy names this topic: routed
+    /// like `publish`, keeping the message's id, timestamp, body and attempts (see
+    /// [`super::dead_letter`]). A channel already holding the id counts it as a duplicate.
+    pub fn publish_dead_letter(&mut self, msg: Message) -> PublishOutcome {
+        self.count(&msg);
+        self.route(msg, None, false)
+    }
+
+    /// Sets channel `name`'s own dead-letter policy (`None`: follow the topic's configuration);
+    /// see [`Channel::set_dead_letter`].
+    pub fn set_channel_dead_letter(&mut self, name: &str, setting: Option<super::DeadLetter>) -> Result<(), CoreError> {
+        let topic = self.name.clone();
+        let ch = self.channels.get_mut(name).ok_or_else(|| CoreError::ChannelNotFound(name.to_owned()))?;
+        ch.set_dead_letter(&topic, setting);
+        Ok(())
     }
 
     /// DPUB / `/pub?defer=`: like `publish`, but each channel holds its copy deferred until
@@ -206,10 +223,9 @@ impl Topic {
     fn fan_out(&mut self, msg: Message, due_ms: Option<u64>, spill: bool) -> PublishOutcome {
         let mut out = PublishOutcome::default();
         for (name, channel) in self.channels.iter_mut() {
-            let copy = Message {
-                attempts: 0,
-                ..msg.clone()
-            };
+            // Each channel counts its own deliveries from the attempts the message arrives with:
+            // 0 for a publish, the origin channel's count for a dead letter.
+            let copy = msg.clone();
             let put = match due_ms {
                 Some(due) => channel.put_deferred(copy, due),
                 None if spill && !channel.is_ephemeral() => channel.put_overflowing(copy),
@@ -247,7 +263,8 @@ impl Topic {
     /// and the topic is not paused, hands it the backlog.
     pub fn create_channel(&mut self, name: &str) -> Result<PublishOutcome, CoreError> {
         if !self.channels.contains_key(name) {
-            let channel = Channel::new(name, self.config.channel.clone())?;
+            let mut channel = Channel::new(name, self.config.channel.clone())?;
+            channel.set_dead_letter(&self.name, None);
             self.channels.insert(name.to_owned(), channel);
         }
         Ok(self.flush_backlog())
