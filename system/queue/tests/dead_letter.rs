@@ -112,6 +112,8 @@ async fn per_channel_setting_over_http_survives_a_restart() {
     // Checks, in order.
     let r = http.post(&post("topic=t&channel=c&max_attempts=2&dead_letter_topic=dlq"), "").await.expect("post");
     assert_eq!(r.status().as_u16(), 404, "no such topic yet");
+    let r = http.post(&format!("{base}/topic/create?topic=t"), "").await.expect("create");
+    assert_eq!(r.status().as_u16(), 200);
     let r = http.post(&format!("{base}/channel/create?topic=t&channel=c"), "").await.expect("create");
     assert_eq!(r.status().as_u16(), 200);
     for (q, code) in [

@@ -686,15 +686,18 @@ impl Channel {
     // ---- dead letters (see `super::dead_letter`) ----
 
     /// Sets this channel's own policy as configured (`None`: follow `config.dead_letter`), and
-    /// resolves the one in force with the channel's `topic` name. Turning the policy off puts
-    /// the waiting outbox back in the ready queue.
+    /// resolves the one in force with the channel's `topic` name. Waiting outbox messages the
+    /// new policy no longer counts as exhausted (it is off, or allows more) go back to the
+    /// ready queue.
     pub fn set_dead_letter(&mut self, topic: &str, setting: Option<DeadLetter>) {
         let effective = setting.as_ref().or(self.config.dead_letter.as_ref()).and_then(|p| p.resolve(topic, &self.name));
         self.dead_letter_setting = setting;
         self.dead_letter = effective;
-        if self.dead_letter.is_none() {
-            self.ready.extend(self.dead.drain(..));
-        }
+        let (still, back): (VecDeque<Message>, VecDeque<Message>) = self.dead.drain(..).partition(|m| {
+            self.dead_letter.as_ref().is_some_and(|p| p.exhausted(m.attempts, self.config.dead_letter_late))
+        });
+        self.dead = still;
+        self.ready.extend(back);
     }
 
     /// This channel's own policy as set (`None`: it follows the topic's configuration).
@@ -714,7 +717,6 @@ impl Channel {
 
     fn to_dead_letters(&mut self, msg: Message) {
         debug_assert!(self.present.contains(&msg.id), "dead-lettered message missing from the id set");
-        self.dead_letter_count += 1;
         self.dead.push_back(msg);
     }
 
@@ -761,6 +763,7 @@ impl Channel {
             if published {
                 let was_present = self.present.remove(id);
                 assert!(was_present, "dead letter missing from the id set");
+                self.dead_letter_count += 1;
                 left += 1;
             } else {
                 self.deferred.push(msg, retry_due_ms);
@@ -779,7 +782,8 @@ impl Channel {
         self.dead.iter().map(|m| m.id).chain(self.dead_sending.keys().copied())
     }
 
-    /// Messages moved to the outbox so far (`/stats` `dead_letter_count`).
+    /// Messages that left the channel for the dead-letter topic so far (`/stats`
+    /// `dead_letter_count`).
     pub fn dead_letter_count(&self) -> u64 {
         self.dead_letter_count
     }

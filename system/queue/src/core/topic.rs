@@ -142,9 +142,10 @@ impl Topic {
 
     // ---- publishing ----
 
-    /// PUB/MPUB: copies `msg` to every channel (a new message: attempts 0), or holds it in the backlog
+    /// PUB/MPUB: copies `msg` to every channel (attempts reset to 0), or holds it in the backlog
     /// when there is no channel or the topic is paused.
-    pub fn publish(&mut self, msg: Message) -> PublishOutcome {
+    pub fn publish(&mut self, mut msg: Message) -> PublishOutcome {
+        msg.attempts = 0;
         self.count(&msg);
         self.route(msg, None, false)
     }
@@ -152,7 +153,8 @@ impl Topic {
     /// Like `publish`, but every durable copy goes to disk as if memory were full (ephemeral
     /// copies stay in memory: for them "full" means dropped). The shell's forced spill (a buggify
     /// site): memory holding room must never be what makes a message deliverable.
-    pub fn publish_spilling(&mut self, msg: Message) -> PublishOutcome {
+    pub fn publish_spilling(&mut self, mut msg: Message) -> PublishOutcome {
+        msg.attempts = 0;
         self.count(&msg);
         self.route(msg, None, true)
     }
@@ -176,7 +178,8 @@ impl Topic {
 
     /// DPUB / `/pub?defer=`: like `publish`, but each channel holds its copy deferred until
     /// `due_ms` (the shell computes `now_ms + defer_ms` after validating the range).
-    pub fn publish_deferred(&mut self, msg: Message, due_ms: u64) -> PublishOutcome {
+    pub fn publish_deferred(&mut self, mut msg: Message, due_ms: u64) -> PublishOutcome {
+        msg.attempts = 0;
         self.count(&msg);
         self.route(msg, Some(due_ms), false)
     }
@@ -224,7 +227,8 @@ impl Topic {
         let mut out = PublishOutcome::default();
         for (name, channel) in self.channels.iter_mut() {
             // Each channel counts its own deliveries from the attempts the message arrives with:
-            // 0 for a publish, the origin channel's count for a dead letter.
+            // 0 for a publish (the publishing methods reset it), the origin channel's count for
+            // a dead letter (also when it comes back from the topic's disk queue).
             let copy = msg.clone();
             let put = match due_ms {
                 Some(due) => channel.put_deferred(copy, due),
@@ -488,6 +492,22 @@ mod tests {
             Err(CoreError::InvalidName(_))
         ));
         assert_eq!(t.channel_count(), 0);
+    }
+
+    #[test]
+    fn a_dead_letter_keeps_its_attempts_and_id_in_every_channel_and_its_backlog() {
+        let mut t = topic("dlq");
+        let mut msg = t.new_message(Bytes::from_static(b"poison"), 42);
+        msg.attempts = 5;
+        // No channel yet: held in the backlog with its attempts, handed over on creation.
+        assert_eq!(t.publish_dead_letter(msg.clone()), PublishOutcome::default());
+        create(&mut t, "a");
+        let copy = t.channel("a").and_then(|c| c.ready_iter().next().cloned()).expect("handed over");
+        assert_eq!(copy, msg);
+        // Again while the copy is held: a duplicate, not a second copy.
+        assert_eq!(t.publish_dead_letter(msg).duplicates, 1);
+        assert_eq!(t.channel("a").map(|c| c.depth()), Some(1));
+        t.check_invariants();
     }
 
     #[test]

@@ -57,7 +57,11 @@ impl Node {
                 if let Some(ch) = t.topic.channel_mut(&channel) {
                     ch.dead_letters_done(&ids, published.is_ok(), retry_ms);
                 }
-                t.channels.get(&channel).and_then(|c| c.backend.clone())
+                let backend = t.channels.get(&channel).and_then(|c| c.backend.clone());
+                // A delivery that found only exhausted messages in memory returned nothing: its
+                // consumers may read on (the disk queue, say).
+                Node::wake(&state, &topic, Some(&channel));
+                backend
             };
             // Published: their records in the origin channel's disk queue may go.
             if let (Ok(()), Some(b)) = (&published, backend) {
