@@ -402,7 +402,7 @@ impl Channel {
                     .remove(id)
                     .expect("id listed from in-flight table");
                 if self.exhausted(&entry.msg) {
-                    self.to_dead_letters(entry.msg);
+                    self.move_to_dead_letters(entry.msg);
                     continue;
                 }
                 self.ready.push_back(entry.msg);
@@ -437,7 +437,7 @@ impl Channel {
             // Only a message that reached the ready queue while the policy allowed more (it was
             // lowered since) can be exhausted here; it moves instead of being delivered.
             if self.exhausted(&msg) {
-                self.to_dead_letters(msg);
+                self.move_to_dead_letters(msg);
                 continue;
             }
             return Some(self.start_in_flight(client, msg, now_ms, msg_timeout_ms));
@@ -593,7 +593,7 @@ impl Channel {
             c.requeue_count += 1;
         }
         if self.exhausted(&entry.msg) {
-            self.to_dead_letters(entry.msg);
+            self.move_to_dead_letters(entry.msg);
             return Ok(Requeued::DeadLettered);
         }
         let delay_ms = delay_ms.min(max_req_timeout_ms);
@@ -639,7 +639,7 @@ impl Channel {
             self.timeout_count += 1;
             report.timed_out.push((entry.client, entry.msg.id));
             if self.exhausted(&entry.msg) {
-                self.to_dead_letters(entry.msg);
+                self.move_to_dead_letters(entry.msg);
                 report.dead_lettered += 1;
                 continue;
             }
@@ -649,7 +649,7 @@ impl Channel {
             // A message deferred again after a failed dead-letter publish (or read back from
             // disk deferred, with its attempts used up): back to the outbox, not to consumers.
             if self.exhausted(&msg) {
-                self.to_dead_letters(msg);
+                self.move_to_dead_letters(msg);
                 report.dead_lettered += 1;
                 continue;
             }
@@ -715,7 +715,7 @@ impl Channel {
         self.dead_letter.as_ref().is_some_and(|p| p.exhausted(msg.attempts, self.config.dead_letter_late))
     }
 
-    fn to_dead_letters(&mut self, msg: Message) {
+    fn move_to_dead_letters(&mut self, msg: Message) {
         debug_assert!(self.present.contains(&msg.id), "dead-lettered message missing from the id set");
         self.dead.push_back(msg);
     }
@@ -732,7 +732,7 @@ impl Channel {
             return Err(Refused { error: CoreError::NotExhausted, msg });
         }
         self.present.insert(msg.id);
-        self.to_dead_letters(msg);
+        self.move_to_dead_letters(msg);
         Ok(())
     }
 
