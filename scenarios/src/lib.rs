@@ -13,6 +13,8 @@ pub mod queue;
 #[cfg(madsim)]
 mod queue_admin;
 #[cfg(madsim)]
+pub mod queue_dead_letter;
+#[cfg(madsim)]
 mod queue_node;
 #[cfg(madsim)]
 pub mod registry;
@@ -37,6 +39,8 @@ pub fn all() -> Vec<Arc<dyn sim::Scenario>> {
         Arc::new(queue::QueueScenario::healthy()),
         // The durable promise: --sync-every=1 --mem-queue-size=0 loses no acknowledged message.
         Arc::new(queue::QueueScenario::durable()),
+        // Opt-in server-side max attempts and the dead-letter topic.
+        Arc::new(queue_dead_letter::DeadLetterScenario::healthy()),
         Arc::new(discovery::DiscoveryScenario::healthy()),
         Arc::new(registry::RegistryScenario::healthy()),
         Arc::new(gateway::GatewayScenario::healthy()),
@@ -65,6 +69,8 @@ pub fn broken() -> Vec<Arc<dyn sim::Scenario>> {
     ];
     // One per `queue::Testing` switch; each fails the property guarding against it.
     v.extend(queue::QueueScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
+    // One per dead-letter property.
+    v.extend(queue_dead_letter::DeadLetterScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     // One per discovery property.
     v.extend(discovery::DiscoveryScenario::broken().into_iter().map(|s| Arc::new(s) as Arc<dyn sim::Scenario>));
     // One per registry property (`registry::Testing` switches).

@@ -17,10 +17,13 @@
 //! | `queue_timeout_redelivery_prompt` | [`prompt`] | liveness |
 //! | `queue_connections_stable` | [`stable`] | liveness |
 //! | `queue_stray_answers_rejected` | [`stray`] | safety |
+//! | `queue_max_attempts_respected` | [`dead_letter`] | safety |
+//! | `queue_dead_lettered` | [`dead_letter`] | liveness |
 //!
 //! Every failing verdict names the offending message key (and node, channel, consumer, times).
 
 pub mod attempts;
+pub mod dead_letter;
 pub mod deferral;
 pub mod fanout;
 pub mod finished;
@@ -35,6 +38,7 @@ pub mod stable;
 pub mod stray;
 
 pub use attempts::{AttemptsGrow, OneConsumerInFlight};
+pub use dead_letter::{DeadLettered, MaxAttemptsRespected};
 pub use deferral::DeferralRespected;
 pub use fanout::EveryChannelReceives;
 pub use finished::AckedMessagesFinished;

@@ -42,6 +42,18 @@ pub struct ChannelMetadata {
     pub name: String,
     #[serde(default)]
     pub paused: bool,
+    /// Weir's per-channel dead-letter policy (`/channel/dead-letter`), when one was set. Left out
+    /// when unset, so the file stays nsqd's (nsqd ignores the field; files without it load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter: Option<DeadLetterMetadata>,
+}
+
+/// A channel's own dead-letter policy as set (`max_attempts` 0: off for this channel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetterMetadata {
+    pub max_attempts: u16,
+    #[serde(default)]
+    pub topic: String,
 }
 
 impl Metadata {
@@ -181,8 +193,8 @@ mod tests {
                     name: "orders".into(),
                     paused: true,
                     channels: vec![
-                        ChannelMetadata { name: "billing".into(), paused: false },
-                        ChannelMetadata { name: "tail#ephemeral".into(), paused: false },
+                        ChannelMetadata { name: "billing".into(), paused: false, dead_letter: None },
+                        ChannelMetadata { name: "tail#ephemeral".into(), paused: false, dead_letter: None },
                     ],
                 },
                 TopicMetadata { name: "scratch#ephemeral".into(), paused: false, channels: vec![] },
@@ -207,7 +219,7 @@ mod tests {
         assert_eq!(loaded.topics.len(), 1);
         assert_eq!(loaded.topics[0].name, "orders");
         assert!(loaded.topics[0].paused);
-        assert_eq!(loaded.topics[0].channels, vec![ChannelMetadata { name: "billing".into(), paused: false }]);
+        assert_eq!(loaded.topics[0].channels, vec![ChannelMetadata { name: "billing".into(), paused: false, dead_letter: None }]);
         assert_eq!(loaded.version, "1.3.0");
     }
 
@@ -218,9 +230,28 @@ mod tests {
         let nsqd = br#"{"topics":[{"channels":[{"name":"c","paused":true}],"name":"t","paused":false}],"version":"1.2.1"}"#;
         disk.write_atomic(FILE_NAME, nsqd).await.unwrap();
         let m = load(&disk, true).await.unwrap().metadata;
-        assert_eq!(m.topics[0].channels[0], ChannelMetadata { name: "c".into(), paused: true });
+        assert_eq!(m.topics[0].channels[0], ChannelMetadata { name: "c".into(), paused: true, dead_letter: None });
         disk.write_atomic(FILE_NAME, b"{not json").await.unwrap();
         assert_eq!(load(&disk, true).await.unwrap_err().kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[tokio::test]
+    async fn a_dead_letter_policy_round_trips_and_is_absent_when_unset() {
+        let disk = scratch("dead_letter");
+        let mut md = sample();
+        let policy = DeadLetterMetadata { max_attempts: 5, topic: "{topic}.{channel}.dlq".into() };
+        md.topics[0].channels[0].dead_letter = Some(policy.clone());
+        Store::new(disk.clone(), false).save(&md).await.unwrap();
+        let loaded = load(&disk, true).await.unwrap().metadata;
+        assert_eq!(loaded.topics[0].channels[0].dead_letter, Some(policy));
+        // Unset, the file is nsqd's: no trace of the feature.
+        Store::new(disk.clone(), false).save(&sample()).await.unwrap();
+        let json = String::from_utf8(disk.read(FILE_NAME).await.unwrap().to_vec()).unwrap();
+        assert!(!json.contains("dead_letter"), "{json}");
+        assert_eq!(
+            json,
+            r#"{"topics":[{"name":"orders","paused":true,"channels":[{"name":"billing","paused":false}]}],"version":"1.3.0"}"#
+        );
     }
 
     fn named(topic: &str) -> Metadata {

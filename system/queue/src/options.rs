@@ -92,6 +92,14 @@ pub struct Options {
     /// Weir's own improvement (off by default, as nsqd): requeue a consumer's in-flight messages
     /// as soon as it disconnects instead of waiting for their timeouts.
     pub requeue_on_disconnect: bool,
+    /// Weir's opt-in server-side limit (`--max-attempts`, 0 = off, nsqd's behaviour): a message
+    /// delivered this many times on a channel that comes back unfinished moves to
+    /// `dead_letter_topic` instead of being requeued (see `core::dead_letter`). Channels may
+    /// override it over HTTP (`/channel/dead-letter`).
+    pub max_attempts: u16,
+    /// `--dead-letter-topic`: where such messages go; `{topic}` and `{channel}` are replaced by
+    /// the origin's names. Required with `max_attempts`.
+    pub dead_letter_topic: String,
 
     // --- e2e latency ---
     /// `--e2e-processing-latency-percentile` (repeatable, 0 < p <= 1).
@@ -179,6 +187,11 @@ pub struct Testing {
     /// the message was delivered (so every channel "received" it) and answered (so no timeout
     /// judges it), yet it is never delivered again and never finished.
     pub lose_delayed_requeues: bool,
+    /// A message moves to the dead-letter topic only after `max_attempts + 1` deliveries.
+    pub dead_letter_late: bool,
+    /// Dead letters are dropped (FINished, in effect) instead of published to the dead-letter
+    /// topic: the policy caps deliveries, and what exceeded it is gone.
+    pub dead_letter_drops: bool,
 }
 
 impl Default for Options {
@@ -218,6 +231,8 @@ impl Default for Options {
             max_connections: 0,
             max_http_connections: 0,
             requeue_on_disconnect: false,
+            max_attempts: 0,
+            dead_letter_topic: String::new(),
             e2e_processing_latency_percentiles: Vec::new(),
             e2e_processing_latency_window_ms: 10 * 60_000,
             auth_http_addresses: Vec::new(),
@@ -231,5 +246,16 @@ impl Default for Options {
             log_level: "info".into(),
             testing: Testing::default(),
         }
+    }
+}
+
+impl Options {
+    /// The dead-letter policy of `--max-attempts` / `--dead-letter-topic` (`None` when off or
+    /// when the topic is not a valid name template; the command line refuses that case).
+    pub fn dead_letter(&self) -> Option<crate::core::DeadLetter> {
+        if self.max_attempts == 0 {
+            return None;
+        }
+        crate::core::DeadLetter::new(self.max_attempts, &self.dead_letter_topic).ok()
     }
 }

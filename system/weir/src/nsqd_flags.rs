@@ -174,6 +174,8 @@ pub fn flag_set(name: &str, host: &Host) -> FlagSet {
     add(Flag::new("max-http-connections", Int, d.max_http_connections.to_string(), "[weir] maximum concurrent connections per HTTP/HTTPS listener; at the limit the longest-idle keep-alive connection is closed for a new one (0 = bounded only by the file descriptor limit, as nsqd)"));
     add(Flag::new("max-command-line-bytes", Int, d.max_command_line_bytes.to_string(), "[weir] longest TCP command line read from a client"));
     add(Flag::new("requeue-on-disconnect", Bool, d.requeue_on_disconnect.to_string(), "[weir] requeue a consumer's in-flight messages as soon as it disconnects"));
+    add(Flag::new("max-attempts", Int, d.max_attempts.to_string(), "[weir] deliveries a message may have on a channel; one that comes back unfinished after that many moves to --dead-letter-topic (0 = off, as nsqd)"));
+    add(Flag::new("dead-letter-topic", String, d.dead_letter_topic.clone(), "[weir] topic receiving messages that exceeded --max-attempts ({topic} and {channel} are replaced by the origin's names)"));
     f
 }
 
@@ -281,6 +283,16 @@ pub fn to_command(p: &Parsed, host: &Host) -> Result<QueueCommand, String> {
     o.max_connections = non_negative(p, "max-connections")?;
     o.max_http_connections = non_negative(p, "max-http-connections")?;
     o.requeue_on_disconnect = p.bool("requeue-on-disconnect");
+    o.max_attempts = non_negative(p, "max-attempts")?;
+    o.dead_letter_topic = p.str("dead-letter-topic").to_string();
+    match (o.max_attempts, o.dead_letter_topic.as_str()) {
+        (0, "") => {}
+        (0, _) => return Err("--dead-letter-topic requires --max-attempts".into()),
+        (_, "") => return Err("--max-attempts requires --dead-letter-topic".into()),
+        (n, t) => {
+            queue::core::DeadLetter::new(n, t).map_err(|_| format!("--dead-letter-topic {t:?} is not a valid topic name"))?;
+        }
+    }
 
     let mut percentiles = Vec::new();
     for v in p.all("e2e-processing-latency-percentile") {

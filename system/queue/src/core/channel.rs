@@ -22,6 +22,7 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::ops::Bound;
 
+use super::dead_letter::DeadLetter;
 use super::deferred::Deferred;
 use super::inflight::{InFlight, InFlightEntry};
 use super::message::{Message, MessageId};
@@ -42,6 +43,12 @@ pub struct ChannelConfig {
     /// are handed back for the disk queue ([`TickReport::spilled`]). `false` is the broken variant
     /// `Testing::unbounded_due_deferrals` (every due message stays in memory).
     pub due_respects_mem_queue_size: bool,
+    /// `--max-attempts` / `--dead-letter-topic`: the policy every channel gets unless it has its
+    /// own (a template, see [`super::dead_letter`]; `None` = off, nsqd's behaviour).
+    pub dead_letter: Option<DeadLetter>,
+    /// `true` is the broken variant `Testing::dead_letter_late`: a message moves only after
+    /// `max_attempts + 1` deliveries.
+    pub dead_letter_late: bool,
 }
 
 impl Default for ChannelConfig {
@@ -52,6 +59,8 @@ impl Default for ChannelConfig {
             max_rdy_count: 2500,
             max_consumers: 0,
             due_respects_mem_queue_size: true,
+            dead_letter: None,
+            dead_letter_late: false,
         }
     }
 }
@@ -76,6 +85,8 @@ pub enum Requeued {
     Ready,
     /// Deferred until `due_ms` (the delay clamped to `max_req_timeout_ms`).
     Deferred { due_ms: u64 },
+    /// It had been delivered the channel's max attempts: moved to the dead-letter outbox.
+    DeadLettered,
 }
 
 /// What `tick` did.
@@ -91,11 +102,14 @@ pub struct TickReport {
     pub spilled: Vec<Message>,
     /// Like `spilled`, on an ephemeral channel: dropped, as any ephemeral overflow.
     pub dropped: usize,
+    /// Messages (timed out, or deferred and now due) that had been delivered the channel's max
+    /// attempts: moved to the dead-letter outbox instead of the ready queue.
+    pub dead_lettered: usize,
 }
 
 impl TickReport {
     pub fn is_empty(&self) -> bool {
-        self.timed_out.is_empty() && self.undeferred == 0 && self.spilled.is_empty() && self.dropped == 0
+        self.timed_out.is_empty() && self.undeferred == 0 && self.spilled.is_empty() && self.dropped == 0 && self.dead_lettered == 0
     }
 }
 
@@ -116,6 +130,8 @@ pub struct Emptied {
     pub ready: usize,
     pub in_flight: usize,
     pub deferred: usize,
+    /// Waiting in (or being published from) the dead-letter outbox.
+    pub dead_letters: usize,
 }
 
 /// A message the channel would not take from the shell's disk queue, handed back with why.
@@ -147,6 +163,18 @@ pub struct Channel {
     message_count: u64,
     requeue_count: u64,
     timeout_count: u64,
+    /// This channel's own policy (`/channel/dead-letter`), as set: `None` follows the topic's
+    /// configuration ([`ChannelConfig::dead_letter`]); `max_attempts` 0 is "off here".
+    dead_letter_setting: Option<DeadLetter>,
+    /// The policy in force, resolved for this channel (`None` = off).
+    dead_letter: Option<DeadLetter>,
+    /// The dead-letter outbox: messages that exhausted the policy, waiting for the shell to
+    /// publish them ([`Channel::take_dead_letters`]). Still in `present`.
+    dead: VecDeque<Message>,
+    /// Taken by the shell and being published; still in `present` (and their disk records still
+    /// held) until [`Channel::dead_letters_done`] says how it went.
+    dead_sending: BTreeMap<MessageId, Message>,
+    dead_letter_count: u64,
 }
 
 impl Channel {
@@ -169,6 +197,11 @@ impl Channel {
             message_count: 0,
             requeue_count: 0,
             timeout_count: 0,
+            dead_letter_setting: None,
+            dead_letter: None,
+            dead: VecDeque::new(),
+            dead_sending: BTreeMap::new(),
+            dead_letter_count: 0,
         })
     }
 
@@ -368,14 +401,19 @@ impl Channel {
                     .in_flight
                     .remove(id)
                     .expect("id listed from in-flight table");
+                if self.exhausted(&entry.msg) {
+                    self.move_to_dead_letters(entry.msg);
+                    continue;
+                }
                 self.ready.push_back(entry.msg);
                 self.requeue_count += 1;
                 requeued += 1;
             }
         }
+        let dead_lettered = if requeue_now { owned.len() - requeued } else { 0 };
         Ok(ClientRemoved {
             requeued,
-            left_in_flight: owned.len() - requeued,
+            left_in_flight: owned.len() - requeued - dead_lettered,
             last_consumer_left: self.consumers.is_empty(),
         })
     }
@@ -394,8 +432,17 @@ impl Channel {
         if !self.client_has_window(client) {
             return None;
         }
-        let msg = self.ready.pop_front()?;
-        Some(self.start_in_flight(client, msg, now_ms, msg_timeout_ms))
+        // Bounded by the ready queue: each round delivers or moves one message.
+        while let Some(msg) = self.ready.pop_front() {
+            // Only a message that reached the ready queue while the policy allowed more (it was
+            // lowered since) can be exhausted here; it moves instead of being delivered.
+            if self.exhausted(&msg) {
+                self.move_to_dead_letters(msg);
+                continue;
+            }
+            return Some(self.start_in_flight(client, msg, now_ms, msg_timeout_ms));
+        }
+        None
     }
 
     /// Sample-rate skip: removes the next ready message for good instead of sending it to
@@ -545,6 +592,10 @@ impl Channel {
         if let Some(c) = self.consumers.get_mut(&client) {
             c.requeue_count += 1;
         }
+        if self.exhausted(&entry.msg) {
+            self.move_to_dead_letters(entry.msg);
+            return Ok(Requeued::DeadLettered);
+        }
         let delay_ms = delay_ms.min(max_req_timeout_ms);
         if delay_ms == 0 {
             self.ready.push_back(entry.msg);
@@ -587,9 +638,21 @@ impl Channel {
             }
             self.timeout_count += 1;
             report.timed_out.push((entry.client, entry.msg.id));
+            if self.exhausted(&entry.msg) {
+                self.move_to_dead_letters(entry.msg);
+                report.dead_lettered += 1;
+                continue;
+            }
             self.ready.push_back(entry.msg);
         }
         while let Some((_, msg)) = self.deferred.pop_due(now_ms) {
+            // A message deferred again after a failed dead-letter publish (or read back from
+            // disk deferred, with its attempts used up): back to the outbox, not to consumers.
+            if self.exhausted(&msg) {
+                self.move_to_dead_letters(msg);
+                report.dead_lettered += 1;
+                continue;
+            }
             if self.config.due_respects_mem_queue_size && self.ready.len() >= self.config.mem_queue_size {
                 let was_present = self.present.remove(&msg.id);
                 assert!(was_present, "deferred message missing from the id set");
@@ -607,6 +670,10 @@ impl Channel {
 
     /// When `tick` next has something to do: the earliest in-flight deadline or deferred due time.
     pub fn next_wakeup_ms(&self) -> Option<u64> {
+        if !self.dead.is_empty() {
+            // The outbox waits for the shell: at once.
+            return Some(0);
+        }
         match (
             self.in_flight.next_deadline_ms(),
             self.deferred.next_due_ms(),
@@ -614,6 +681,111 @@ impl Channel {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    // ---- dead letters (see `super::dead_letter`) ----
+
+    /// Sets this channel's own policy as configured (`None`: follow `config.dead_letter`), and
+    /// resolves the one in force with the channel's `topic` name. Waiting outbox messages the
+    /// new policy no longer counts as exhausted (it is off, or allows more) go back to the
+    /// ready queue.
+    pub fn set_dead_letter(&mut self, topic: &str, setting: Option<DeadLetter>) {
+        let effective = setting.as_ref().or(self.config.dead_letter.as_ref()).and_then(|p| p.resolve(topic, &self.name));
+        self.dead_letter_setting = setting;
+        self.dead_letter = effective;
+        let (still, back): (VecDeque<Message>, VecDeque<Message>) = self.dead.drain(..).partition(|m| {
+            self.dead_letter.as_ref().is_some_and(|p| p.exhausted(m.attempts, self.config.dead_letter_late))
+        });
+        self.dead = still;
+        self.ready.extend(back);
+    }
+
+    /// This channel's own policy as set (`None`: it follows the topic's configuration).
+    pub fn dead_letter_setting(&self) -> Option<&DeadLetter> {
+        self.dead_letter_setting.as_ref()
+    }
+
+    /// The policy in force, resolved (`None` = off).
+    pub fn dead_letter(&self) -> Option<&DeadLetter> {
+        self.dead_letter.as_ref()
+    }
+
+    /// Whether `msg` has been delivered as often as the policy in force allows.
+    pub fn exhausted(&self, msg: &Message) -> bool {
+        self.dead_letter.as_ref().is_some_and(|p| p.exhausted(msg.attempts, self.config.dead_letter_late))
+    }
+
+    fn move_to_dead_letters(&mut self, msg: Message) {
+        debug_assert!(self.present.contains(&msg.id), "dead-lettered message missing from the id set");
+        self.dead.push_back(msg);
+    }
+
+    /// A message the shell read from this channel's disk queue whose attempts are used up (see
+    /// [`Channel::exhausted`]): into the outbox instead of to a consumer. Like
+    /// [`Channel::defer_from_backend`] the shell keeps its record held until it is published.
+    /// Refused (handed back) for an id already present, or when no policy is in force.
+    pub fn dead_letter_from_backend(&mut self, msg: Message) -> Result<(), Refused> {
+        if self.present.contains(&msg.id) {
+            return Err(Refused { error: CoreError::DuplicateId, msg });
+        }
+        if !self.exhausted(&msg) {
+            return Err(Refused { error: CoreError::NotExhausted, msg });
+        }
+        self.present.insert(msg.id);
+        self.move_to_dead_letters(msg);
+        Ok(())
+    }
+
+    /// Hands the shell the outbox to publish to the dead-letter topic (named in the result).
+    /// The messages stay in the channel's id set until [`Channel::dead_letters_done`].
+    pub fn take_dead_letters(&mut self) -> Option<(String, Vec<Message>)> {
+        if self.dead.is_empty() {
+            return None;
+        }
+        let topic = self.dead_letter.as_ref().expect("an outbox only exists under a policy").topic.clone();
+        let msgs: Vec<Message> = self.dead.drain(..).collect();
+        for m in &msgs {
+            self.dead_sending.insert(m.id, m.clone());
+        }
+        Some((topic, msgs))
+    }
+
+    /// How the publish of taken dead letters went: `published` ones leave the channel; the
+    /// others are deferred until `retry_due_ms`, when `tick` puts them back in the outbox (or,
+    /// if the policy was turned off meanwhile, in the ready queue). Ids the channel no longer
+    /// sends (emptied or drained meanwhile) are ignored. Returns how many left the channel.
+    pub fn dead_letters_done(&mut self, ids: &[MessageId], published: bool, retry_due_ms: u64) -> usize {
+        let mut left = 0;
+        for id in ids {
+            let Some(msg) = self.dead_sending.remove(id) else {
+                continue;
+            };
+            if published {
+                let was_present = self.present.remove(id);
+                assert!(was_present, "dead letter missing from the id set");
+                self.dead_letter_count += 1;
+                left += 1;
+            } else {
+                self.deferred.push(msg, retry_due_ms);
+            }
+        }
+        left
+    }
+
+    /// Messages in the outbox, waiting or being published.
+    pub fn dead_letter_backlog(&self) -> usize {
+        self.dead.len() + self.dead_sending.len()
+    }
+
+    /// Ids in the outbox, waiting or being published.
+    pub fn dead_letter_ids(&self) -> impl Iterator<Item = MessageId> + '_ {
+        self.dead.iter().map(|m| m.id).chain(self.dead_sending.keys().copied())
+    }
+
+    /// Messages that left the channel for the dead-letter topic so far (`/stats`
+    /// `dead_letter_count`).
+    pub fn dead_letter_count(&self) -> u64 {
+        self.dead_letter_count
     }
 
     // ---- administration ----
@@ -625,10 +797,13 @@ impl Channel {
             ready: self.ready.len(),
             in_flight: self.in_flight.len(),
             deferred: self.deferred.len(),
+            dead_letters: self.dead.len() + self.dead_sending.len(),
         };
         self.ready.clear();
         let _ = self.in_flight.drain();
         let _ = self.deferred.drain();
+        self.dead.clear();
+        self.dead_sending.clear();
         self.present.clear();
         for c in self.consumers.values_mut() {
             c.in_flight = 0;
@@ -661,6 +836,11 @@ impl Channel {
                 .into_iter()
                 .map(|(due, m)| (m, Some(due))),
         );
+        // The outbox, and what is being published from it (a publish racing the stop may also
+        // land: a duplicate in the dead-letter topic, never a loss). Read back after a restart,
+        // their attempts send them straight to the outbox again.
+        out.extend(self.dead.drain(..).map(|m| (m, None)));
+        out.extend(std::mem::take(&mut self.dead_sending).into_values().map(|m| (m, None)));
         self.present.clear();
         for c in self.consumers.values_mut() {
             c.in_flight = 0;
@@ -736,6 +916,11 @@ impl Channel {
                 m.id
             );
         }
+        for m in self.dead.iter().chain(self.dead_sending.values()) {
+            assert!(seen.insert(m.id), "id {} in the dead-letter outbox and elsewhere", m.id);
+            assert!(!self.in_flight.contains(&m.id), "id {} both dead-lettered and in flight", m.id);
+        }
+        assert!(self.dead.is_empty() || self.dead_letter.is_some(), "a dead-letter outbox without a policy");
         for e in self.in_flight.iter() {
             assert!(seen.insert(e.msg.id), "id {} twice in flight", e.msg.id);
             assert!(
@@ -770,3 +955,6 @@ mod tests;
 
 #[cfg(test)]
 mod state_machine;
+
+#[cfg(test)]
+mod dead_letter_tests;

@@ -22,6 +22,7 @@
 //! bad input from a peer is never a panic, it is a [`CoreError`].
 
 pub mod channel;
+pub mod dead_letter;
 pub mod deferred;
 pub mod inflight;
 pub mod message;
@@ -32,6 +33,7 @@ pub use channel::{
     Channel, ChannelConfig, ClientRemoved, ConsumerStats, Drained, Emptied, Refused, Requeued,
     TickReport,
 };
+pub use dead_letter::DeadLetter;
 pub use message::{parse_message_id, IdGenerator, Message, MessageId, MESSAGE_ID_LEN, NODE_ID_MAX};
 pub use quantiles::{Percentile, QuantileReport, Quantiles};
 pub use topic::{PublishOutcome, Spill, Topic, TopicConfig, TopicDrain, TopicEvent};
@@ -100,6 +102,9 @@ pub enum CoreError {
     /// `--node-id` outside 0..=1023.
     #[error("node id {0} out of range 0-1023")]
     InvalidNodeId(u16),
+    /// A message handed to the dead-letter outbox that has not used up its attempts.
+    #[error("attempts not exhausted")]
+    NotExhausted,
     /// Bad configuration of a quantile estimator.
     #[error("invalid quantile configuration: {0}")]
     InvalidQuantiles(&'static str),

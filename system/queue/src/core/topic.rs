@@ -144,7 +144,8 @@ impl Topic {
 
     /// PUB/MPUB: copies `msg` to every channel (attempts reset to 0), or holds it in the backlog
     /// when there is no channel or the topic is paused.
-    pub fn publish(&mut self, msg: Message) -> PublishOutcome {
+    pub fn publish(&mut self, mut msg: Message) -> PublishOutcome {
+        msg.attempts = 0;
         self.count(&msg);
         self.route(msg, None, false)
     }
@@ -152,14 +153,33 @@ impl Topic {
     /// Like `publish`, but every durable copy goes to disk as if memory were full (ephemeral
     /// copies stay in memory: for them "full" means dropped). The shell's forced spill (a buggify
     /// site): memory holding room must never be what makes a message deliverable.
-    pub fn publish_spilling(&mut self, msg: Message) -> PublishOutcome {
+    pub fn publish_spilling(&mut self, mut msg: Message) -> PublishOutcome {
+        msg.attempts = 0;
         self.count(&msg);
         self.route(msg, None, true)
     }
 
+    /// A dead letter from a channel (of another topic) whose policy names this topic: routed
+    /// like `publish`, keeping the message's id, timestamp, body and attempts (see
+    /// [`super::dead_letter`]). A channel already holding the id counts it as a duplicate.
+    pub fn publish_dead_letter(&mut self, msg: Message) -> PublishOutcome {
+        self.count(&msg);
+        self.route(msg, None, false)
+    }
+
+    /// Sets channel `name`'s own dead-letter policy (`None`: follow the topic's configuration);
+    /// see [`Channel::set_dead_letter`].
+    pub fn set_channel_dead_letter(&mut self, name: &str, setting: Option<super::DeadLetter>) -> Result<(), CoreError> {
+        let topic = self.name.clone();
+        let ch = self.channels.get_mut(name).ok_or_else(|| CoreError::ChannelNotFound(name.to_owned()))?;
+        ch.set_dead_letter(&topic, setting);
+        Ok(())
+    }
+
     /// DPUB / `/pub?defer=`: like `publish`, but each channel holds its copy deferred until
     /// `due_ms` (the shell computes `now_ms + defer_ms` after validating the range).
-    pub fn publish_deferred(&mut self, msg: Message, due_ms: u64) -> PublishOutcome {
+    pub fn publish_deferred(&mut self, mut msg: Message, due_ms: u64) -> PublishOutcome {
+        msg.attempts = 0;
         self.count(&msg);
         self.route(msg, Some(due_ms), false)
     }
@@ -206,10 +226,10 @@ impl Topic {
     fn fan_out(&mut self, msg: Message, due_ms: Option<u64>, spill: bool) -> PublishOutcome {
         let mut out = PublishOutcome::default();
         for (name, channel) in self.channels.iter_mut() {
-            let copy = Message {
-                attempts: 0,
-                ..msg.clone()
-            };
+            // Each channel counts its own deliveries from the attempts the message arrives with:
+            // 0 for a publish (the publishing methods reset it), the origin channel's count for
+            // a dead letter (also when it comes back from the topic's disk queue).
+            let copy = msg.clone();
             let put = match due_ms {
                 Some(due) => channel.put_deferred(copy, due),
                 None if spill && !channel.is_ephemeral() => channel.put_overflowing(copy),
@@ -247,7 +267,8 @@ impl Topic {
     /// and the topic is not paused, hands it the backlog.
     pub fn create_channel(&mut self, name: &str) -> Result<PublishOutcome, CoreError> {
         if !self.channels.contains_key(name) {
-            let channel = Channel::new(name, self.config.channel.clone())?;
+            let mut channel = Channel::new(name, self.config.channel.clone())?;
+            channel.set_dead_letter(&self.name, None);
             self.channels.insert(name.to_owned(), channel);
         }
         Ok(self.flush_backlog())
@@ -471,6 +492,22 @@ mod tests {
             Err(CoreError::InvalidName(_))
         ));
         assert_eq!(t.channel_count(), 0);
+    }
+
+    #[test]
+    fn a_dead_letter_keeps_its_attempts_and_id_in_every_channel_and_its_backlog() {
+        let mut t = topic("dlq");
+        let mut msg = t.new_message(Bytes::from_static(b"poison"), 42);
+        msg.attempts = 5;
+        // No channel yet: held in the backlog with its attempts, handed over on creation.
+        assert_eq!(t.publish_dead_letter(msg.clone()), PublishOutcome::default());
+        create(&mut t, "a");
+        let copy = t.channel("a").and_then(|c| c.ready_iter().next().cloned()).expect("handed over");
+        assert_eq!(copy, msg);
+        // Again while the copy is held: a duplicate, not a second copy.
+        assert_eq!(t.publish_dead_letter(msg).duplicates, 1);
+        assert_eq!(t.channel("a").map(|c| c.depth()), Some(1));
+        t.check_invariants();
     }
 
     #[test]

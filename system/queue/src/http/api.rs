@@ -215,4 +215,17 @@ pub trait QueueApi: Send + Sync + 'static {
     /// through [`QueueApi::options`], so the node must store it there.
     fn put_config(&self, change: ConfigChange)
         -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `POST /channel/dead-letter`: the channel's own dead-letter policy (`policy.max_attempts`
+    /// 0: off for this channel), already validated. `TopicNotFound` before `ChannelNotFound`.
+    /// Weir's own endpoint; an API without dead letters answers 500.
+    fn channel_dead_letter(
+        &self,
+        topic: &str,
+        channel: &str,
+        policy: crate::core::DeadLetter,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+        let _ = (topic, channel, policy);
+        async { Err(ApiError::Internal("dead letters not supported".into())) }
+    }
 }

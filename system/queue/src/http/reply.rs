@@ -59,6 +59,10 @@ pub mod codes {
     pub const INVALID_TOPIC: HttpError = HttpError::new(400, "INVALID_TOPIC");
     pub const INVALID_ARG_TOPIC: HttpError = HttpError::new(400, "INVALID_ARG_TOPIC");
     pub const INVALID_ARG_CHANNEL: HttpError = HttpError::new(400, "INVALID_ARG_CHANNEL");
+    pub const MISSING_ARG_MAX_ATTEMPTS: HttpError = HttpError::new(400, "MISSING_ARG_MAX_ATTEMPTS");
+    pub const INVALID_ARG_MAX_ATTEMPTS: HttpError = HttpError::new(400, "INVALID_ARG_MAX_ATTEMPTS");
+    pub const MISSING_ARG_DEAD_LETTER_TOPIC: HttpError = HttpError::new(400, "MISSING_ARG_DEAD_LETTER_TOPIC");
+    pub const INVALID_ARG_DEAD_LETTER_TOPIC: HttpError = HttpError::new(400, "INVALID_ARG_DEAD_LETTER_TOPIC");
     pub const INVALID_DEFER: HttpError = HttpError::new(400, "INVALID_DEFER");
     pub const INVALID_OPTION: HttpError = HttpError::new(400, "INVALID_OPTION");
     pub const INVALID_VALUE: HttpError = HttpError::new(400, "INVALID_VALUE");

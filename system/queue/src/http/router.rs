@@ -42,6 +42,7 @@ pub fn router<A: QueueApi>(api: Arc<A>, limits: HttpLimits) -> Router {
         .route("/pub", any(publish::<A>))
         .route("/mpub", any(publish_many::<A>))
         .route("/topic/{action}", any(topic_action::<A>))
+        .route("/channel/dead-letter", any(channel_dead_letter::<A>))
         .route("/channel/{action}", any(channel_action::<A>))
         .route("/config/{opt}", any(config_handler::<A>))
         .fallback(|| async { codes::NOT_FOUND.response() })
@@ -223,6 +224,39 @@ async fn channel_action<A: QueueApi>(State(s): St<A>, req: Request) -> Response 
             let params = parsed?;
             let (topic, channel) = params.topic_channel()?;
             s.api.channel_action(topic, channel, action).await?;
+            Ok(reply::empty())
+        }
+        .await,
+    )
+}
+
+/// `POST /channel/dead-letter?topic=&channel=&max_attempts=N&dead_letter_topic=T` (Weir's own):
+/// the channel's dead-letter policy; `max_attempts=0` turns it off for this channel whatever the
+/// flags say (`dead_letter_topic` is then not needed). Checked in this order: topic and channel
+/// names, `max_attempts` (0..=65535), `dead_letter_topic` (a valid name once `{topic}` and
+/// `{channel}` are filled in); then the topic and channel must exist.
+async fn channel_dead_letter<A: QueueApi>(State(s): St<A>, req: Request) -> Response {
+    if let Some(r) = check_method(req.method(), POST) {
+        return r;
+    }
+    let parsed = params(&req);
+    drop(req);
+    respond(
+        async {
+            let params = parsed?;
+            let (topic, channel) = params.topic_channel()?;
+            let max_attempts: u16 = params
+                .get("max_attempts")
+                .ok_or(codes::MISSING_ARG_MAX_ATTEMPTS)?
+                .parse()
+                .map_err(|_| codes::INVALID_ARG_MAX_ATTEMPTS)?;
+            let target = match (max_attempts, params.get("dead_letter_topic")) {
+                (0, t) => t.unwrap_or(""),
+                (_, None) => return Err(codes::MISSING_ARG_DEAD_LETTER_TOPIC),
+                (_, Some(t)) => t,
+            };
+            let policy = crate::core::DeadLetter::new(max_attempts, target).map_err(|_| codes::INVALID_ARG_DEAD_LETTER_TOPIC)?;
+            s.api.channel_dead_letter(topic, channel, policy).await?;
             Ok(reply::empty())
         }
         .await,

@@ -82,6 +82,19 @@ pub struct ChannelStats {
     /// See [`TopicStats::backend_bytes`].
     #[serde(skip)]
     pub backend_bytes: Option<u64>,
+    /// Weir only, present while a dead-letter policy is in force on the channel: its resolved
+    /// dead-letter topic, max attempts, and messages moved there so far (absent when off, so
+    /// `/stats` stays nsqd's).
+    #[serde(flatten)]
+    pub dead_letter: Option<DeadLetterStats>,
+}
+
+/// A channel's dead-letter policy and count in `/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DeadLetterStats {
+    pub dead_letter_topic: String,
+    pub max_attempts: u16,
+    pub dead_letter_count: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

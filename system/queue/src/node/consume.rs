@@ -27,7 +27,7 @@ use super::{Node, PublishError};
 /// releasing any that left it by a path that does not release, such as an empty racing this).
 fn hold_from_disk(backend: &BackendHandle, ch: &Channel, id: MessageId, at: Position) {
     let held = backend.hold(id, at);
-    let holding = ch.in_flight_count() + ch.deferred_count() + ch.depth();
+    let holding = ch.in_flight_count() + ch.deferred_count() + ch.depth() + ch.dead_letter_backlog();
     if held <= holding {
         return;
     }
@@ -36,6 +36,7 @@ fn hold_from_disk(backend: &BackendHandle, ch: &Channel, id: MessageId, at: Posi
         .map(|e| e.msg.id)
         .chain(ch.deferred_iter().map(|(_, m)| m.id))
         .chain(ch.ready_iter().map(|m| m.id))
+        .chain(ch.dead_letter_ids())
         .collect();
     let held = backend.retain_held(|id| present.contains(id));
     assert!(held <= holding, "disk records held ({held}) exceed the channel's messages ({holding})");
@@ -251,6 +252,15 @@ impl Node {
                     // `Channel::defer_from_backend`); writing it back would only be read again.
                     let id = msg.id;
                     match ch.defer_from_backend(msg, due_ms) {
+                        Ok(()) => hold_from_disk(&handle, ch, id, at),
+                        Err(_) => handle.release_pos(at),
+                    }
+                    None
+                } else if ch.exhausted(&msg) {
+                    // Its attempts are used up (a clean stop wrote it while in flight): to the
+                    // dead-letter outbox, its record held until the dead-letter publish is done.
+                    let id = msg.id;
+                    match ch.dead_letter_from_backend(msg) {
                         Ok(()) => hold_from_disk(&handle, ch, id, at),
                         Err(_) => handle.release_pos(at),
                     }

@@ -121,6 +121,18 @@ impl QueueApi for Api {
         self.0.current_options()
     }
 
+    async fn channel_dead_letter(&self, topic: &str, channel: &str, policy: crate::core::DeadLetter) -> Result<(), ApiError> {
+        let node = &self.0;
+        {
+            let state = node.lock();
+            let t = state.topics.get(topic).ok_or(ApiError::TopicNotFound)?;
+            if !t.channels.contains_key(channel) {
+                return Err(ApiError::ChannelNotFound);
+            }
+        }
+        node.set_channel_dead_letter(topic, channel, policy).await.map_err(|_| ApiError::ChannelNotFound)
+    }
+
     async fn put_config(&self, change: ConfigChange) -> Result<(), ApiError> {
         match change {
             ConfigChange::LookupdTcpAddresses(addrs) => self.0.set_lookupd_addresses(addrs),
@@ -200,6 +212,11 @@ fn snapshot(node: &Node, state: &State, filter: &StatsFilter, now_ms: u64) -> St
                 e2e_processing_latency: report(extra.and_then(|e| e.e2e.as_ref()).into_iter().collect()),
                 corrupt_count: extra.and_then(|e| e.backend.as_ref()).map_or(0, |b| b.corrupt_records()),
                 backend_bytes: extra.and_then(|e| e.backend.as_ref()).map(|b| b.bytes()),
+                dead_letter: ch.dead_letter().map(|d| crate::http::stats::DeadLetterStats {
+                    dead_letter_topic: d.topic.clone(),
+                    max_attempts: d.max_attempts,
+                    dead_letter_count: ch.dead_letter_count(),
+                }),
             });
         }
         let backend_depth = t.backend.as_ref().map_or(0, |b| b.depth());

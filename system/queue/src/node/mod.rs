@@ -16,6 +16,7 @@ pub(crate) mod backend;
 mod http_api;
 mod persist;
 mod consume;
+mod dead_letter;
 mod publish;
 mod scan;
 mod stop;
@@ -341,6 +342,8 @@ impl Node {
                     ChannelConfig::default().deferred_max
                 },
                 due_respects_mem_queue_size: !self.opts.testing.unbounded_due_deferrals,
+                dead_letter: self.opts.dead_letter(),
+                dead_letter_late: self.opts.testing.dead_letter_late,
             },
         }
     }

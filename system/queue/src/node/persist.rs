@@ -140,7 +140,13 @@ impl Node {
                     channels: t
                         .topic
                         .channels()
-                        .map(|c| ChannelMetadata { name: c.name().to_owned(), paused: c.is_paused() })
+                        .map(|c| ChannelMetadata {
+                            name: c.name().to_owned(),
+                            paused: c.is_paused(),
+                            dead_letter: c
+                                .dead_letter_setting()
+                                .map(|d| metadata::DeadLetterMetadata { max_attempts: d.max_attempts, topic: d.topic.clone() }),
+                        })
                         .collect(),
                 })
                 .collect(),

@@ -39,6 +39,7 @@ impl Node {
             }
             let spilled = self.scan_once();
             self.write_due_spills(spilled).await;
+            self.flush_dead_letters().await;
             self.sync_due().await;
             self.retry_health(self.now_ms()).await;
         }

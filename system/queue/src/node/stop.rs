@@ -122,6 +122,14 @@ impl Node {
                 if c.paused {
                     let _ = self.set_channel_paused(&t.name, &c.name, true).await;
                 }
+                if let Some(d) = &c.dead_letter {
+                    match crate::core::DeadLetter::new(d.max_attempts, &d.topic) {
+                        Ok(setting) => {
+                            let _ = self.set_channel_dead_letter(&t.name, &c.name, setting).await;
+                        }
+                        Err(e) => tracing::warn!("metadata: channel {}:{}: ignoring dead-letter policy: {e}", t.name, c.name),
+                    }
+                }
             }
             if t.paused {
                 let _ = self.set_topic_paused(&t.name, true).await;

@@ -207,3 +207,22 @@ fn usage_shows_go_style_defaults() {
     assert!(u.contains("  -node-id int\n"));
     assert!(u.contains("(default 77)"));
 }
+
+#[test]
+fn dead_letter_flags_go_together() {
+    let o = command(&[]).unwrap().options;
+    assert_eq!((o.max_attempts, o.dead_letter_topic.as_str()), (0, ""));
+    assert!(o.dead_letter().is_none(), "off by default");
+    let o = command(&["--max-attempts=5", "--dead-letter-topic={topic}.{channel}.dlq"]).unwrap().options;
+    assert_eq!((o.max_attempts, o.dead_letter_topic.as_str()), (5, "{topic}.{channel}.dlq"));
+    let policy = o.dead_letter().expect("on");
+    assert_eq!(policy.resolve("orders", "b").map(|p| p.topic), Some("orders.b.dlq".to_string()));
+    // Go's single-dash syntax and separate values work as for every flag.
+    let o = command(&["-max-attempts", "3", "-dead-letter-topic", "dlq"]).unwrap().options;
+    assert_eq!((o.max_attempts, o.dead_letter_topic.as_str()), (3, "dlq"));
+    assert_eq!(command(&["--max-attempts=5"]).unwrap_err(), "--max-attempts requires --dead-letter-topic");
+    assert_eq!(command(&["--dead-letter-topic=dlq"]).unwrap_err(), "--dead-letter-topic requires --max-attempts");
+    assert!(command(&["--max-attempts=5", "--dead-letter-topic=bad name"]).unwrap_err().contains("not a valid topic name"));
+    assert!(command(&["--max-attempts=70000", "--dead-letter-topic=dlq"]).unwrap_err().contains("out of range"));
+    assert!(command(&["--max-attempts=-1", "--dead-letter-topic=dlq"]).unwrap_err().contains("out of range"));
+}

@@ -236,6 +236,7 @@ fn run(ops: Vec<Op>) {
         max_rdy_count: MAX_RDY,
         max_consumers: 0,
         due_respects_mem_queue_size: true,
+        ..ChannelConfig::default()
     };
     let mut ch = Channel::new("c", config).expect("valid name");
     let mut m = Model::default();

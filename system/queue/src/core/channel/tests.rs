@@ -556,7 +556,8 @@ fn empty_discards_everything() {
         Emptied {
             ready: 1,
             in_flight: 1,
-            deferred: 1
+            deferred: 1,
+            dead_letters: 0
         }
     );
     assert_eq!(

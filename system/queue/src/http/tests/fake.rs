@@ -221,6 +221,7 @@ impl QueueApi for FakeNode {
                             paused: c.paused,
                             corrupt_count: 0,
                             backend_bytes: None,
+                            dead_letter: None,
                             e2e_processing_latency: e2e(&s.e2e_percentiles),
                         })
                         .collect(),
