@@ -42,13 +42,18 @@
 //! interval))` of the renewals — 23 % with 5 s intervals — where rule 2 already engages at 15 %.
 //!
 //! **Recovery** ("the mode ends as soon as renewals recover"). After a partition heals, every
-//! instance renews again within an interval and rule 2 clears, but the minute's count stays low
-//! for up to a minute more. So when rule 2 stops holding, rule 1's window restarts at that moment:
-//! the deficit it forgives is the outage rule 2 saw, which that moment ends; if renewals are
-//! still short afterwards rule 1 sees it in the new window (its phase allowance is what keeps a
-//! short new window fair). A shortfall only rule 1 sees (instances renewing, but too seldom) has
-//! no such moment, so its end is judged by the count itself: when the last minute's renewals are
-//! back above the threshold.
+//! instance renews again within an interval, but the minute's count stays low for up to a
+//! minute more. So rule 1's window restarts (forgetting the shortfall) as soon as the renewal
+//! stream is whole again: when rule 2 stops holding (the outage it saw is over; without the
+//! restart that outage's dent in the count could trip rule 1 after the heal), or, while rule 1
+//! holds, once the instances that renewed within their last `interval / threshold` have carried
+//! at least `threshold` of the expected rate at every sweep for the longest interval (so every
+//! instance had its chance to renew, and a momentary lucky draw in a small registry does not
+//! count). If renewals are still short afterwards, rule 1 sees it again in the new window, whose
+//! phase allowance keeps it fair however short it is. A sustained shortfall keeps the mode on:
+//! instances renewing every 1.5 intervals leave 78 % of them within `interval / 0.85` of their
+//! last renewal at any moment, so the stream is not whole, and the count stays under the
+//! threshold (6 renewals a minute against 0.85 × 7.8 owed, at 6.7 s intervals).
 //!
 //! **The node's own pauses.** A sweep that runs late by a second or more (the node was paused
 //! or starved: it heard no renewals meanwhile, through no fault of the instances) restarts rule
@@ -95,6 +100,12 @@ pub struct Preservation {
     pub renewing_per_min: u64,
     /// `renewing / expected` of the instances here for an interval or more (1 when none).
     pub on_time_fraction: f64,
+    /// The share of the expected rate from instances that renewed within their last
+    /// `interval / threshold` (1 when none): at or above the threshold the renewal stream is
+    /// whole again, and a shortfall rule 1 counted is over.
+    pub recent_fraction: f64,
+    /// The longest renewal interval among the live instances.
+    pub longest_interval_ms: u64,
     /// Rule 1 holds: too few renewals counted.
     pub by_renewal_count: bool,
     /// Rule 2 holds: too few instances renewing on time.
@@ -124,6 +135,9 @@ pub struct Tracker {
     window_from_ms: u64,
     /// Rule 2 held at the last sweep.
     on_time_held: bool,
+    /// Since when every sweep has found the renewal stream whole (`recent_fraction` at or
+    /// above the threshold).
+    whole_since_ms: Option<u64>,
 }
 
 impl Tracker {
@@ -139,10 +153,16 @@ impl Tracker {
         let from = RenewalWindow::start_ms(self.window_from_ms.max(now_ms.saturating_sub(WINDOW_MS)), now_ms);
         let (mut rate, mut owed) = (0.0f64, 0.0f64);
         let (mut settled_rate, mut renewing, mut settled) = (0.0f64, 0.0f64, 0usize);
+        let mut recent = 0.0f64;
+        let mut longest_interval_ms = 0u64;
         for l in instances {
+            longest_interval_ms = longest_interval_ms.max(l.interval_ms);
             let interval = l.interval_ms.max(1) as f64;
             let per_min = 60_000.0 / interval;
             rate += per_min;
+            if (now_ms.saturating_sub(l.renewed_ms) as f64) * threshold <= interval {
+                recent += per_min;
+            }
             owed += if l.registered_ms >= from {
                 now_ms.saturating_sub(l.registered_ms) as f64 / interval
             } else {
@@ -171,6 +191,8 @@ impl Tracker {
             expected_in_window: owed.round() as u64,
             renewing_per_min: renewing.round() as u64,
             on_time_fraction: if settled_rate > 0.0 { renewing / settled_rate } else { 1.0 },
+            recent_fraction: if rate > 0.0 { recent / rate } else { 1.0 },
+            longest_interval_ms,
             by_renewal_count,
             by_on_time,
             active: by_renewal_count || by_on_time,
@@ -184,10 +206,14 @@ impl Tracker {
         }
     }
 
-    /// What a sweep found: when rule 2 stops holding, the outage it saw is over and rule 1's
-    /// window restarts (see the module's "Recovery"). True when it restarted: judge again.
-    pub fn swept(&mut self, p: &Preservation, now_ms: u64) -> bool {
-        let restart = self.on_time_held && !p.by_on_time;
+    /// What a sweep found: rule 1's window restarts when rule 2 stops holding, or while rule 1
+    /// holds once every sweep for the longest renewal interval has found the renewal stream
+    /// whole (see the module's "Recovery"). True when it restarted: judge again.
+    pub fn swept(&mut self, p: &Preservation, now_ms: u64, threshold: f64) -> bool {
+        self.whole_since_ms = if p.recent_fraction >= threshold { Some(self.whole_since_ms.unwrap_or(now_ms)) } else { None };
+        let outage_over = self.on_time_held && !p.by_on_time;
+        let stream_whole = p.by_renewal_count && self.whole_since_ms.is_some_and(|since| now_ms.saturating_sub(since) >= p.longest_interval_ms);
+        let restart = outage_over || stream_whole;
         if restart {
             self.window_from_ms = self.window_from_ms.max(now_ms);
         }

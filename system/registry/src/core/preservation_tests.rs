@@ -37,17 +37,37 @@ struct Swept {
     report: SweepReport,
 }
 
+/// How renewals arrive in a run.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    /// Each gap between renewals is drawn from `[interval × min_late, interval × max_late]`.
+    min_late: f64,
+    max_late: f64,
+    /// `(from, to, p)`: in that stretch each renewal is lost with probability `p`.
+    loss: Option<(u64, u64, f64)>,
+}
+
+impl Pace {
+    fn steady(max_late: f64) -> Pace {
+        Pace { min_late: 1.0, max_late, loss: None }
+    }
+}
+
 /// Runs `insts` against one registry until `end_ms`, sweeping every `sweep_ms`; each renewal
-/// comes a random gap in `[interval, interval × max_late]` after the previous one (the first one
-/// after registration likewise). A silent instance skips its renewals and, when its silence ends,
-/// renews at once (an agent retrying) and then on its own schedule.
-fn run(insts: &mut [Inst], sweep_ms: u64, end_ms: u64, max_late: f64, seed: u64) -> (Registry, Vec<Swept>) {
+/// comes a random gap after the previous one (see [`Pace`]; the first one after registration
+/// likewise). A silent instance skips its renewals and, when its silence ends, renews at once (an
+/// agent retrying) and then on its own schedule. An instance told it is unknown (evicted)
+/// registers again, as an agent does.
+fn run(insts: &mut [Inst], sweep_ms: u64, end_ms: u64, pace: Pace, seed: u64) -> (Registry, Vec<Swept>) {
     let mut r = Registry::new(CoreConfig::new("a"), 0, 0);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut sweep_rng = ChaCha8Rng::seed_from_u64(seed ^ 1);
     let mut swept = Vec::new();
     let mut next_sweep = sweep_ms;
-    let gap = |rng: &mut ChaCha8Rng, interval: u64| -> u64 { rng.gen_range(interval..=((interval as f64 * max_late) as u64).max(interval)) };
+    let gap = |rng: &mut ChaCha8Rng, interval: u64| -> u64 {
+        let lo = (interval as f64 * pace.min_late) as u64;
+        rng.gen_range(lo..=((interval as f64 * pace.max_late) as u64).max(lo))
+    };
     loop {
         // The next event: a registration, a renewal or a sweep (sweeps last at equal times).
         let mut next: Option<(u64, usize)> = None;
@@ -67,11 +87,14 @@ fn run(insts: &mut [Inst], sweep_ms: u64, end_ms: u64, max_late: f64, seed: u64)
                     }
                     Some(_) => {
                         let silent = x.silent.is_some_and(|(a, b)| t >= a && t < b);
+                        let lost = pace.loss.is_some_and(|(a, b, p)| t >= a && t < b && rng.gen_bool(p));
                         if silent {
                             // Try again when the silence ends.
                             x.next_ms = x.silent.map(|(_, b)| b);
                         } else {
-                            r.renew(&key(i), None, t, 0).expect("a live instance: nothing may be evicted here");
+                            if !lost && r.renew(&key(i), None, t, 0).is_err() {
+                                r.register(key(i), Registration::new("h", 1, lease(x.interval_ms)), t, 0).unwrap();
+                            }
                             x.next_ms = Some(t + gap(&mut rng, x.interval_ms));
                         }
                     }
@@ -106,7 +129,7 @@ proptest! {
         let mut insts: Vec<Inst> = spread.iter().map(|&(i, at)| Inst { interval_ms: i, register_at_ms: at, next_ms: None, silent: None }).collect();
         insts.extend((0..burst_n).map(|_| Inst { interval_ms: burst_interval, register_at_ms: burst_at, next_ms: None, silent: None }));
         let max_late = 1.0 / THRESHOLD - 1e-6;
-        let (_, swept) = run(&mut insts, sweep_ms, 400_000, max_late, seed);
+        let (_, swept) = run(&mut insts, sweep_ms, 400_000, Pace::steady(max_late), seed);
         for s in &swept {
             prop_assert!(!s.report.self_preservation, "tripped at {} ms: {:?}", s.at_ms, s.report.preservation);
             prop_assert!(s.report.evicted.is_empty());
@@ -134,7 +157,7 @@ proptest! {
         let mut insts: Vec<Inst> = (0..n)
             .map(|i| Inst { interval_ms, register_at_ms: rng.gen_range(0..60_000), next_ms: None, silent: (i < k).then_some((cut_at, heal_at)) })
             .collect();
-        let (r, swept) = run(&mut insts, sweep_ms, heal_at + 180_000, 1.0, seed);
+        let (r, swept) = run(&mut insts, sweep_ms, heal_at + 180_000, Pace::steady(1.0), seed);
         let due = cut_at + 2 * interval_ms + sweep_ms;
         // The last cut-off instance renews at the heal (its agent retries); the next sweep ends it.
         let ends_by = heal_at + sweep_ms;
@@ -149,6 +172,43 @@ proptest! {
             }
         }
         prop_assert_eq!(r.live_count(), n);
+    }
+
+    /// Instances that renew, each within two intervals (on time for rule 2), but only every
+    /// 1.8–1.95 intervals: once a minute of it is counted, rule 1 holds at every sweep (at most
+    /// `⌊59 s / 1.8 I⌋ + 1` renewals each against `0.85 × (59 s − I / 0.85) / I` owed, for
+    /// intervals up to 6 s).
+    #[test]
+    fn renewing_too_seldom_trips_the_count(n in 20usize..60, interval_ms in 1_000u64..6_000, seed in any::<u64>()) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut insts: Vec<Inst> = (0..n).map(|_| Inst { interval_ms, register_at_ms: rng.gen_range(0..30_000), next_ms: None, silent: None }).collect();
+        let pace = Pace { min_late: 1.8, max_late: 1.95, loss: None };
+        let (_, swept) = run(&mut insts, 1_000, 300_000, pace, seed);
+        for s in swept.iter().filter(|s| s.at_ms >= 120_000) {
+            prop_assert!(s.report.preservation.by_renewal_count, "at {}: {:?}", s.at_ms, s.report.preservation);
+            prop_assert!(!s.report.preservation.by_on_time);
+            prop_assert!(s.report.self_preservation);
+        }
+    }
+
+    /// Half the renewals lost for two minutes (a lossy link): the count trips it, and once the
+    /// loss stops the mode ends within two intervals and two sweeps (not a minute later) and
+    /// stays off.
+    #[test]
+    fn the_mode_ends_when_a_lossy_stretch_ends(n in 10usize..60, interval_ms in 1_000u64..10_000, seed in any::<u64>()) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut insts: Vec<Inst> = (0..n).map(|_| Inst { interval_ms, register_at_ms: rng.gen_range(0..30_000), next_ms: None, silent: None }).collect();
+        let (lossy_from, lossy_to) = (90_000u64, 210_000u64);
+        let pace = Pace { min_late: 1.0, max_late: 1.0, loss: Some((lossy_from, lossy_to, 0.5)) };
+        let sweep_ms = 500;
+        let (_, swept) = run(&mut insts, sweep_ms, 400_000, pace, seed);
+        prop_assert!(swept.iter().any(|s| s.at_ms >= lossy_from && s.at_ms < lossy_to && s.report.self_preservation));
+        // Every instance renews within an interval of the end; then the stream must stay whole
+        // for an interval.
+        let ends_by = lossy_to + 2 * interval_ms + 2 * sweep_ms;
+        for s in swept.iter().filter(|s| s.at_ms >= ends_by) {
+            prop_assert!(!s.report.self_preservation, "still preserving at {}, the loss ended at {lossy_to}: {:?}", s.at_ms, s.report.preservation);
+        }
     }
 
     /// The expected rate is the sum of the live instances' promised rates after every
@@ -265,7 +325,7 @@ fn a_pause_of_the_node_restarts_the_count() {
 
 #[test]
 fn without_the_restart_a_pause_would_trip_the_count() {
-    // The same pause seen as a sweep on time: the minute's count holds 20 s of renewals.
+    // The same pause unseen (no late sweep): the minute's count holds 20 s of renewals.
     let mut r = Registry::new(CoreConfig::new("a"), 0, 0);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     for i in 0..20 {
@@ -275,8 +335,8 @@ fn without_the_restart_a_pause_would_trip_the_count() {
     for i in 0..20 {
         r.renew(&key(i), None, 141_000, 0).unwrap();
     }
-    let report = r.sweep(141_000, 0, 0, &mut rng);
-    assert!(report.preservation.by_renewal_count, "{:?}", report.preservation);
+    let p = r.preservation(141_000);
+    assert!(p.by_renewal_count, "{p:?}");
 }
 
 #[test]

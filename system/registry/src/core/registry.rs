@@ -474,7 +474,7 @@ impl Registry {
         }
         self.renewals.late_sweep(now_ms, late_ms);
         let mut p = self.preservation(now_ms);
-        if self.renewals.swept(&p, now_ms) {
+        if self.renewals.swept(&p, now_ms, self.config.self_preservation_threshold) {
             p = self.preservation(now_ms);
         }
         self.self_preservation = p.active;
