@@ -85,6 +85,9 @@ pub struct NodeStatus {
     /// `renewing_per_min` over the rate expected of the instances here for an interval or more;
     /// below the threshold, eviction pauses (rule 2).
     pub on_time_fraction: f64,
+    /// The share of the expected rate from instances that renewed within their last interval /
+    /// threshold: at or above the threshold for an interval, a shortfall the count saw is over.
+    pub recent_fraction: f64,
     pub threshold: f64,
     /// Whether the last sweep found the node in self-preservation.
     pub self_preservation: bool,

@@ -172,6 +172,7 @@ impl RegistryApi for Node {
             renewal_window_ms: p.window_ms,
             renewing_per_min: p.renewing_per_min,
             on_time_fraction: p.on_time_fraction,
+            recent_fraction: p.recent_fraction,
             threshold: self.inner.options.self_preservation_threshold,
             self_preservation: s.core.in_self_preservation(),
             self_preservation_rule: p.rule(),

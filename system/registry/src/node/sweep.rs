@@ -82,6 +82,7 @@ pub async fn run(node: Node) {
                     expected_in_window = p.expected_in_window,
                     window_ms = p.window_ms,
                     on_time_fraction = p.on_time_fraction,
+                    recent_fraction = p.recent_fraction,
                     expected_per_min = p.expected_per_min,
                     renewing_per_min = p.renewing_per_min,
                     "self-preservation: renewals below threshold, eviction paused"
@@ -92,6 +93,7 @@ pub async fn run(node: Node) {
                     expected_in_window = p.expected_in_window,
                     window_ms = p.window_ms,
                     on_time_fraction = p.on_time_fraction,
+                    recent_fraction = p.recent_fraction,
                     expected_per_min = p.expected_per_min,
                     renewing_per_min = p.renewing_per_min,
                     "self-preservation ended: renewals recovered"
