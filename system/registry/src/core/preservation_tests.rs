@@ -191,11 +191,12 @@ proptest! {
         }
     }
 
-    /// Half the renewals lost for two minutes (a lossy link): the count trips it, and once the
-    /// loss stops the mode ends within two intervals and two sweeps (not a minute later) and
-    /// stays off.
+    /// Half the renewals lost for two minutes (a lossy link): it engages, and once the loss
+    /// stops the mode ends within two intervals and two sweeps (not a minute later) and stays
+    /// off. (At least 20 instances: in a registry at the 10-instance floor the evictions and
+    /// re-registrations the loss causes keep it below the floor.)
     #[test]
-    fn the_mode_ends_when_a_lossy_stretch_ends(n in 10usize..60, interval_ms in 1_000u64..10_000, seed in any::<u64>()) {
+    fn the_mode_ends_when_a_lossy_stretch_ends(n in 20usize..60, interval_ms in 1_000u64..10_000, seed in any::<u64>()) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut insts: Vec<Inst> = (0..n).map(|_| Inst { interval_ms, register_at_ms: rng.gen_range(0..30_000), next_ms: None, silent: None }).collect();
         let (lossy_from, lossy_to) = (90_000u64, 210_000u64);
@@ -251,12 +252,12 @@ fn in_step(r: &mut Registry, n: usize, interval_ms: u64, from_ms: u64, until_ms:
     let mut out = Vec::new();
     let mut t = from_ms;
     while t <= until_ms {
-        if (t - from_ms) % interval_ms == 0 {
+        if (t - from_ms).is_multiple_of(interval_ms) {
             for i in 0..n {
                 r.renew(&key(i), None, t, 0).unwrap();
             }
         }
-        if t % 1_000 == 0 {
+        if t.is_multiple_of(1_000) {
             out.push(Swept { at_ms: t, report: r.sweep(t, 0, 0, rng) });
         }
         t += 250;
