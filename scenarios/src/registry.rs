@@ -13,9 +13,11 @@
 //! three.
 //!
 //! Timing: ttl 20 s (heartbeat every ttl/3), sweep every second, replication every 200 ms,
-//! anti-entropy every 3 s, stream keepalive 1 s. Self-preservation counts a minute of renewals, so
-//! with a 20 s ttl a node cut from at least 60 % of the instances (and its peers) engages it
-//! after 15 s, before a cut-off lease can run out: the bound `registry_self_preservation` states.
+//! anti-entropy every 3 s, stream keepalive 1 s. A node cut from at least 60 % of the instances
+//! (and its peers) is due in self-preservation 15 s after the cut (when a plain minute's count of
+//! renewals would be 0.6 × 15/60 = 15 % short), before a cut-off lease can run out: the bound
+//! `registry_self_preservation` states. The registry's on-time rule engages sooner, two
+//! heartbeat intervals (13.3 s) after the last renewal of the cut-off instances.
 //! The fault window is 60 s, the healed tail 30 s. The fault plan turns buggify on in most runs
 //! (it goes off with the heal).
 

@@ -3,10 +3,12 @@
 //!
 //! Judged over every stretch of the run in which a registry node N hears from no other registry
 //! node (so no renewal reaches it by replication) and a fraction of at least `min_fraction` of the
-//! instances cannot send to it. Self-preservation counts renewals over a one-minute window, so a
-//! cut of fraction f brings the count under the 0.85 threshold after `0.15 / f × 60 s`; with
+//! instances cannot send to it. The bound is issue 8's rule taken plainly: a cut of fraction f
+//! brings a one-minute count of renewals under the 0.85 threshold after `0.15 / f × 60 s`; with
 //! `min_fraction` ≥ `0.15 × 60 s / ttl` (plus a sweep) that happens before any cut-off lease can
-//! run out, which is the bound this property states. Violation: N evicts, during the cut, an
+//! run out. The registry must meet it whichever of its rules engages first (its on-time rule
+//! does two heartbeat intervals after the cut; its count, which allows each instance's phase,
+//! somewhat after this bound). Violation: N evicts, during the cut, an
 //! instance that was cut off and whose agent kept running from a ttl before the cut to the
 //! eviction. Stretches that start within `warmup_ms` of N's (re)start are not judged: a node
 //! expects renewals only of instances it has known for a while.

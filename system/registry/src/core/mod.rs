@@ -5,6 +5,7 @@
 //!   merge rule.
 //! * [`stamp`]: Lamport stamps ordering concurrent changes without wall clocks.
 //! * [`versions`]: global and per-service versions and the recent change log.
+//! * [`preservation`]: self-preservation's two rules (renewals counted, instances on time).
 //! * [`renewals`]: renewals in the last minute.
 //! * [`outbox`]: what a node still has to send to one peer.
 
@@ -12,6 +13,7 @@ pub mod config;
 pub mod instance;
 pub mod names;
 pub mod outbox;
+pub mod preservation;
 pub mod record;
 pub mod registry;
 pub mod renewals;
@@ -23,11 +25,14 @@ mod id_index_tests;
 #[cfg(test)]
 mod lease_age_tests;
 #[cfg(test)]
+mod preservation_tests;
+#[cfg(test)]
 mod tests;
 
 pub use config::CoreConfig;
 pub use instance::{Instance, Key, Lease, Registration, Status};
 pub use record::{DigestEntry, Record, Renewal};
-pub use registry::{Committed, CoreError, Preservation, Registry, SweepReport};
+pub use preservation::Preservation;
+pub use registry::{Committed, CoreError, Registry, SweepReport};
 pub use stamp::Stamp;
 pub use versions::Versions;

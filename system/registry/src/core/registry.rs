@@ -31,7 +31,7 @@ use super::config::CoreConfig;
 use super::instance::{Instance, Key, Registration, Status};
 use super::names::check_name;
 use super::record::{DigestEntry, Record, Renewal};
-use super::renewals::RenewalWindow;
+use super::preservation::{Leased, Preservation, Tracker};
 use super::stamp::{Lamport, Stamp};
 use super::versions::Versions;
 
@@ -92,22 +92,10 @@ pub struct SweepReport {
     /// Consul TTL checks that turned critical.
     pub turned_critical: Vec<Key>,
     pub self_preservation: bool,
-    pub expected_per_min: u64,
-    pub renewing_per_min: u64,
-    pub renewals_last_min: u64,
+    /// The arithmetic behind `self_preservation` at this sweep.
+    pub preservation: Preservation,
     /// How much this sweep moved every deadline because it ran late.
     pub compensated_ms: u64,
-}
-
-/// The renewal arithmetic behind self-preservation, for `/api/status` and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Preservation {
-    pub expected_per_min: u64,
-    /// The expected rate of the instances that are renewing on time.
-    pub renewing_per_min: u64,
-    /// Renewals actually received in the last minute (reported, not used for the decision).
-    pub renewals_last_min: u64,
-    pub active: bool,
 }
 
 /// One node's registry state.
@@ -122,7 +110,7 @@ pub struct Registry {
     by_id: BTreeMap<String, BTreeSet<String>>,
     versions: Versions,
     lamport: Lamport,
-    renewals: RenewalWindow,
+    renewals: Tracker,
     live: usize,
     self_preservation: bool,
 }
@@ -138,7 +126,7 @@ impl Registry {
             by_id: BTreeMap::new(),
             versions,
             lamport: Lamport::starting_at(lamport_start),
-            renewals: RenewalWindow::default(),
+            renewals: Tracker::default(),
             live: 0,
             self_preservation: false,
         }
@@ -249,7 +237,7 @@ impl Registry {
             if !keep_deadline {
                 live.renewed_ms = now_ms;
             }
-            live.reg.lease.ttl_ms.is_some() || live.reg.lease.critical_after_ms.is_some()
+            live.reg.lease.ttl_ms.is_some()
         };
         if counts {
             self.renewals.record(now_ms);
@@ -396,7 +384,7 @@ impl Registry {
             if extends {
                 live.renewed_ms = renewed_at;
             }
-            (live.reg.lease.ttl_ms.is_some() || live.reg.lease.critical_after_ms.is_some(), extends)
+            (live.reg.lease.ttl_ms.is_some(), extends)
         };
         if counts {
             self.renewals.record(now_ms);
@@ -427,51 +415,17 @@ impl Registry {
         self.record_of(key, now_ms)
     }
 
-    /// Self-preservation's arithmetic, as renewal rates per minute.
-    ///
-    /// An instance is *expected* to renew once it has been registered here for one renewal
-    /// interval; it contributes `60 s / interval` to the expected rate. It is *renewing* while
-    /// its last renewal is at most two intervals old (one missed heartbeat is tolerated) and its
-    /// lease has not run out. Eviction pauses while the renewing rate is below `threshold` × the
-    /// expected rate.
-    ///
-    /// Why not count renewals over the last minute, as Eureka does: with the default ttl of 15 s
-    /// (three 5 s heartbeats) a partition that silences 30 % of the instances takes away only
-    /// 7.5 % of a minute's renewals by the time their leases run out, so a one-minute count cannot
-    /// engage before the mass eviction it exists to prevent. Judging each instance by its own
-    /// last renewal sees the loss as soon as a heartbeat is missed, for any interval, with no
-    /// quantisation. The expectation follows registrations and cancellations at once, and the mode
-    /// ends as soon as instances renew again. The counted renewals of the last minute are still
-    /// reported (`renewals_last_min`), for operators.
+    /// Self-preservation's arithmetic at `now_ms` (see [`super::preservation`]): over every live
+    /// instance with a lease, the renewals counted in the last minute against those expected,
+    /// and the instances renewing on time.
     pub fn preservation(&self, now_ms: u64) -> Preservation {
-        let mut expected = 0.0f64;
-        let mut renewing = 0.0f64;
-        let mut expected_instances = 0usize;
-        for e in self.entries.values() {
-            let State::Live(l) = &e.state else { continue };
-            let Some(ttl) = l.reg.lease.ttl_ms else { continue };
-            let Some(interval) = l.reg.lease.effective_renew_interval_ms() else { continue };
-            if now_ms.saturating_sub(l.registered_ms) < interval {
-                continue;
-            }
-            let rate = 60_000.0 / interval as f64;
-            expected += rate;
-            expected_instances += 1;
-            let fresh_ms = interval.saturating_mul(2).min(ttl);
-            if now_ms.saturating_sub(l.renewed_ms) <= fresh_ms {
-                renewing += rate;
-            }
-        }
-        let engaged = !self.config.no_self_preservation
-            && expected >= self.config.self_preservation_min_expected_per_min as f64
-            && expected_instances >= self.config.self_preservation_min_instances
-            && renewing < self.config.self_preservation_threshold * expected;
-        Preservation {
-            expected_per_min: expected.round() as u64,
-            renewing_per_min: renewing.round() as u64,
-            renewals_last_min: self.renewals.last_minute(now_ms),
-            active: engaged,
-        }
+        let leased = self.entries.values().filter_map(|e| {
+            let State::Live(l) = &e.state else { return None };
+            let ttl_ms = l.reg.lease.ttl_ms?;
+            let interval_ms = l.reg.lease.effective_renew_interval_ms()?;
+            Some(Leased { registered_ms: l.registered_ms, renewed_ms: l.renewed_ms, ttl_ms, interval_ms })
+        });
+        self.renewals.judge(leased, now_ms, &self.config)
     }
 
     /// One sweep at `now_ms`, `late_ms` after it was due (measured by the caller on its
@@ -518,12 +472,14 @@ impl Registry {
             }
             report.turned_critical.push(key);
         }
-        let p = self.preservation(now_ms);
+        self.renewals.late_sweep(now_ms, late_ms);
+        let mut p = self.preservation(now_ms);
+        if self.renewals.swept(&p, now_ms, self.config.self_preservation_threshold) {
+            p = self.preservation(now_ms);
+        }
         self.self_preservation = p.active;
         report.self_preservation = p.active;
-        report.expected_per_min = p.expected_per_min;
-        report.renewals_last_min = p.renewals_last_min;
-        report.renewing_per_min = p.renewing_per_min;
+        report.preservation = p;
         if p.active {
             report.expired_kept = expired.len();
         } else {

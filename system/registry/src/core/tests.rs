@@ -275,23 +275,6 @@ fn without_self_preservation_the_silent_ones_go() {
     assert_eq!(report.evicted.len(), 20);
 }
 
-#[test]
-fn the_expectation_follows_registrations_and_cancellations() {
-    let mut r = Registry::new(CoreConfig::new("a"), 0, 0);
-    for i in 0..10 {
-        r.register(Key::new("s", format!("i{i}")), reg(15_000), 0, 0).unwrap();
-    }
-    assert_eq!(r.preservation(0).expected_per_min, 0, "nothing is expected of a fresh registration");
-    assert_eq!(r.preservation(4_999).expected_per_min, 0);
-    assert_eq!(r.preservation(5_000).expected_per_min, 10 * 12);
-    assert_eq!(r.preservation(5_000).renewing_per_min, 10 * 12);
-    assert_eq!(r.preservation(10_001).renewing_per_min, 0, "two intervals without a renewal");
-    for i in 0..5 {
-        r.deregister(&Key::new("s", format!("i{i}")), 90_000).unwrap();
-    }
-    assert_eq!(r.preservation(90_000).expected_per_min, 5 * 12, "cancellations leave at once");
-}
-
 // --- replication ---
 
 #[derive(Debug, Clone)]

@@ -70,15 +70,29 @@ pub struct NodeStatus {
     pub peers: Vec<String>,
     pub version: u64,
     pub instances: usize,
-    /// Renewals received in the last minute (counted).
+    /// Renewals received in the last minute (counted; since the window last restarted, see
+    /// `renewal_window_ms` and `core::preservation`).
     pub renewals_last_min: u64,
-    /// Renewals per minute the live instances promise (see `core::Registry::preservation`).
+    /// Renewals per minute the live instances promise.
     pub expected_renewals_per_min: u64,
-    /// The promised rate of the instances renewing on time; below threshold × expected, eviction
-    /// pauses.
+    /// Renewals expected over the same window as `renewals_last_min` (pro-rated for instances
+    /// registered within it); below threshold × this, eviction pauses (rule 1).
+    pub expected_renewals_last_min: u64,
+    /// How far back the renewal count reaches (a minute, or less since it restarted).
+    pub renewal_window_ms: u64,
+    /// The promised rate of the instances renewing on time (rule 2).
     pub renewing_per_min: u64,
+    /// `renewing_per_min` over the rate expected of the instances here for an interval or more;
+    /// below the threshold, eviction pauses (rule 2).
+    pub on_time_fraction: f64,
+    /// The share of the expected rate from instances that renewed within their last interval /
+    /// threshold: at or above the threshold for an interval, a shortfall the count saw is over.
+    pub recent_fraction: f64,
     pub threshold: f64,
+    /// Whether the last sweep found the node in self-preservation.
     pub self_preservation: bool,
+    /// Which rule holds now: `none`, `renewal_count`, `on_time` or `both`.
+    pub self_preservation_rule: &'static str,
     pub synced: bool,
     pub watchers: usize,
     /// Instances this node's sweeps have evicted since it started.

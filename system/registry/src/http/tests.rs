@@ -128,9 +128,20 @@ async fn register_read_heartbeat_status_deregister() {
     assert_eq!(status.json["node"], "t1");
     assert_eq!(status.json["instances"], 1);
     assert_eq!(status.json["self_preservation"], false);
+    assert_eq!(status.json["self_preservation_rule"], "none");
+    assert!(status.json["renewals_last_min"].as_u64().is_some_and(|n| n >= 1), "the registration counts: {}", status.json);
+    for field in ["expected_renewals_per_min", "expected_renewals_last_min", "renewal_window_ms", "renewing_per_min"] {
+        assert!(status.json[field].is_u64(), "{field}: {}", status.json);
+    }
+    for field in ["on_time_fraction", "recent_fraction", "threshold"] {
+        assert!(status.json[field].is_f64(), "{field}: {}", status.json);
+    }
     assert_eq!(status.json["synced"], true);
     let metrics = get(a, "/metrics").await;
     assert!(metrics.text.contains("\nregistry_instances 1\n"), "{}", metrics.text);
+    for name in ["registry_expected_renewals_last_minute", "registry_renewals_on_time_fraction", "registry_self_preservation_by_renewal_count", "registry_self_preservation_by_on_time"] {
+        assert!(metrics.text.contains(&format!("\n{name} ")), "{name}: {}", metrics.text);
+    }
     assert!(metrics.text.contains("# TYPE registry_evictions_total counter"));
 }
 

@@ -74,15 +74,35 @@ pub async fn run(node: Node) {
         }
         if report.self_preservation != was_preserving {
             was_preserving = report.self_preservation;
+            let p = &report.preservation;
             if was_preserving {
-                tracing::warn!(renewing = report.renewing_per_min, expected = report.expected_per_min, "self-preservation: renewals below threshold, eviction paused");
+                tracing::warn!(
+                    rule = p.rule(),
+                    renewals = p.renewals_in_window,
+                    expected_in_window = p.expected_in_window,
+                    window_ms = p.window_ms,
+                    on_time_fraction = p.on_time_fraction,
+                    recent_fraction = p.recent_fraction,
+                    expected_per_min = p.expected_per_min,
+                    renewing_per_min = p.renewing_per_min,
+                    "self-preservation: renewals below threshold, eviction paused"
+                );
             } else {
-                tracing::info!(renewing = report.renewing_per_min, expected = report.expected_per_min, "self-preservation ended: renewals recovered");
+                tracing::info!(
+                    renewals = p.renewals_in_window,
+                    expected_in_window = p.expected_in_window,
+                    window_ms = p.window_ms,
+                    on_time_fraction = p.on_time_fraction,
+                    recent_fraction = p.recent_fraction,
+                    expected_per_min = p.expected_per_min,
+                    renewing_per_min = p.renewing_per_min,
+                    "self-preservation ended: renewals recovered"
+                );
             }
             node.emit(NodeEvent::SelfPreservation {
                 active: was_preserving,
-                renewing_per_min: report.renewing_per_min,
-                expected_per_min: report.expected_per_min,
+                renewing_per_min: p.renewing_per_min,
+                expected_per_min: p.expected_per_min,
             });
         }
         if report.expired_kept > 0 {
