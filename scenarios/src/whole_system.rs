@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use properties::discovery::ConsumersConnected;
+use properties::discovery::{ConsumersConnected, InactiveProducersExpire, TombstonedProducersHidden, TombstonesExpire, UnlistedNodesDropped};
 use properties::gateway::{NonIdempotentAtMostOnce, RecoversAfterHeal};
 use properties::queue::{
     AckedMessagesFinished, AckedMessagesSurvive, AttemptsGrow, ConnectionsStable, DeferralRespected, EveryChannelReceives, OneConsumerInFlight, QueueHealthyAfterHeal,
@@ -70,6 +70,11 @@ const QUIESCE_MS: u64 = 45_000;
 const PUBLISH_UNTIL_MS: u64 = WINDOW_MS + 28_000;
 /// After the heal: a queue node's lookup reconnect backoff (≤ 15 s), a poll, the connect and SUB.
 const CONNECT_BOUND_MS: u64 = 17_000;
+/// A consumer drops a node no lookup lists within a poll, the round trip and the close (as in
+/// the `discovery` scenario).
+const UNLISTED_BOUND_MS: u64 = 2 * POLL_MS + 500;
+/// A consumer keeps the last answer of a lookup that went down for this long.
+const STALE_LISTING_MS: u64 = (client::lookup::FORGET_AFTER_FAILURES_DEFAULT as u64 + 1) * POLL_MS;
 /// After the heal, consumers are taken to be connected again within this.
 const GRACE_MS: u64 = CONNECT_BOUND_MS + 2 * POLL_MS;
 /// How long after the heal and its acknowledgement an order must have been processed.
@@ -323,6 +328,10 @@ impl Scenario for WholeSystemScenario {
             // limit, bounded by how many were REQ'd, not by Σ RDY.
             // Discovery's.
             Box::new(ConsumersConnected { consumers: s(&["c1", "c2"]), queues: s(&["q1", "q2"]), poll_ms: POLL_MS * 11 / 10, bound_ms: CONNECT_BOUND_MS }),
+            Box::new(InactiveProducersExpire { inactive_timeout_ms: services::INACTIVE_TIMEOUT_MS, slack_ms: 1_000 }),
+            Box::new(TombstonedProducersHidden { lifetime_ms: services::TOMBSTONE_LIFETIME_MS, reconnect_ms: 20_000 }),
+            Box::new(UnlistedNodesDropped { lookups: s(&["l1", "l2"]), bound_ms: UNLISTED_BOUND_MS, stale_ms: STALE_LISTING_MS }),
+            Box::new(TombstonesExpire { lifetime_ms: services::TOMBSTONE_LIFETIME_MS, inactive_timeout_ms: services::INACTIVE_TIMEOUT_MS, slack_ms: 1_000 }),
             // The registry's.
             Box::new(LiveInstancesKept { lease: lease.clone(), slack_ms: 200 }),
             Box::new(DeadInstancesEvicted { lease: lease.clone(), slack_ms: 5_000 }),

@@ -13,6 +13,14 @@
 //! answers around its downtime both leave it out, but only from `stale_ms` after it went down: a
 //! consumer keeps the last answer of a lookup it cannot ask for a few failed polls, and its last
 //! answer may be older than the observer's.
+//!
+//! A consumer acts on what its lookups say only while it runs and can reach them: a consumer is
+//! judged at a moment only if, for `bound_ms` before it, it was up (not down, not paused) and
+//! could exchange packets with every lookup that was up (so it polled one since, and a
+//! consumer cut from a lookup keeps that lookup's last answer until it forgets it). A consumer's
+//! (re)start ends the connections of its earlier life, which record no close of their own. (The
+//! `whole-system` scenario kills, stops and pauses consumers and cuts them from the lookups; the
+//! `discovery` scenario does neither.)
 
 use std::collections::BTreeSet;
 
@@ -55,7 +63,9 @@ impl Property for UnlistedNodesDropped {
                     if server != q {
                         continue;
                     }
-                    if let Some(open_at) = open_during(events, from, u1, m.end_ns) {
+                    let restarts = m.starts.get(c).map(Vec::as_slice).unwrap_or_default();
+                    let judged = super::model::intersect(&[(from, u1)], &self.informed(&m, c));
+                    if let Some(open_at) = judged.iter().find_map(|&(a, b)| open_during(events, restarts, a, b, m.end_ns)) {
                         violations.push(format!(
                             "consumer {c} had a connection to {q} open at {}, though no lookup had listed {q} from {} to {} (bound {} ms)",
                             secs(open_at),
@@ -70,6 +80,51 @@ impl Property for UnlistedNodesDropped {
         let checked = format!("{spans_judged} spans in which no lookup listed a queue node for longer than the bound: no consumer kept using it");
         super::verdict(self.name(), self.scope(), violations, checked)
     }
+}
+
+impl UnlistedNodesDropped {
+    /// The intervals in which consumer `c` is judged: from `bound_ms` into each stretch in which
+    /// it ran unpaused and could reach every lookup and be reached by it (while a lookup is
+    /// down, the stretch goes on: the spans handle a down lookup by `stale_ms`).
+    fn informed(&self, m: &DiscoveryModel, c: &str) -> Vec<(u64, u64)> {
+        let mut good = m.up.get(c).cloned().unwrap_or_default();
+        for l in &self.lookups {
+            let lookup_down: Vec<(u64, u64)> = complement(m.up.get(l).map(Vec::as_slice).unwrap_or_default(), m.end_ns);
+            let mut talk = super::model::intersect(&m.reachable(c, l), &m.reachable(l, c));
+            talk.extend(lookup_down);
+            good = super::model::intersect(&good, &union(talk));
+        }
+        good.into_iter().filter_map(|(a, b)| (a + self.bound_ms * MS < b).then_some((a + self.bound_ms * MS, b))).collect()
+    }
+}
+
+/// `[0, end)` less `spans` (sorted, disjoint).
+fn complement(spans: &[(u64, u64)], end: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &(a, b) in spans {
+        if a > at {
+            out.push((at, a));
+        }
+        at = at.max(b);
+    }
+    if at < end {
+        out.push((at, end));
+    }
+    out
+}
+
+/// Sorted, merged union of `spans`.
+fn union(mut spans: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    spans.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for (a, b) in spans {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
 }
 
 /// The spans `(u0, u1)` in which no lookup listed `q`, as far as the observer's answers show:
@@ -133,11 +188,16 @@ fn unlisted_spans(m: &DiscoveryModel, lookups: &[String], q: &str, stale_ms: u64
 /// without the node too).
 const OBSERVER_GAP_NS: u64 = 100 * MS;
 
-/// The first moment in `[from, to)` at which the connection was open, if any.
-fn open_during(events: &[super::model::ConnEvent], from: u64, to: u64, end: u64) -> Option<u64> {
+/// The first moment in `[from, to)` at which the connection was open, if any. A restart of the
+/// consumer (`restarts`) closes a connection of its earlier life.
+fn open_during(events: &[super::model::ConnEvent], restarts: &[u64], from: u64, to: u64, end: u64) -> Option<u64> {
     let mut open_since: Option<u64> = None;
     let mut intervals = Vec::new();
-    for e in events {
+    let mut evs: Vec<super::model::ConnEvent> = events.to_vec();
+    evs.extend(restarts.iter().map(|&at| super::model::ConnEvent { at_ns: at, up: false }));
+    // At one instant a restart's close comes before the new life's connection.
+    evs.sort_by_key(|e| (e.at_ns, e.up));
+    for e in &evs {
         match (e.up, open_since) {
             (true, None) => open_since = Some(e.at_ns),
             (false, Some(s)) => {

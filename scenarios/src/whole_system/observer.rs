@@ -7,6 +7,11 @@
 //! - A queue prober: `GET /ping` on both queue nodes every 500 ms (`Call::QueuePing`) and
 //!   `GET /stats?format=json` every 400 ms, recording each topic's and channel's ready messages
 //!   in memory when non-zero (`QueueMemory`), as the `queue` scenario's operator does.
+//! - A lookup prober, as the `discovery` scenario's observer: `GET /lookup?topic=orders` on both
+//!   lookups every 500 ms (`LookupAnswer`), and once, at a random time in the fault window,
+//!   a tombstone of one queue node on both lookups (`Tombstoned`). Only in the window: a
+//!   tombstone makes the consumers drop their connections to that node, which the calm tail's
+//!   `queue_connections_stable` would rightly count.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +24,7 @@ use super::services::SERVICE;
 use super::Topology;
 
 const PING_EVERY_MS: u64 = 500;
+const LOOKUP_EVERY_MS: u64 = 500;
 const STATS_EVERY_MS: u64 = 400;
 
 /// The watcher pinned to registry node `node`.
@@ -27,6 +33,7 @@ pub fn watcher_name(node: &str) -> String {
 }
 
 pub async fn run(ctx: NodeCtx, topo: Topology, queues_http: Vec<(String, String)>) {
+    rt::task::spawn(lookup_prober(ctx.clone(), topo.clone()));
     rt::task::spawn(pinger(ctx.clone(), queues_http.clone()));
     rt::task::spawn(stats_sampler(ctx.clone(), queues_http));
     let mut handles = Vec::new();
@@ -115,4 +122,40 @@ fn ready_in_memory(doc: &serde_json::Value) -> Vec<(String, Option<String>, u64)
         }
     }
     out
+}
+
+/// Asks both lookups which queue nodes carry the topic, every [`LOOKUP_EVERY_MS`]; tombstones one
+/// queue node on both lookups once, during the fault window, long enough before its end for the
+/// tombstone to expire (and the consumers to reconnect) before the calm tail.
+async fn lookup_prober(ctx: NodeCtx, topo: Topology) {
+    let names = topo.queue_names();
+    let http = http_client();
+    let window_ms = super::WINDOW_MS;
+    let mut tombstone_at = Some(Duration::from_millis(rt::rand::range(5_000..window_ms - 10_000)));
+    loop {
+        if tombstone_at.is_some_and(|t| rt::sim::elapsed() >= t) {
+            tombstone_at = None;
+            let (q, ip) = &topo.queues[rt::rand::range(0..topo.queues.len())];
+            for (l, lip) in &topo.lookups {
+                let asked_ms = rt::sim::elapsed().as_millis() as u64;
+                let url = format!("http://{lip}:{}/topic/tombstone?topic={}&node={ip}:{}", super::LOOKUP_HTTP_PORT, super::TOPIC, super::QUEUE_HTTP_PORT);
+                if let Ok(r) = http.post(&url, Vec::<u8>::new()).await {
+                    if r.status().as_u16() == 200 {
+                        let what = Observation::Tombstoned { lookup: l.clone(), topic: super::TOPIC.into(), producer: q.clone(), asked_ms };
+                        ctx.recorder.observe(&ctx.name, &ctx.name, what);
+                    }
+                }
+            }
+        }
+        for (l, lip) in &topo.lookups {
+            let asked_ms = rt::sim::elapsed().as_millis() as u64;
+            let addr = std::net::SocketAddr::new(*lip, super::LOOKUP_HTTP_PORT).to_string();
+            if let Some(found) = client::lookup::query(&http, &addr, super::TOPIC).await {
+                let producers: Vec<String> = found.iter().map(|a| names.get(a).cloned().unwrap_or_else(|| a.clone())).collect();
+                let what = Observation::LookupAnswer { lookup: l.clone(), topic: super::TOPIC.into(), producers, asked_ms };
+                ctx.recorder.observe(&ctx.name, &ctx.name, what);
+            }
+        }
+        rt::time::sleep(Duration::from_millis(LOOKUP_EVERY_MS)).await;
+    }
 }

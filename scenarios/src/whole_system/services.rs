@@ -18,6 +18,8 @@ pub const ROUTE_TIMEOUT_MS: u64 = 2_000;
 pub const TRY_TIMEOUT_MS: u64 = 800;
 /// The lookups drop a queue node that has not pinged for this long (it pings every 15 s).
 pub const INACTIVE_TIMEOUT_MS: u64 = 20_000;
+/// How long a tombstone hides a queue node (the observer tombstones one once in the window).
+pub const TOMBSTONE_LIFETIME_MS: u64 = 5_000;
 pub const SWEEP_MS: u64 = 500;
 pub const REPLICATE_MS: u64 = 200;
 pub const REPLICATE_TIMEOUT_MS: u64 = 1_000;
@@ -83,7 +85,7 @@ pub async fn lookup_node(ctx: NodeCtx) {
         broadcast_address: ctx.ip.to_string(),
         hostname: ctx.name.clone(),
         inactive_producer_timeout_ms: INACTIVE_TIMEOUT_MS,
-        tombstone_lifetime_ms: 5_000,
+        tombstone_lifetime_ms: TOMBSTONE_LIFETIME_MS,
         client_read_timeout_ms: 120_000,
         ..lookup::Options::default()
     };
