@@ -7,7 +7,20 @@
 //!   (c) nginx (Debian package) proxying to it with upstream keep-alive.
 //! The upstream is an nginx answering `return 200` with 1,024 bytes (one worker), so neither proxy
 //! gets a faster backend than the other. nginx and wrk are installed with apt-get when missing.
-//! Prints req/s and p50/p99 per run, the means, and the ratio weir/nginx.
+//!
+//! Fairness: both proxies get the same number of workers (`--proxy-workers`: nginx's
+//! `worker_processes`, the gateway's tokio worker threads through `TOKIO_WORKER_THREADS`) and may
+//! keep as many idle upstream connections as wrk opens (nginx's `keepalive`, the gateway's
+//! `pool_max_idle_per_backend`; nginx's upstream `keepalive_requests` is raised from its 1,000
+//! so that it does not reconnect every thousand requests when the gateway does not), neither
+//! logs requests. The upstream's `stub_status` (on a port
+//! of its own) counts the connections it accepted during each run, which shows whether a proxy
+//! reuses its upstream connections (a proxy that keeps them alive opens about one per wrk
+//! connection, once).
+//!
+//! Prints req/s, p50/p99 and upstream connections per run; then the median of each target, and
+//! the ratio weir/nginx of every round (the two ran back to back, under the same load) with its
+//! median: on a shared machine, ratios from the same round are what holds up.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -21,7 +34,8 @@ use anyhow::{bail, Context};
 use crate::cargo;
 
 const USAGE: &str = "usage: cargo xtask bench gateway [--duration SECS] [--connections N] [--threads N] [--rounds N] [--proxy-workers N]
-  each round runs wrk against (a) the upstream, (b) weir gateway, (c) nginx, in rotating order";
+  each round runs wrk against (a) the upstream, (b) weir gateway, (c) nginx, in rotating order;
+  --proxy-workers is both nginx's worker_processes and the gateway's tokio worker threads";
 
 struct Opts {
     duration_secs: u32,
@@ -32,7 +46,7 @@ struct Opts {
 }
 
 fn parse(args: &[String]) -> anyhow::Result<Opts> {
-    let mut o = Opts { duration_secs: 10, connections: 64, threads: 2, rounds: 3, proxy_workers: 2 };
+    let mut o = Opts { duration_secs: 10, connections: 64, threads: 2, rounds: 5, proxy_workers: 2 };
     super::for_each_option(args, USAGE, |key, v| {
         match key {
             "--duration" => o.duration_secs = v.trim_end_matches('s').parse().context("--duration")?,
@@ -123,9 +137,9 @@ fn nginx(bin: &Path, dir: &Path, name: &str, workers: u32, http_block: &str) -> 
 }
 
 /// Starts `weir gateway` and returns it with the port it announced.
-fn weir_gateway(bin: &Path, dir: &Path, upstream_port: u16, proxy_workers: u32) -> anyhow::Result<(Proc, u16)> {
+fn weir_gateway(bin: &Path, dir: &Path, upstream_port: u16, proxy_workers: u32, pool_idle: u32) -> anyhow::Result<(Proc, u16)> {
     let conf = format!(
-        "[gateway]\nmax_concurrent_requests = 100000\nmax_connections = 100000\n\n\
+        "[gateway]\nmax_concurrent_requests = 100000\nmax_connections = 100000\npool_max_idle_per_backend = {pool_idle}\n\n\
          [[listener]]\nname = \"bench\"\nlisten = \"127.0.0.1:0\"\n\n\
          [[route]]\nname = \"bench\"\nupstreams = [\"127.0.0.1:{upstream_port}\"]\nmiddleware = []\n"
     );
@@ -160,7 +174,44 @@ struct Sample {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// CPU time the proxy's processes spent per request (user + system), when known: less
+    /// sensitive to the machine's other load than req/s, which also depends on the CPU share the
+    /// proxy got.
+    cpu_us: f64,
     errors: bool,
+}
+
+/// User + system CPU ticks (`/proc/PID/stat` fields 14 and 15) of `pids`, summed.
+fn cpu_ticks(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+        .filter_map(|s| {
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum()
+}
+
+/// The pids of `pid`'s children (nginx's workers under its master).
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Clock ticks per second of `/proc` CPU times (`getconf CLK_TCK`; Linux's USER_HZ is 100).
+fn ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
+        .filter(|t| *t > 0.0)
+        .unwrap_or(100.0)
 }
 
 fn to_ms(v: &str) -> Option<f64> {
@@ -188,7 +239,7 @@ fn wrk(bin: &Path, o: &Opts, port: u16) -> anyhow::Result<Sample> {
     if !out.status.success() {
         bail!("wrk failed: {text}");
     }
-    let mut s = Sample { errors: text.contains("Non-2xx") || text.contains("Socket errors"), ..Sample::default() };
+    let mut s = Sample { errors: text.contains("Non-2xx") || text.contains("Socket errors"), cpu_us: f64::NAN, ..Sample::default() };
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         match f.as_slice() {
@@ -202,6 +253,42 @@ fn wrk(bin: &Path, o: &Opts, port: u16) -> anyhow::Result<Sample> {
         bail!("no Requests/sec in wrk's output:\n{text}");
     }
     Ok(s)
+}
+
+/// Connections the upstream nginx has accepted so far (its `stub_status` "accepts" counter).
+fn upstream_accepts(status_port: u16) -> anyhow::Result<u64> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", status_port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: status\r\n\r\n")?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    // "server accepts handled requests\n N N N"
+    let mut lines = text.lines().skip_while(|l| !l.trim_start().starts_with("server accepts"));
+    lines.next();
+    lines
+        .next()
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("no accepts counter in the upstream's stub_status:\n{text}"))
+}
+
+/// A CPU figure, or `-` for the upstream, whose CPU is not charged.
+fn cpu_text(us: f64) -> String {
+    if us.is_nan() {
+        "-".to_string()
+    } else {
+        format!("{us:.1}")
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 pub fn run(args: &[String]) -> anyhow::Result<u8> {
@@ -219,27 +306,43 @@ pub fn run(args: &[String]) -> anyhow::Result<u8> {
     std::fs::create_dir_all(&dir)?;
 
     let up = free_port()?;
+    let up_status = free_port()?;
     let ng = free_port()?;
     let body = ".".repeat(1024);
-    let _upstream = nginx(&nginx_bin, &dir, "upstream", 1, &format!("  server {{ listen 127.0.0.1:{up}; location / {{ return 200 \"{body}\"; }} }}"))?;
-    let _nginx_proxy = nginx(
+    // Idle upstream connections each proxy may keep: at least one per wrk connection.
+    let pool_idle = o.connections.max(256);
+    let _upstream = nginx(
+        &nginx_bin,
+        &dir,
+        "upstream",
+        1,
+        &format!(
+            "  server {{ listen 127.0.0.1:{up}; location / {{ return 200 \"{body}\"; }} }}\n  server {{ listen 127.0.0.1:{up_status}; location / {{ stub_status; }} }}"
+        ),
+    )?;
+    let nginx_proxy = nginx(
         &nginx_bin,
         &dir,
         "proxy",
         o.proxy_workers,
         &format!(
-            "  upstream u {{ server 127.0.0.1:{up}; keepalive 256; }}\n  server {{ listen 127.0.0.1:{ng}; location / {{ proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}"
+            "  upstream u {{ server 127.0.0.1:{up}; keepalive {pool_idle}; keepalive_requests 1000000; }}\n  server {{ listen 127.0.0.1:{ng}; location / {{ proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}"
         ),
     )?;
     wait_listening(up)?;
+    wait_listening(up_status)?;
     wait_listening(ng)?;
-    let (_weir, gw) = weir_gateway(&weir_bin, &dir, up, o.proxy_workers)?;
+    let (weir, gw) = weir_gateway(&weir_bin, &dir, up, o.proxy_workers, pool_idle)?;
 
     let version = Command::new(&nginx_bin).arg("-v").output().map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string()).unwrap_or_default();
     println!(
-        "gateway bench: wrk -t{} -c{} -d{}s keep-alive, 1 KB responses, {} rounds alternated; proxies with {} workers; {version}",
+        "gateway bench: wrk -t{} -c{} -d{}s keep-alive, 1 KB responses, {} rounds alternated; both proxies with {} workers \
+         (nginx worker_processes, gateway TOKIO_WORKER_THREADS) and up to {pool_idle} idle upstream connections; {version}",
         o.threads, o.connections, o.duration_secs, o.rounds, o.proxy_workers
     );
+    // Whose CPU time is charged to each target: the upstream's own for (a) would be a different
+    // quantity, so none.
+    let proxy_pids: [Vec<u32>; 3] = [vec![], vec![weir.0.id()], children(nginx_proxy.0.id())];
     let targets = [("upstream (direct)", up), ("weir gateway", gw), ("nginx proxy", ng)];
     // Warm-up: pools and caches on every target.
     for (_, port) in targets {
@@ -247,35 +350,56 @@ pub fn run(args: &[String]) -> anyhow::Result<u8> {
         wrk(&wrk_bin, &warm, port)?;
     }
     let mut samples: Vec<Vec<Sample>> = vec![vec![]; targets.len()];
+    let mut ratios = vec![];
+    let hz = ticks_per_second();
     for round in 0..o.rounds as usize {
         for k in 0..targets.len() {
             let i = (round + k) % targets.len();
             let (name, port) = targets[i];
-            let s = wrk(&wrk_bin, &o, port)?;
+            let before = upstream_accepts(up_status)?;
+            let cpu_before = cpu_ticks(&proxy_pids[i]);
+            let mut s = wrk(&wrk_bin, &o, port)?;
+            let cpu = cpu_ticks(&proxy_pids[i]).saturating_sub(cpu_before);
+            let opened = upstream_accepts(up_status)?.saturating_sub(before);
+            if !proxy_pids[i].is_empty() {
+                s.cpu_us = cpu as f64 / hz * 1e6 / (s.rps * f64::from(o.duration_secs));
+            }
             println!(
-                "round {} {name:<18} {:>10.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms{}",
+                "round {} {name:<18} {:>10.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms   CPU {:>5} µs/req   upstream connections opened {opened:>5}{}",
                 round + 1,
                 s.rps,
                 s.p50_ms,
                 s.p99_ms,
+                cpu_text(s.cpu_us),
                 if s.errors { "   (ERRORS: non-2xx or socket errors)" } else { "" }
             );
             samples[i].push(s);
         }
+        let (w, n) = (&samples[1][round], &samples[2][round]);
+        ratios.push((w.rps / n.rps, w.p50_ms / n.p50_ms, w.p99_ms / n.p99_ms, w.cpu_us / n.cpu_us));
+        println!("round {} weir/nginx throughput {:.3}x, CPU per request {:.2}x", round + 1, w.rps / n.rps, w.cpu_us / n.cpu_us);
     }
-    let mean = |v: &[Sample], f: fn(&Sample) -> f64| v.iter().map(f).sum::<f64>() / v.len() as f64;
-    println!("\n{:<18} {:>12} {:>10} {:>10}", "mean", "req/s", "p50 ms", "p99 ms");
-    let mut means = vec![];
+    let col = |v: &[Sample], f: fn(&Sample) -> f64| median(v.iter().map(f).collect());
+    println!("\n{:<18} {:>12} {:>10} {:>10} {:>12}", "median", "req/s", "p50 ms", "p99 ms", "CPU µs/req");
     for (i, (name, _)) in targets.iter().enumerate() {
-        let m = (mean(&samples[i], |s| s.rps), mean(&samples[i], |s| s.p50_ms), mean(&samples[i], |s| s.p99_ms));
-        println!("{name:<18} {:>12.0} {:>10.3} {:>10.3}", m.0, m.1, m.2);
-        means.push(m);
+        println!(
+            "{name:<18} {:>12.0} {:>10.3} {:>10.3} {:>12}",
+            col(&samples[i], |s| s.rps),
+            col(&samples[i], |s| s.p50_ms),
+            col(&samples[i], |s| s.p99_ms),
+            cpu_text(col(&samples[i], |s| s.cpu_us))
+        );
     }
+    let per_round: Vec<String> = ratios.iter().map(|r| format!("{:.3}", r.0)).collect();
     println!(
-        "\nweir/nginx: throughput {:.3}x, p50 {:.3}x, p99 {:.3}x (p50/p99 ratios below 1 are better for weir)",
-        means[1].0 / means[2].0,
-        means[1].1 / means[2].1,
-        means[1].2 / means[2].2
+        "\nweir/nginx, median of the {} rounds' ratios: throughput {:.3}x (rounds: {}), p50 {:.3}x, p99 {:.3}x, CPU per request {:.2}x \
+         (ratios below 1 are better for weir, except throughput)",
+        ratios.len(),
+        median(ratios.iter().map(|r| r.0).collect()),
+        per_round.join(" "),
+        median(ratios.iter().map(|r| r.1).collect()),
+        median(ratios.iter().map(|r| r.2).collect()),
+        median(ratios.iter().map(|r| r.3).collect()),
     );
     let any_errors = samples.iter().flatten().any(|s| s.errors);
     let _ = std::fs::remove_dir_all(&dir);

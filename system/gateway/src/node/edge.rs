@@ -2,6 +2,7 @@
 //! size), route matching, the request's X-Forwarded-* and hop-by-hop handling, then the route's
 //! onion; a final error becomes its JSON answer here.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -48,18 +49,24 @@ impl tower::Service<Request<Body>> for Edge {
     }
 }
 
-/// The request's host, lowercase, without a port.
-fn host_of(req: &Request<Body>) -> String {
-    let raw = req.uri().host().map(str::to_string).or_else(|| {
+/// The request's host, lowercase, without a port; borrowed when it is already lowercase (the
+/// common case: no copy per request).
+fn host_of(req: &Request<Body>) -> Cow<'_, str> {
+    let raw = req.uri().host().or_else(|| {
         req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).map(|h| {
             if h.starts_with('[') {
-                h.split(']').next().unwrap_or(h).trim_start_matches('[').to_string()
+                h.split(']').next().unwrap_or(h).trim_start_matches('[')
             } else {
-                h.rsplit_once(':').map(|(h, _)| h).unwrap_or(h).to_string()
+                h.rsplit_once(':').map(|(h, _)| h).unwrap_or(h)
             }
         })
     });
-    raw.unwrap_or_default().to_ascii_lowercase()
+    let raw = raw.unwrap_or_default();
+    if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(raw.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(raw)
+    }
 }
 
 impl Edge {
@@ -90,15 +97,27 @@ impl Edge {
         let Some(route) = table.route_for(&self.listener, &host, req.uri().path()).cloned() else {
             return ProxyError::new(ErrorKind::NoRoute, format!("no route for host {host:?} path {:?}", req.uri().path())).into_response();
         };
+        drop(host);
         let client = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
         headers::strip_hop_by_hop(req.headers_mut());
         headers::add_forwarded(req.headers_mut(), client, "http");
         if route.config.strip_prefix {
             strip_prefix(&mut req, &route.config.path_prefix);
         }
-        let limit = usize::try_from(settings.max_body_bytes).unwrap_or(usize::MAX);
-        let req = req.map(|b| Body::new(http_body_util::Limited::new(b, limit)));
-        let resp = match route.stack.clone().oneshot(req).await {
+        // A request without a body (most GETs) has nothing to limit: no wrapper to allocate.
+        let req = if http_body::Body::is_end_stream(req.body()) {
+            req
+        } else {
+            let limit = usize::try_from(settings.max_body_bytes).unwrap_or(usize::MAX);
+            req.map(|b| Body::new(http_body_util::Limited::new(b, limit)))
+        };
+        // A route without middleware calls its forwarding service directly rather than through
+        // the boxed onion, which would box a clone of the service and its future once more.
+        let result = match &route.direct {
+            Some(forward) => forward.forward(req).await,
+            None => route.stack.clone().oneshot(req).await,
+        };
+        let resp = match result {
             Ok(r) => r,
             Err(e) => e.into_response(),
         };

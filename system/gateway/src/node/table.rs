@@ -34,6 +34,9 @@ pub struct Route {
     pub config: RouteConfig,
     pub backends: Arc<RouteBackends>,
     pub stack: HttpService,
+    /// The forwarding service alone when the route has no middleware: the edge calls it
+    /// directly, `stack` being then only this service boxed.
+    pub direct: Option<Forward>,
     pub stats: Arc<RouteStats>,
 }
 
@@ -115,8 +118,9 @@ pub fn build(config: RouteConfig, backends: Arc<RouteBackends>, client: Upstream
             }))),
         })
         .collect();
+    let direct = layers.is_empty().then(|| forward.clone());
     let stack = onion(BoxCloneSyncService::new(forward), layers);
-    Route { config, backends, stack, stats: Arc::new(RouteStats::default()) }
+    Route { config, backends, stack, direct, stats: Arc::new(RouteStats::default()) }
 }
 
 #[cfg(test)]

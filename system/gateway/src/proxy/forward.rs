@@ -48,6 +48,11 @@ impl Forward {
     pub fn new(config: ForwardConfig) -> Self {
         Forward(Arc::new(config))
     }
+
+    /// Forwards `req` (what [`tower::Service::call`] does, without boxing the future).
+    pub async fn forward(&self, req: Request<Body>) -> Result<Response<Body>, ProxyError> {
+        self.0.clone().forward(req).await
+    }
 }
 
 /// One booked request to a backend: whatever happens — an answer whose body is done (least
@@ -122,8 +127,14 @@ impl ForwardConfig {
             // backend closes idle connections early: the next request to it must connect anew.
             parts.headers.insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         }
-        let slot = Slot::new(body);
-        let upstream_req = Request::from_parts(parts, Body::new(Lazy::new(slot.clone())));
+        // An empty body (most GETs) is never polled, so it never leaves before the head does:
+        // no slot to hold it in, a new empty body stands for it if it must be sent elsewhere.
+        let slot = (!http_body::Body::is_end_stream(&body)).then(|| Slot::new(body));
+        let upstream_body = match &slot {
+            Some(slot) => Body::new(Lazy::new(slot.clone())),
+            None => Body::empty(),
+        };
+        let upstream_req = Request::from_parts(parts, upstream_body);
         match rt::time::timeout(self.try_timeout, self.client.send(upstream_req)).await {
             Err(_) => {
                 drop(booked);
@@ -131,7 +142,11 @@ impl ForwardConfig {
             }
             Ok(Err(e)) => {
                 drop(booked);
-                let reclaimed = if e.is_connect() { slot.reclaim() } else { None };
+                let reclaimed = match (e.is_connect(), &slot) {
+                    (false, _) => None,
+                    (true, Some(slot)) => slot.reclaim(),
+                    (true, None) => Some(Body::empty()),
+                };
                 match (reclaimed, head) {
                     (Some(body), Some(head)) => {
                         let (parts, ()) = head.into_parts();
