@@ -23,6 +23,7 @@
 
 pub mod channel;
 pub mod deferred;
+pub mod id_hash;
 pub mod inflight;
 pub mod message;
 pub mod quantiles;
