@@ -24,6 +24,7 @@ use std::ops::Bound;
 
 use super::dead_letter::DeadLetter;
 use super::deferred::Deferred;
+use super::id_hash::IdBuildHasher;
 use super::inflight::{InFlight, InFlightEntry};
 use super::message::{Message, MessageId};
 use super::{is_ephemeral_name, is_valid_name, ClientId, CoreError, PutOutcome};
@@ -156,7 +157,7 @@ pub struct Channel {
     deferred: Deferred,
     /// Every id in ready ∪ in flight ∪ deferred: refuses duplicates (e.g. a disk record replayed
     /// after a crash while its first copy is still in flight). Membership only, never iterated.
-    present: HashSet<MessageId>,
+    present: HashSet<MessageId, IdBuildHasher>,
     consumers: BTreeMap<ClientId, ConsumerStats>,
     /// The last client served, for round-robin.
     rr_last: Option<ClientId>,
@@ -191,7 +192,7 @@ impl Channel {
             ready: VecDeque::new(),
             in_flight: InFlight::new(),
             deferred: Deferred::new(),
-            present: HashSet::new(),
+            present: HashSet::default(),
             consumers: BTreeMap::new(),
             rr_last: None,
             message_count: 0,
@@ -895,7 +896,7 @@ impl Channel {
     /// consumer's in-flight count matches the table and is ≤ `max_rdy_count`; RDY ≤ max.
     pub fn check_invariants(&self) {
         self.in_flight.check_invariants();
-        let mut seen: HashSet<MessageId> = HashSet::with_capacity(self.present.len());
+        let mut seen: HashSet<MessageId, IdBuildHasher> = HashSet::with_capacity_and_hasher(self.present.len(), IdBuildHasher::default());
         for m in &self.ready {
             assert!(seen.insert(m.id), "id {} twice in ready", m.id);
             assert!(

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::id_hash::IdBuildHasher;
 use super::message::{Message, MessageId};
 use super::ClientId;
 
@@ -26,7 +27,7 @@ pub struct InFlightEntry {
 /// The in-flight table.
 #[derive(Debug, Default)]
 pub struct InFlight {
-    by_id: HashMap<MessageId, InFlightEntry>,
+    by_id: HashMap<MessageId, InFlightEntry, IdBuildHasher>,
     by_deadline: BTreeMap<(u64, u64), MessageId>,
     next_seq: u64,
 }

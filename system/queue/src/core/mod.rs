@@ -24,6 +24,7 @@
 pub mod channel;
 pub mod dead_letter;
 pub mod deferred;
+pub mod id_hash;
 pub mod inflight;
 pub mod message;
 pub mod quantiles;

@@ -126,27 +126,76 @@ impl Node {
 
     /// FIN; records the E2E latency.
     pub fn finish(&self, client: ClientId, sub: &Subscription, id: &MessageId) -> Result<(), ConsumeError> {
+        let mut results = Vec::with_capacity(1);
+        self.finish_many(client, sub, std::slice::from_ref(id), &mut results);
+        results.pop().unwrap_or(Err(ConsumeError::Gone))
+    }
+
+    /// FIN of several ids (the FINs a connection read in one go), under one lock: `results` gets
+    /// one entry per id, in order, each what [`Node::finish`] would have returned.
+    pub fn finish_many(
+        &self,
+        client: ClientId,
+        sub: &Subscription,
+        ids: &[MessageId],
+        results: &mut Vec<Result<(), ConsumeError>>,
+    ) {
         let now_ms = self.now_ms();
-        let mut state = self.lock();
-        let t = state.topics.get_mut(&sub.topic).ok_or(ConsumeError::Gone)?;
-        let ch = t.topic.channel_mut(&sub.channel).ok_or(ConsumeError::Gone)?;
-        let msg = ch.finish(client, id).map_err(ConsumeError::Core)?;
-        let entry = t.channels.get_mut(&sub.channel);
-        let backend = entry.as_ref().and_then(|c| c.backend.clone());
-        if let Some(q) = entry.and_then(|c| c.e2e.as_mut()) {
-            q.add(now_ms, rt::clock::unix_ns().saturating_sub(msg.timestamp_ns));
+        let base = results.len();
+        let mut flush: Option<BackendHandle> = None;
+        {
+            let mut state = self.lock();
+            let Some(t) = state.topics.get_mut(&sub.topic) else {
+                results.extend(ids.iter().map(|_| Err(ConsumeError::Gone)));
+                return;
+            };
+            let Some(ch) = t.topic.channel_mut(&sub.channel) else {
+                results.extend(ids.iter().map(|_| Err(ConsumeError::Gone)));
+                return;
+            };
+            let mut finished = Vec::with_capacity(ids.len());
+            for id in ids {
+                match ch.finish(client, id) {
+                    Ok(msg) => {
+                        finished.push(msg.timestamp_ns);
+                        results.push(Ok(()));
+                    }
+                    Err(e) => {
+                        finished.push(i64::MIN);
+                        results.push(Err(ConsumeError::Core(e)));
+                    }
+                }
+            }
+            let entry = t.channels.get_mut(&sub.channel);
+            let backend = entry.as_ref().and_then(|c| c.backend.clone());
+            if let Some(q) = entry.and_then(|c| c.e2e.as_mut()) {
+                let now_ns = rt::clock::unix_ns();
+                for &ts in finished.iter().filter(|&&ts| ts != i64::MIN) {
+                    q.add(now_ms, now_ns.saturating_sub(ts));
+                }
+            }
+            // A message read from disk: its record may go now (see below).
+            if let Some(b) = backend {
+                let mut schedule = false;
+                for (id, r) in ids.iter().zip(&results[base..]) {
+                    if r.is_ok() && b.release_id(id) {
+                        schedule = true;
+                    }
+                }
+                if schedule {
+                    flush = Some(b);
+                }
+            }
         }
-        drop(state);
-        // A message read from disk: its record may go now. Acked by a task (FIN is synchronous),
-        // one at a time per queue; until then it would merely be read again after a crash.
-        if let Some(b) = backend.filter(|b| b.release_id(id)) {
+        // Acked by a task (FIN is synchronous), one at a time per queue; until then a record
+        // would merely be read again after a crash.
+        if let Some(b) = flush {
             rt::task::spawn(async move {
                 if let Err(e) = b.flush_releases(now_ms).await {
                     tracing::warn!("disk queue ack after FIN failed: {e}");
                 }
             });
         }
-        Ok(())
     }
 
     /// REQ with a delay already clamped to `--max-req-timeout`.
@@ -189,6 +238,57 @@ impl Node {
             .map(|_| ())
     }
 
+    /// Up to `max` messages for `client` from the channel's memory queue, appended to `out` under
+    /// one lock (the profile showed the lock taken per message as a large part of delivery).
+    /// Returns whether the client's window is still open. An open window with nothing added
+    /// means memory has nothing ready: the caller then tries [`Node::next_message`], which also
+    /// reads the disk queue.
+    pub fn next_from_memory(
+        &self,
+        client: ClientId,
+        sub: &Subscription,
+        msg_timeout_ms: u64,
+        sample_rate: u8,
+        max: usize,
+        out: &mut Vec<Message>,
+    ) -> bool {
+        let msg_timeout_ms = self.effective_msg_timeout_ms(msg_timeout_ms);
+        let now_ms = self.now_ms();
+        let mut state = self.lock();
+        let Some(ch) = state.topics.get_mut(&sub.topic).and_then(|t| t.topic.channel_mut(&sub.channel)) else {
+            return false;
+        };
+        let mut taken = 0;
+        // Bounded: each round delivers or skips one ready message.
+        while taken < max {
+            if !ch.client_has_window(client) {
+                return false;
+            }
+            if ch.depth() == 0 {
+                return true;
+            }
+            if sample_rate > 0 && !sample_accepts(sample_rate, rt::rand::range(0u8..100)) {
+                ch.skip_unsampled(client);
+                continue;
+            }
+            match ch.next_delivery(client, now_ms, msg_timeout_ms) {
+                Some(m) => out.push(m),
+                None => return false,
+            }
+            taken += 1;
+        }
+        ch.client_has_window(client)
+    }
+
+    /// The message timeout a delivery uses (the broken variants adjust it).
+    fn effective_msg_timeout_ms(&self, msg_timeout_ms: u64) -> u64 {
+        // Testing::premature_timeout — BROKEN VARIANT: the message times out after a quarter of
+        // the client's msg timeout, while the client still legitimately holds it.
+        let msg_timeout_ms = if self.opts.testing.premature_timeout { msg_timeout_ms / 4 } else { msg_timeout_ms };
+        // Testing::double_msg_timeout — BROKEN VARIANT: the message times out twice too late.
+        if self.opts.testing.double_msg_timeout { msg_timeout_ms * 2 } else { msg_timeout_ms }
+    }
+
     /// The next message for `client`, or `None` when its window is closed or nothing is ready.
     pub async fn next_message(
         self: &Arc<Self>,
@@ -197,11 +297,7 @@ impl Node {
         msg_timeout_ms: u64,
         sample_rate: u8,
     ) -> Option<Message> {
-        // Testing::premature_timeout — BROKEN VARIANT: the message times out after a quarter of
-        // the client's msg timeout, while the client still legitimately holds it.
-        let msg_timeout_ms = if self.opts.testing.premature_timeout { msg_timeout_ms / 4 } else { msg_timeout_ms };
-        // Testing::double_msg_timeout — BROKEN VARIANT: the message times out twice too late.
-        let msg_timeout_ms = if self.opts.testing.double_msg_timeout { msg_timeout_ms * 2 } else { msg_timeout_ms };
+        let msg_timeout_ms = self.effective_msg_timeout_ms(msg_timeout_ms);
         // Bounded: each round either returns or consumes one message from memory or disk.
         loop {
             let handle = {

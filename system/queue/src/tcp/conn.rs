@@ -104,6 +104,13 @@ struct Conn {
     next_heartbeat: Instant,
     flush_at: Option<Instant>,
     tls_done: bool,
+    /// FINs read and not yet applied: consecutive FINs are applied under one node lock
+    /// ([`Conn::finish_pending`]) before the next other command, or when the input runs out.
+    fins: Vec<MessageId>,
+    /// Scratch for [`Node::finish_many`]'s results.
+    fin_results: Vec<Result<(), ConsumeError>>,
+    /// Scratch for the messages one pump round takes from memory.
+    batch: Vec<Message>,
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -148,6 +155,9 @@ impl Conn {
             last_read: now,
             flush_at: None,
             tls_done: false,
+            fins: Vec::new(),
+            fin_results: Vec::new(),
+            batch: Vec::new(),
         }
     }
 
@@ -235,13 +245,30 @@ impl Conn {
             let session = self.session();
             let event = match self.decoder.decode_server(&mut self.inbuf, &session) {
                 Ok(Some(ev)) => ev,
-                Ok(None) => return Ok(None),
+                Ok(None) => return self.finish_pending().await,
                 Err(CommandError::Protocol(e)) => {
+                    if let Some(close) = self.finish_pending().await? {
+                        return Ok(Some(close));
+                    }
                     self.send_error(&e).await?;
                     return Ok(Some(Close::Now));
                 }
-                Err(CommandError::LineTooLong { .. }) => return Ok(Some(Close::Now)),
+                Err(CommandError::LineTooLong { .. }) => {
+                    let _ = self.finish_pending().await?;
+                    return Ok(Some(Close::Now));
+                }
             };
+            // FINs of a subscribed client wait for the next other command (or the end of the
+            // input), so a run of them takes the node lock once; answers keep their order.
+            if let ServerEvent::Command(Command::Fin(id)) = &event {
+                if self.sub.is_some() && self.fins.len() < PUMP_BATCH_MAX {
+                    self.fins.push(*id);
+                    continue;
+                }
+            }
+            if let Some(close) = self.finish_pending().await? {
+                return Ok(Some(close));
+            }
             let result = match event {
                 ServerEvent::MpubHeader { topic } => {
                     // nsqd checks AUTH and creates the topic before it reads (and validates)
@@ -263,6 +290,43 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Applies the FINs [`Conn::process_input`] collected, under one node lock, and answers
+    /// each failed one in order, as one FIN at a time would have.
+    async fn finish_pending(&mut self) -> io::Result<Option<Close>> {
+        if self.fins.is_empty() {
+            return Ok(None);
+        }
+        let fins = std::mem::take(&mut self.fins);
+        let mut results = std::mem::take(&mut self.fin_results);
+        results.clear();
+        match &self.sub {
+            Some(sub) => self.node.finish_many(self.client, sub, &fins, &mut results),
+            None => results.extend(fins.iter().map(|_| Err(ConsumeError::Gone))),
+        }
+        let mut close = None;
+        let mut any_ok = false;
+        for (id, r) in fins.iter().zip(results.drain(..)) {
+            match self.in_flight_answer(id, r, errors::fin_failed) {
+                Ok(()) => any_ok = true,
+                Err(e) => {
+                    self.send_error(&e).await?;
+                    if e.fatal {
+                        close = Some(Close::Now);
+                        break;
+                    }
+                }
+            }
+        }
+        if any_ok {
+            // FINs free slots in the window.
+            self.notify.notify_one();
+        }
+        self.fin_results = results;
+        self.fins = fins;
+        self.fins.clear();
+        Ok(close)
     }
 
     /// Runs one command; `Err` is the protocol error to send (closing if fatal).
@@ -352,16 +416,28 @@ impl Conn {
         let Some(sub) = &self.sub else {
             return Err(failed(&id, InFlightError::NotInFlight));
         };
-        match op(&self.node, self.client, sub, &id, &self.settings) {
-            Ok(()) => {
-                // A FIN/REQ frees a slot in the window.
-                self.notify.notify_one();
-                Ok(())
-            }
+        let result = op(&self.node, self.client, sub, &id, &self.settings);
+        let answer = self.in_flight_answer(&id, result, failed);
+        if answer.is_ok() {
+            // A FIN/REQ frees a slot in the window.
+            self.notify.notify_one();
+        }
+        answer
+    }
+
+    /// The protocol's answer to a FIN/REQ/TOUCH that returned `result`.
+    fn in_flight_answer(
+        &self,
+        id: &MessageId,
+        result: Result<(), ConsumeError>,
+        failed: fn(&MessageId, InFlightError) -> ProtocolError,
+    ) -> Result<(), ProtocolError> {
+        match result {
+            Ok(()) => Ok(()),
             // Testing::silent_stray_answers — BROKEN VARIANT: no error for an id not in flight.
             Err(_) if self.node.options().testing.silent_stray_answers => Ok(()),
-            Err(ConsumeError::Core(CoreError::NotOwner)) => Err(failed(&id, InFlightError::NotOwner)),
-            Err(_) => Err(failed(&id, InFlightError::NotInFlight)),
+            Err(ConsumeError::Core(CoreError::NotOwner)) => Err(failed(id, InFlightError::NotOwner)),
+            Err(_) => Err(failed(id, InFlightError::NotInFlight)),
         }
     }
 
@@ -471,29 +547,48 @@ impl Conn {
             return self.flush_if_buffered().await;
         }
         let frozen = self.node.options().testing.frozen_attempts;
+        let (timeout_ms, sample_rate) = (self.settings.msg_timeout_ms, self.settings.sample_rate);
         let mut sent = 0;
+        let mut window_open = true;
+        let mut batch = std::mem::take(&mut self.batch);
         while sent < PUMP_BATCH_MAX {
-            let Some(msg) = self
-                .node
-                .next_message(self.client, &sub, self.settings.msg_timeout_ms, self.settings.sample_rate)
-                .await
-            else {
+            // From memory, many under one lock; when memory is empty, from the disk queue, one
+            // at a time.
+            batch.clear();
+            window_open = self.node.next_from_memory(self.client, &sub, timeout_ms, sample_rate, PUMP_BATCH_MAX - sent, &mut batch);
+            if batch.is_empty() {
+                if !window_open {
+                    break;
+                }
+                match self.node.next_message(self.client, &sub, timeout_ms, sample_rate).await {
+                    Some(msg) => batch.push(msg),
+                    None => break,
+                }
+            }
+            for i in 0..batch.len() {
+                encode_message(&batch[i], frozen, &mut self.out);
+                sent += 1;
+                if self.out.len() >= self.settings.output_buffer_size {
+                    if let Err(e) = self.flush().await {
+                        self.batch = batch;
+                        return Err(e);
+                    }
+                }
+            }
+            batch.clear();
+            if !window_open {
                 break;
-            };
-            encode_message(&msg, frozen, &mut self.out);
-            sent += 1;
-            if self.out.len() >= self.settings.output_buffer_size {
-                self.flush().await?;
             }
         }
-        if sent == PUMP_BATCH_MAX {
+        self.batch = batch;
+        if sent >= PUMP_BATCH_MAX {
             // More may be waiting: look at the socket, then come back.
             self.notify.notify_one();
         }
         if self.out.is_empty() {
             return Ok(());
         }
-        if !self.node.has_window(self.client, &sub) || self.settings.output_buffer_timeout_ms == 0 {
+        if !window_open || !self.node.has_window(self.client, &sub) || self.settings.output_buffer_timeout_ms == 0 {
             self.flush().await
         } else {
             if self.flush_at.is_none() {

@@ -19,6 +19,10 @@ pub struct LoadOpts {
     rdy: u64,
     topic: String,
     consume_cap: u64,
+    /// The publish phase also ends after this many messages (a bound a mem-only queue can size for).
+    max_messages: u64,
+    /// Skip the consume phase (the disk-spill mode measures the publish side only).
+    publish_only: bool,
 }
 
 impl From<&BTreeMap<String, String>> for LoadOpts {
@@ -34,6 +38,8 @@ impl From<&BTreeMap<String, String>> for LoadOpts {
             rdy: num("rdy", 2500),
             topic: o.get("topic").cloned().unwrap_or_else(|| "sub_bench".into()),
             consume_cap: num("consume-cap", u64::MAX),
+            max_messages: num("max-messages", u64::MAX),
+            publish_only: num("publish-only", 0) != 0,
         }
     }
 }
@@ -50,11 +56,15 @@ pub async fn run(o: LoadOpts) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for _ in 0..o.publishers {
         let producer = Producer::connect(addr, ProducerConfig::default()).await.context("connect publisher")?;
-        let (batch, topic, published) = (batch.clone(), o.topic.clone(), published.clone());
+        let (batch, topic, published, max) = (batch.clone(), o.topic.clone(), published.clone(), o.max_messages);
+        let n = batch.len() as u64;
         tasks.push(rt::task::spawn(async move {
-            while rt::time::now() < deadline {
+            // A batch is sent only if it fits under `max` (claimed before sending, so the
+            // publishers together never exceed it).
+            while rt::time::now() < deadline
+                && published.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| p.checked_add(n).filter(|&t| t <= max)).is_ok()
+            {
                 producer.multi_publish(&topic, batch.clone()).await.map_err(|e| anyhow::anyhow!("MPUB: {e}"))?;
-                published.fetch_add(batch.len() as u64, Ordering::Relaxed);
             }
             anyhow::Ok(())
         }));
@@ -65,6 +75,9 @@ pub async fn run(o: LoadOpts) -> anyhow::Result<()> {
     let secs = start.elapsed().as_secs_f64();
     let total = published.load(Ordering::Relaxed);
     println!("RESULT publish {total} {} {secs:.3}", total * o.size as u64);
+    if o.publish_only {
+        return Ok(());
+    }
 
     // Consume phase: drain the backlog (or the first `consume_cap` of it), FIN each message.
     let total = total.min(o.consume_cap);

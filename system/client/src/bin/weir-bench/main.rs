@@ -4,6 +4,11 @@
 //!   [--batch 200] [--size 200] [--rdy 2500] [--topic T] [--consume-cap N]`: publishers loop MPUB batches for the
 //!   duration, then consumers (RDY `--rdy`, one connection each) drain the backlog FINing every
 //!   message (at most `--consume-cap` of them). Prints `RESULT publish|consume <msgs> <bytes> <secs>` lines.
+//!   `--max-messages N` also ends the publish phase after N messages; `--publish-only 1` skips
+//!   the consume phase.
+//! * `weir-bench disk --path DIR [--duration-secs 3] [--batch 200] [--record-bytes 234]
+//!   [--sync-every 2500] [--max-bytes-per-file N]`: the disk's sequential write bandwidth under
+//!   the disk queue's write pattern and sync policy (see `disk.rs`). Prints `RESULT disk ...`.
 //! * `weir-bench null-queue [--tcp 127.0.0.1:0]`: a minimal V2 server that counts published
 //!   messages without storing them and serves that many back to subscribers; the baseline the
 //!   real queue is compared against (same client, same bytes, no queue). Prints
@@ -12,6 +17,8 @@
 //! Driven by `cargo xtask bench queue`, which runs the queue as a separate process so its peak RSS
 //! can be read.
 
+#[cfg(not(madsim))]
+mod disk;
 #[cfg(not(madsim))]
 mod load;
 #[cfg(not(madsim))]
@@ -35,6 +42,18 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let result = match cmd.as_str() {
         "load" => rt.block_on(load::run(load::LoadOpts::from(&opts))),
+        "disk" => {
+            let num = |k: &str, d: u64| opts.get(k).map(|v| v.parse().unwrap_or_else(|_| usage())).unwrap_or(d);
+            let o = disk::DiskOpts {
+                path: opts.get("path").cloned().unwrap_or_else(|| usage()),
+                duration: std::time::Duration::from_secs_f64(opts.get("duration-secs").map(|v| v.parse().unwrap_or_else(|_| usage())).unwrap_or(3.0)),
+                batch: num("batch", 200),
+                record_bytes: num("record-bytes", 234),
+                sync_every: num("sync-every", 2_500),
+                max_bytes_per_file: num("max-bytes-per-file", 104_857_600),
+            };
+            rt.block_on(disk::run(o))
+        }
         "null-queue" => rt.block_on(null_queue::run(opts.get("tcp").map(String::as_str).unwrap_or("127.0.0.1:0"))),
         _ => usage(),
     };
@@ -45,7 +64,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: weir-bench load --tcp ADDR [--duration-secs N] [--publishers N] [--consumers N] [--batch N] [--size N] [--rdy N] [--topic T]\n       weir-bench null-queue [--tcp ADDR]");
+    eprintln!("usage: weir-bench load --tcp ADDR [--duration-secs N] [--publishers N] [--consumers N] [--batch N] [--size N] [--rdy N] [--topic T] [--max-messages N] [--publish-only 1]\n       weir-bench disk --path DIR [--duration-secs N] [--batch N] [--record-bytes N] [--sync-every N]\n       weir-bench null-queue [--tcp ADDR]");
     std::process::exit(2)
 }
 
