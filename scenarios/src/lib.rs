@@ -14,6 +14,7 @@ pub mod queue;
 mod queue_admin;
 #[cfg(madsim)]
 mod queue_node;
+pub mod queue_transport;
 #[cfg(madsim)]
 pub mod registry;
 #[cfg(madsim)]

@@ -1,0 +1,109 @@
+//! Raw deflate (RFC 1951, no zlib header) as a sans-I/O codec (IDENTIFY `"deflate": true`).
+//!
+//! As nsqd (Go's `compress/flate`): one deflate stream per direction for the life of the
+//! connection, and every batch of commands ends with a sync flush — the bytes so far end on a
+//! byte boundary followed by the empty stored block `00 00 ff ff` — so the peer can decode the
+//! batch without waiting for more.
+
+use std::io;
+
+use bytes::{Buf, BytesMut};
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+/// Compressed output produced per compressor call.
+const STEP_BYTES: usize = 16 * 1024;
+
+fn codec_error(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("deflate: {e}"))
+}
+
+/// The write side: compresses at a fixed level, sync-flushing every batch.
+pub struct Encoder {
+    compress: Compress,
+    scratch: Vec<u8>,
+}
+
+impl Encoder {
+    /// Compresses at `level` (0..=9; larger values are clamped to 9).
+    pub fn new(level: u32) -> Encoder {
+        Encoder { compress: Compress::new(Compression::new(level.min(9)), false), scratch: Vec::with_capacity(STEP_BYTES) }
+    }
+
+    /// Appends `plain`, compressed and sync-flushed, to `out`.
+    pub fn encode(&mut self, plain: &[u8], out: &mut BytesMut) -> io::Result<()> {
+        if plain.is_empty() {
+            return Ok(());
+        }
+        let mut input = plain;
+        loop {
+            self.scratch.clear();
+            let before = self.compress.total_in();
+            self.compress.compress_vec(input, &mut self.scratch, FlushCompress::Sync).map_err(codec_error)?;
+            input = &input[(self.compress.total_in() - before) as usize..];
+            out.extend_from_slice(&self.scratch);
+            // The flush is complete once the input is taken and the output did not fill up.
+            if input.is_empty() && self.scratch.len() < self.scratch.capacity() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The read side.
+pub struct Decoder {
+    decompress: Decompress,
+    scratch: Vec<u8>,
+    /// The last step filled its output: the inflater may hold more without new input.
+    pending: bool,
+    /// The peer ended its deflate stream; anything after it is an error.
+    finished: bool,
+    failed: bool,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Decoder {
+    pub fn new() -> Decoder {
+        Decoder { decompress: Decompress::new(false), scratch: Vec::with_capacity(STEP_BYTES), pending: false, finished: false, failed: false }
+    }
+
+    /// Inflates from the front of `raw` into `out`, stopping after about `max_out` bytes or when
+    /// `raw` is used up. Returns the bytes appended.
+    pub fn decode(&mut self, raw: &mut BytesMut, out: &mut BytesMut, max_out: usize) -> io::Result<usize> {
+        if self.failed {
+            return Err(codec_error("stream already failed"));
+        }
+        let mut produced = 0;
+        while produced < max_out.max(1) && (self.pending || !raw.is_empty()) {
+            if self.finished && !raw.is_empty() {
+                self.failed = true;
+                return Err(codec_error("data after the end of the stream"));
+            }
+            self.scratch.clear();
+            let (in_before, out_before) = (self.decompress.total_in(), self.decompress.total_out());
+            let status = self.decompress.decompress_vec(raw, &mut self.scratch, FlushDecompress::None);
+            let consumed = (self.decompress.total_in() - in_before) as usize;
+            let made = (self.decompress.total_out() - out_before) as usize;
+            raw.advance(consumed);
+            out.extend_from_slice(&self.scratch);
+            produced += made;
+            self.pending = made > 0 && self.scratch.len() == self.scratch.capacity();
+            match status {
+                Ok(Status::StreamEnd) => self.finished = true,
+                Ok(_) => {}
+                Err(e) => {
+                    self.failed = true;
+                    return Err(codec_error(e));
+                }
+            }
+            if consumed == 0 && made == 0 {
+                break; // needs more input
+            }
+        }
+        Ok(produced)
+    }
+}
