@@ -188,8 +188,8 @@ fn tls_with_a_client_certificate_the_server_verifies() {
 #[test]
 fn tls_refuses_a_server_it_does_not_trust_and_a_server_without_tls() {
     run(|ip| async move {
+        let other = pki(ip).ca; // another CA's root
         let pki = pki(ip);
-        let other = pki(ip).ca; // another CA
         let q = tls_daemon(ip, &pki, "untrusted", "").await;
         let tls = TlsSettings::from_pem(other.as_bytes(), None).unwrap();
         let cfg = ProducerConfig { identify: client::config::IdentifyConfig { tls: Some(tls.clone()), ..identify() }, ..Default::default() };

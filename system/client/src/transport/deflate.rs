@@ -11,7 +11,7 @@ use bytes::{Buf, BytesMut};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// Compressed output produced per compressor call.
-const STEP_BYTES: usize = 16 * 1024;
+const STEP_BYTES: usize = 32 * 1024;
 
 fn codec_error(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("deflate: {e}"))
@@ -24,9 +24,11 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Compresses at `level` (0..=9; larger values are clamped to 9).
+    /// Compresses at `level`, clamped to nsqd's 1..=9. Level 0 (stored blocks) is never
+    /// negotiated by nsqd, and miniz_oxide's stored mode dropped the tail of a flushed batch when
+    /// its output buffer was smaller than 32 KiB (`deflate_flush_longer_than_one_output_buffer`).
     pub fn new(level: u32) -> Encoder {
-        Encoder { compress: Compress::new(Compression::new(level.min(9)), false), scratch: Vec::with_capacity(STEP_BYTES) }
+        Encoder { compress: Compress::new(Compression::new(level.clamp(1, 9)), false), scratch: Vec::with_capacity(STEP_BYTES) }
     }
 
     /// Appends `plain`, compressed and sync-flushed, to `out`.
@@ -34,18 +36,30 @@ impl Encoder {
         if plain.is_empty() {
             return Ok(());
         }
+        // As flate2's own writer does it: feed the input, sync-flush once, then drain with
+        // empty calls until one produces nothing (the compressor may hold flush output that did
+        // not fit the buffer; a filled-or-not test on the buffer misses that).
         let mut input = plain;
-        loop {
-            self.scratch.clear();
+        while !input.is_empty() {
             let before = self.compress.total_in();
-            self.compress.compress_vec(input, &mut self.scratch, FlushCompress::Sync).map_err(codec_error)?;
-            input = &input[(self.compress.total_in() - before) as usize..];
-            out.extend_from_slice(&self.scratch);
-            // The flush is complete once the input is taken and the output did not fill up.
-            if input.is_empty() && self.scratch.len() < self.scratch.capacity() {
-                return Ok(());
+            let made = self.step(input, FlushCompress::None, out)?;
+            let taken = (self.compress.total_in() - before) as usize;
+            if taken == 0 && made == 0 {
+                return Err(codec_error("compressor made no progress"));
             }
+            input = &input[taken..];
         }
+        self.step(&[], FlushCompress::Sync, out)?;
+        while self.step(&[], FlushCompress::None, out)? > 0 {}
+        Ok(())
+    }
+
+    /// One compressor call into the scratch buffer, appended to `out`; returns the bytes made.
+    fn step(&mut self, input: &[u8], flush: FlushCompress, out: &mut BytesMut) -> io::Result<usize> {
+        self.scratch.clear();
+        self.compress.compress_vec(input, &mut self.scratch, flush).map_err(codec_error)?;
+        out.extend_from_slice(&self.scratch);
+        Ok(self.scratch.len())
     }
 }
 
@@ -53,8 +67,6 @@ impl Encoder {
 pub struct Decoder {
     decompress: Decompress,
     scratch: Vec<u8>,
-    /// The last step filled its output: the inflater may hold more without new input.
-    pending: bool,
     /// The peer ended its deflate stream; anything after it is an error.
     finished: bool,
     failed: bool,
@@ -68,7 +80,7 @@ impl Default for Decoder {
 
 impl Decoder {
     pub fn new() -> Decoder {
-        Decoder { decompress: Decompress::new(false), scratch: Vec::with_capacity(STEP_BYTES), pending: false, finished: false, failed: false }
+        Decoder { decompress: Decompress::new(false), scratch: Vec::with_capacity(STEP_BYTES), finished: false, failed: false }
     }
 
     /// Inflates from the front of `raw` into `out`, stopping after about `max_out` bytes or when
@@ -78,7 +90,8 @@ impl Decoder {
             return Err(codec_error("stream already failed"));
         }
         let mut produced = 0;
-        while produced < max_out.max(1) && (self.pending || !raw.is_empty()) {
+        // Call the inflater even with no new input: it may hold output a full buffer cut off.
+        while produced < max_out.max(1) {
             if self.finished && !raw.is_empty() {
                 self.failed = true;
                 return Err(codec_error("data after the end of the stream"));
@@ -91,7 +104,6 @@ impl Decoder {
             raw.advance(consumed);
             out.extend_from_slice(&self.scratch);
             produced += made;
-            self.pending = made > 0 && self.scratch.len() == self.scratch.capacity();
             match status {
                 Ok(Status::StreamEnd) => self.finished = true,
                 Ok(_) => {}

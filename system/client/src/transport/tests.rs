@@ -120,3 +120,22 @@ fn snappy_refuses_bad_crc_and_data_before_the_identifier() {
 }
 
 const STREAM_IDENTIFIER_LEN: usize = snappy::STREAM_IDENTIFIER.len();
+
+/// Level 0 asked for: a stored batch lost its last byte when the compressor's output buffer was
+/// 16 KiB (found by `deflate_roundtrips`); levels are now 1..=9 and the buffer 32 KiB, and the
+/// flush is drained until the compressor has nothing left.
+#[test]
+fn deflate_flush_longer_than_one_output_buffer() {
+    for n in [31746usize, 65535, 65536, 200_000] {
+        let got = roundtrip(false, Some(0), &[vec![0u8; n]], &[]);
+        assert_eq!(got.len(), n, "n={n}");
+        let mut d = flate2::Decompress::new(false);
+        let (mut enc, _) = codecs(false, Some(0));
+        let mut wire = BytesMut::new();
+        enc.encode(&vec![7u8; n], &mut wire).unwrap();
+        let mut out = Vec::with_capacity(n + 1024);
+        d.decompress_vec(&wire, &mut out, flate2::FlushDecompress::Sync).unwrap();
+        assert_eq!(out, vec![7u8; n], "flate2's own inflater reads every byte, n={n}");
+    }
+}
+
