@@ -51,7 +51,13 @@ pub struct WallClock;
 
 impl TimeProvider for WallClock {
     fn current_time(&self) -> Option<rustls::pki_types::UnixTime> {
-        let since_epoch = crate::clock::wall().duration_since(std::time::UNIX_EPOCH).ok()?;
+        // Outside any simulated run (a plain unit test of the simulator build) there is no node
+        // clock: the host's.
+        #[cfg(madsim)]
+        let now = if madsim::runtime::Handle::try_current().is_ok() { crate::clock::wall() } else { std::time::SystemTime::now() };
+        #[cfg(not(madsim))]
+        let now = crate::clock::wall();
+        let since_epoch = now.duration_since(std::time::UNIX_EPOCH).ok()?;
         Some(rustls::pki_types::UnixTime::since_unix_epoch(since_epoch))
     }
 }
@@ -90,14 +96,25 @@ mod sim {
         }
     }
 
-    /// Randomness from the simulator's seeded generator.
+    /// Randomness from the simulator's seeded generator — or, outside any simulated run (a
+    /// plain unit test of the simulator build, where there is no seed to follow), *ring*'s OS
+    /// source, as in production.
+    fn fill(buf: &mut [u8]) -> Result<(), GetRandomFailed> {
+        if madsim::runtime::Handle::try_current().is_ok() {
+            crate::rand::fill(buf);
+            Ok(())
+        } else {
+            use ring::rand::SecureRandom as _;
+            ring::rand::SystemRandom::new().fill(buf).map_err(|_| GetRandomFailed)
+        }
+    }
+
     #[derive(Debug)]
     struct SeededRandom;
 
     impl SecureRandom for SeededRandom {
         fn fill(&self, buf: &mut [u8]) -> Result<(), GetRandomFailed> {
-            crate::rand::fill(buf);
-            Ok(())
+            fill(buf)
         }
     }
 
@@ -124,7 +141,7 @@ mod sim {
     impl SupportedKxGroup for SeededX25519 {
         fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, Error> {
             let mut seed = [0u8; 32];
-            crate::rand::fill(&mut seed);
+            fill(&mut seed)?;
             // ring's X25519 key generation fills exactly 32 bytes once from the generator it is
             // given; its `SecureRandom` trait is sealed, and this fixed-bytes generator is the one
             // ring exports for deterministic use.
