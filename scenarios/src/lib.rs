@@ -14,6 +14,7 @@ pub mod queue;
 mod queue_admin;
 #[cfg(madsim)]
 mod queue_node;
+#[cfg(madsim)]
 pub mod queue_transport;
 #[cfg(madsim)]
 pub mod registry;

@@ -72,7 +72,6 @@ impl IdentifyConfig {
             // nsqd refuses both at once; snappy wins, as `transport::codecs` does.
             deflate: self.deflate_level.is_some() && !self.snappy,
             deflate_level: self.deflate_level.map_or(0, i64::from),
-            ..Default::default()
         }
     }
 

@@ -35,7 +35,8 @@ pub const DECODE_STEP_BYTES: usize = 64 * 1024;
 /// The write side's compression.
 pub enum Encoder {
     Plain,
-    Snappy(snappy::Encoder),
+    /// Boxed: the snappy compressor holds its hash table inline.
+    Snappy(Box<snappy::Encoder>),
     Deflate(deflate::Encoder),
 }
 
@@ -87,7 +88,7 @@ impl Decoder {
 /// The codec pair for what IDENTIFY granted: snappy wins over deflate (nsqd never grants both).
 pub fn codecs(snappy: bool, deflate_level: Option<u32>) -> (Encoder, Decoder) {
     if snappy {
-        (Encoder::Snappy(snappy::Encoder::new()), Decoder::Snappy(snappy::Decoder::new()))
+        (Encoder::Snappy(Box::default()), Decoder::Snappy(snappy::Decoder::new()))
     } else if let Some(level) = deflate_level {
         (Encoder::Deflate(deflate::Encoder::new(level)), Decoder::Deflate(deflate::Decoder::new()))
     } else {
