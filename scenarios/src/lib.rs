@@ -17,6 +17,8 @@ pub mod queue_dead_letter;
 #[cfg(madsim)]
 mod queue_node;
 #[cfg(madsim)]
+pub mod queue_transport;
+#[cfg(madsim)]
 pub mod registry;
 #[cfg(madsim)]
 pub mod whole_system;

@@ -25,6 +25,10 @@
 //! with a backoff of up to 10 s). The tail is calm from 10 s after the heal (every connection a
 //! fault broke has missed its 4 s read deadline and been remade by then); the burst starts at
 //! heal + 12 s. Clients negotiate 2 s heartbeats.
+//!
+//! Transports ([`crate::queue_transport`]): the nodes serve TLS with client certificates
+//! required; each producer and consumer draws plain TCP, TLS, snappy, deflate or TLS with either
+//! from the seed.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -41,6 +45,7 @@ use sim::profile::{FaultProfile, Rule};
 use sim::{NodeCtx, Scenario, World};
 
 use crate::queue_node::outcome;
+use crate::queue_transport::{self, Pki, Transport};
 
 pub const TOPIC: &str = "events";
 pub const TCP_PORT: u16 = 4150;
@@ -167,15 +172,16 @@ impl NodeConfig {
     }
 }
 
-/// A queue node with this scenario's configuration.
-async fn queue_node(ctx: NodeCtx, cfg: NodeConfig) {
-    let opts = cfg.options(&ctx);
+/// A queue node with this scenario's configuration, serving TLS too (`queue_transport`).
+async fn queue_node(ctx: NodeCtx, cfg: NodeConfig, pki: Arc<Pki>) {
+    let mut opts = cfg.options(&ctx);
+    queue_transport::serve_tls(&ctx, &pki, &mut opts).await;
     crate::queue_node::run(&ctx, opts).await;
 }
 
 /// A publisher: unique keys to a random queue node, some deferred, until shortly after the heal,
 /// then a short burst once the tail is calm. It stays connected (idle) to the end.
-async fn publisher(ctx: NodeCtx, servers: Vec<(String, SocketAddr)>) {
+async fn publisher(ctx: NodeCtx, servers: Vec<(String, SocketAddr)>, pki: Arc<Pki>) {
     let mut config = client::ProducerConfig { connect_timeout_ms: 1_000, request_timeout_ms: 2_000, ..Default::default() };
     config.identify.heartbeat_interval_ms = HEARTBEAT_MS;
     let producers: Vec<(String, client::Producer)> = servers
@@ -183,12 +189,18 @@ async fn publisher(ctx: NodeCtx, servers: Vec<(String, SocketAddr)>) {
         .map(|(n, a)| {
             let (rec, me, server) = (ctx.recorder.clone(), ctx.name.clone(), n.clone());
             let observer: client::Observer = Arc::new(move |e: &client::Event| {
+                if let Some(upgraded) = queue_transport::note(&me, &server, e) {
+                    rec.observe(&me, &me, upgraded);
+                }
                 if let client::Event::ConnectionDown { reason, .. } = e {
                     let what = Observation::ConnectionLost { server: server.clone(), client: me.clone(), role: "producer".into(), reason: reason.clone() };
                     rec.observe(&me, &me, what);
                 }
             });
-            (n.clone(), client::Producer::lazy(*a, config.clone()).with_observer(observer))
+            // Each producer (one connection) its own transport.
+            let mut config = config.clone();
+            Transport::draw().apply(&pki, &mut config.identify);
+            (n.clone(), client::Producer::lazy(*a, config).with_observer(observer))
         })
         .collect();
     // Let consumers subscribe first, so the channels exist before the first message.
@@ -231,7 +243,7 @@ enum Behaviour {
 }
 
 /// A consumer of one channel, connected to every queue node.
-async fn consumer(ctx: NodeCtx, channel: &'static str, behaviour: Behaviour, servers: Vec<(String, SocketAddr)>) {
+async fn consumer(ctx: NodeCtx, channel: &'static str, behaviour: Behaviour, servers: Vec<(String, SocketAddr)>, pki: Arc<Pki>) {
     let names: Arc<BTreeMap<String, String>> = Arc::new(servers.iter().map(|(n, a)| (a.to_string(), n.clone())).collect());
     let (rec, me, ns) = (ctx.recorder.clone(), ctx.name.clone(), names.clone());
     let observer: client::Observer = Arc::new(move |e: &client::Event| {
@@ -246,6 +258,10 @@ async fn consumer(ctx: NodeCtx, channel: &'static str, behaviour: Behaviour, ser
             client::Event::ServerError { addr, error } => {
                 Observation::ServerError { server: name(addr), client: me.clone(), code: error.code.clone(), desc: error.desc.clone() }
             }
+            client::Event::Upgraded { addr, .. } => match queue_transport::note(&me, &name(addr), e) {
+                Some(upgraded) => upgraded,
+                None => return,
+            },
             _ => return,
         };
         rec.observe(&me, &me, what);
@@ -259,6 +275,7 @@ async fn consumer(ctx: NodeCtx, channel: &'static str, behaviour: Behaviour, ser
         ..Default::default()
     };
     config.identify.heartbeat_interval_ms = HEARTBEAT_MS;
+    Transport::draw().apply(&pki, &mut config.identify);
     let (consumer, mut deliveries) = match client::Consumer::start(TOPIC, channel, config, Some(observer)) {
         Ok(c) => c,
         Err(e) => panic!("consumer config: {e}"),
@@ -381,11 +398,13 @@ impl Scenario for QueueScenario {
             Durability::Durable => true,
             Durability::Either => rt::rand::chance(0.5),
         };
+        let pki = Pki::generate();
         let mut servers = Vec::new();
         let mut http_servers = Vec::new();
         for (i, name) in ["q1", "q2"].into_iter().enumerate() {
             let cfg = NodeConfig { node_id: i as u16 + 1, durable, testing: self.testing.clone() };
-            let ip = world.add_node(name, "queue", move |ctx| queue_node(ctx, cfg.clone()));
+            let pki = pki.clone();
+            let ip = world.add_node(name, "queue", move |ctx| queue_node(ctx, cfg.clone(), pki.clone()));
             servers.push((name.to_string(), SocketAddr::new(ip, TCP_PORT)));
             http_servers.push((name.to_string(), SocketAddr::new(ip, HTTP_PORT).to_string()));
         }
@@ -393,18 +412,18 @@ impl Scenario for QueueScenario {
         for (name, channel, behaviour) in
             [("ca1", "a", Behaviour::Requeues), ("ca2", "a", Behaviour::Stalls), ("cb1", "b", Behaviour::Requeues), ("cb2", "b", Behaviour::Stalls)]
         {
-            let servers = servers.clone();
+            let (servers, pki) = (servers.clone(), pki.clone());
             world.add_node(name, "consumer", move |ctx| {
-                let servers = servers.clone();
+                let (servers, pki) = (servers.clone(), pki.clone());
                 async move {
                     rt::time::sleep(Duration::from_millis(100)).await;
-                    consumer(ctx, channel, behaviour, servers).await
+                    consumer(ctx, channel, behaviour, servers, pki).await
                 }
             });
         }
         for name in ["p1", "p2"] {
-            let servers = servers.clone();
-            world.add_node(name, "publisher", move |ctx| publisher(ctx, servers.clone()));
+            let (servers, pki) = (servers.clone(), pki.clone());
+            world.add_node(name, "publisher", move |ctx| publisher(ctx, servers.clone(), pki.clone()));
         }
     }
 

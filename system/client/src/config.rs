@@ -22,6 +22,17 @@ pub struct IdentifyConfig {
     pub output_buffer_timeout_ms: i64,
     /// Percentage of messages to receive (0: all).
     pub sample_rate: i32,
+    /// Ask for TLS (`tls_v1`) with these roots and client certificate; `None`: plain TCP. A
+    /// server that does not grant TLS is refused rather than used in clear.
+    pub tls: Option<crate::transport::tls::TlsSettings>,
+    /// Ask for snappy compression (granted only if the server supports it; else plain).
+    pub snappy: bool,
+    /// Ask for deflate at this level (1..=9; the server may lower it to its
+    /// `--max-deflate-level`); `None`: no deflate. Not together with `snappy`.
+    pub deflate_level: Option<u32>,
+    /// The secret sent with `AUTH` when the server requires it (`auth_required` in IDENTIFY's
+    /// reply); a server requiring AUTH without one configured fails the connection.
+    pub auth_secret: Option<String>,
 }
 
 impl Default for IdentifyConfig {
@@ -35,6 +46,10 @@ impl Default for IdentifyConfig {
             output_buffer_size: 0,
             output_buffer_timeout_ms: 0,
             sample_rate: 0,
+            tls: None,
+            snappy: false,
+            deflate_level: None,
+            auth_secret: None,
         }
     }
 }
@@ -52,7 +67,11 @@ impl IdentifyConfig {
             output_buffer_timeout: self.output_buffer_timeout_ms,
             sample_rate: self.sample_rate,
             feature_negotiation: true,
-            ..Default::default()
+            tls_v1: self.tls.is_some(),
+            snappy: self.snappy,
+            // nsqd refuses both at once; snappy wins, as `transport::codecs` does.
+            deflate: self.deflate_level.is_some() && !self.snappy,
+            deflate_level: self.deflate_level.map_or(0, i64::from),
         }
     }
 

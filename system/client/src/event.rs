@@ -13,6 +13,9 @@ use wire::{MessageId, RemoteError};
 pub enum Event {
     /// A connection finished its handshake (and, for a consumer, its SUB).
     ConnectionUp { addr: Arc<str> },
+    /// A connection's handshake switched on TLS, compression or AUTH (sent before its
+    /// `ConnectionUp`; nothing is sent for a plain connection).
+    Upgraded { addr: Arc<str>, tls: bool, snappy: bool, deflate: bool, auth: bool },
     /// A connection ended (or a connect attempt failed); `reason` is for logs.
     ConnectionDown { addr: Arc<str>, reason: String },
     /// A message was handed to the application.

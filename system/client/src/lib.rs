@@ -22,6 +22,7 @@ pub mod producer;
 pub mod rdy;
 pub mod registry;
 pub mod spool;
+pub mod transport;
 
 pub use config::{ConsumerConfig, ProducerConfig};
 pub use consumer::{Consumer, Deliveries, Delivery, OutOfTurn, StrayAnswer};
@@ -29,6 +30,7 @@ pub use error::{AnswerError, ConnError, PublishError};
 pub use event::{Event, Observer};
 pub use producer::{Ack, Producer};
 pub use spool::{SpoolConfig, SpoolEvent};
+pub use transport::tls::TlsSettings;
 pub use registry::{Agent, AgentConfig, NodesConfig, RegistryEvent, Watcher, WatcherConfig};
 pub use wire::{Message, MessageId, RemoteError};
 

@@ -124,8 +124,12 @@ pub struct Options {
     pub tls_key: String,
     /// `--tls-required`, nsqd's numbers: 0 no; 1 TCP only (`tcp-https`); 2 TCP and HTTP (`true`:
     /// the plain HTTP port answers 403 `TLS_REQUIRED` and the API is served on HTTPS only).
-    /// nsqd's `tls-client-auth-policy` is parsed, unused.
     pub tls_required: u8,
+    /// `--tls-client-auth-policy`: empty (no client certificate), `require` (any) or
+    /// `require-verify` (chaining to `--tls-root-ca-file`).
+    pub tls_client_auth_policy: String,
+    /// `--tls-root-ca-file`: PEM roots client certificates are verified against.
+    pub tls_root_ca_file: String,
     /// `--tls-min-version`: e.g. `tls1.2`.
     pub tls_min_version: String,
 
@@ -242,6 +246,8 @@ impl Default for Options {
             tls_cert: String::new(),
             tls_key: String::new(),
             tls_required: 0,
+            tls_client_auth_policy: String::new(),
+            tls_root_ca_file: String::new(),
             tls_min_version: "tls1.2".into(),
             log_level: "info".into(),
             testing: Testing::default(),

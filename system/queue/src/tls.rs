@@ -7,9 +7,12 @@
 //! connection and returns a stream that reads and writes plaintext.
 //!
 //! Differences from Go's crypto/tls that a user may notice: rustls speaks only TLS 1.2 and 1.3, so
-//! a `--tls-min-version` below 1.2 is accepted and means 1.2; client certificates are not
-//! requested (nsqd's `--tls-client-auth-policy` is parsed but unused here), so the auth server
-//! always gets an empty `common_name`.
+//! a `--tls-min-version` below 1.2 is accepted and means 1.2; `--tls-client-auth-policy=require-verify`
+//! needs `--tls-root-ca-file` (Go falls back to the system roots); the auth server always gets an
+//! empty `common_name`.
+//!
+//! The config is built on `rt::tls`'s crypto provider and clock, so that under the simulator a
+//! handshake's randomness comes from the run's seed (see `rt/src/tls.rs`).
 
 use std::io;
 use std::path::Path;
@@ -39,6 +42,42 @@ pub fn versions_from_min(min_version: &str) -> io::Result<Vec<&'static Supported
 
 /// Parses PEM certificate chain and private key bytes into a server config.
 pub fn server_config_from_pem(cert_pem: &[u8], key_pem: &[u8], min_version: &str) -> io::Result<Arc<ServerConfig>> {
+    server_config_with_client_auth(cert_pem, key_pem, min_version, &ClientAuth::None)
+}
+
+/// nsqd's `--tls-client-auth-policy`, with the roots of `--tls-root-ca-file` for verification.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// No client certificate asked for (the flag's empty default).
+    #[default]
+    None,
+    /// `require`: a client certificate must be presented; it is not verified against any root
+    /// (only its proof of possession in the handshake is checked), as Go's `RequireAnyClientCert`.
+    Require,
+    /// `require-verify`: a client certificate chaining to one of these PEM roots is required.
+    RequireVerify { roots_pem: Vec<u8> },
+}
+
+impl ClientAuth {
+    /// From the flag's value and the root CA file's PEM bytes (empty when no file was given).
+    pub fn from_policy(policy: &str, roots_pem: Vec<u8>) -> io::Result<ClientAuth> {
+        match policy.trim() {
+            "" => Ok(ClientAuth::None),
+            "require" => Ok(ClientAuth::Require),
+            "require-verify" if roots_pem.is_empty() => Err(invalid("--tls-client-auth-policy=require-verify needs --tls-root-ca-file")),
+            "require-verify" => Ok(ClientAuth::RequireVerify { roots_pem }),
+            other => Err(invalid(format!("unknown tls-client-auth-policy {other:?}"))),
+        }
+    }
+}
+
+/// Like [`server_config_from_pem`], asking clients for certificates as `client_auth` says.
+pub fn server_config_with_client_auth(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    min_version: &str,
+    client_auth: &ClientAuth,
+) -> io::Result<Arc<ServerConfig>> {
     let certs: Vec<CertificateDer<'static>> =
         rustls_pemfile::certs(&mut &cert_pem[..]).collect::<Result<_, _>>().map_err(|e| invalid(format!("tls cert: {e}")))?;
     if certs.is_empty() {
@@ -48,14 +87,77 @@ pub fn server_config_from_pem(cert_pem: &[u8], key_pem: &[u8], min_version: &str
         .map_err(|e| invalid(format!("tls key: {e}")))?
         .ok_or_else(|| invalid("tls key: no private key block in the PEM file"))?;
     let versions = versions_from_min(min_version)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&versions)
-        .map_err(|e| invalid(format!("tls: {e}")))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| invalid(format!("tls cert/key: {e}")))?;
+    let builder = rt::tls::server_builder(&versions).map_err(|e| invalid(format!("tls: {e}")))?;
+    let builder = match client_auth {
+        ClientAuth::None => builder.with_no_client_auth(),
+        ClientAuth::Require => builder.with_client_cert_verifier(Arc::new(AnyClientCert::new())),
+        ClientAuth::RequireVerify { roots_pem } => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in rustls_pemfile::certs(&mut &roots_pem[..]) {
+                let cert = cert.map_err(|e| invalid(format!("tls root ca: {e}")))?;
+                roots.add(cert).map_err(|e| invalid(format!("tls root ca: {e}")))?;
+            }
+            if roots.is_empty() {
+                return Err(invalid("tls root ca: failed to append certificate to pool"));
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), rt::tls::provider())
+                .build()
+                .map_err(|e| invalid(format!("tls root ca: {e}")))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder.with_single_cert(certs, key).map_err(|e| invalid(format!("tls cert/key: {e}")))?;
     Ok(Arc::new(config))
+}
+
+/// Go's `RequireAnyClientCert`: any certificate is taken, but the client must still prove it
+/// holds the certificate's key (the handshake signature is verified).
+#[derive(Debug)]
+struct AnyClientCert {
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl AnyClientCert {
+    fn new() -> AnyClientCert {
+        AnyClientCert { algorithms: rt::tls::provider().signature_verification_algorithms }
+    }
+}
+
+impl rustls::server::danger::ClientCertVerifier for AnyClientCert {
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }
 
 /// Reads `path` through the runtime seam (a real file, or the simulated node's disk).
@@ -66,11 +168,20 @@ async fn read_file(path: &str) -> io::Result<Vec<u8>> {
     rt::disk::Disk::new(dir).read(name).await.map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))
 }
 
-/// Builds the TLS server config from nsqd's `--tls-cert`, `--tls-key` and `--tls-min-version`.
-pub async fn server_config(cert_path: &str, key_path: &str, min_version: &str) -> io::Result<Arc<ServerConfig>> {
+/// Builds the TLS server config from nsqd's `--tls-cert`, `--tls-key`, `--tls-min-version`,
+/// `--tls-client-auth-policy` and `--tls-root-ca-file`.
+pub async fn server_config(
+    cert_path: &str,
+    key_path: &str,
+    min_version: &str,
+    client_auth_policy: &str,
+    root_ca_path: &str,
+) -> io::Result<Arc<ServerConfig>> {
     let cert = read_file(cert_path).await?;
     let key = read_file(key_path).await?;
-    server_config_from_pem(&cert, &key, min_version)
+    let roots = if root_ca_path.is_empty() { Vec::new() } else { read_file(root_ca_path).await? };
+    let client_auth = ClientAuth::from_policy(client_auth_policy, roots)?;
+    server_config_with_client_auth(&cert, &key, min_version, &client_auth)
 }
 
 /// Runs the server handshake on `stream`. The caller bounds it with a timeout (a client that

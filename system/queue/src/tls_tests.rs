@@ -18,9 +18,26 @@ struct Pem {
     der: CertificateDer<'static>,
 }
 
+/// Ed25519: the simulated crypto provider (`rt::tls`) takes no other key, and both builds run
+/// these tests.
 fn self_signed() -> Pem {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    Pem { cert: ck.cert.pem(), key: ck.key_pair.serialize_pem(), der: ck.cert.der().clone() }
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap().self_signed(&key).unwrap();
+    Pem { cert: cert.pem(), key: key.serialize_pem(), der: cert.der().clone() }
+}
+
+#[test]
+fn client_auth_policies() {
+    assert_eq!(ClientAuth::from_policy("", Vec::new()).unwrap(), ClientAuth::None);
+    assert_eq!(ClientAuth::from_policy("require", Vec::new()).unwrap(), ClientAuth::Require);
+    assert!(ClientAuth::from_policy("require-verify", Vec::new()).is_err(), "verify against what?");
+    assert!(ClientAuth::from_policy("sometimes", Vec::new()).is_err());
+    let pem = self_signed();
+    let verify = ClientAuth::from_policy("require-verify", pem.cert.clone().into_bytes()).unwrap();
+    assert!(server_config_with_client_auth(pem.cert.as_bytes(), pem.key.as_bytes(), "", &verify).is_ok());
+    assert!(server_config_with_client_auth(pem.cert.as_bytes(), pem.key.as_bytes(), "", &ClientAuth::Require).is_ok());
+    let no_roots = ClientAuth::RequireVerify { roots_pem: b"not pem".to_vec() };
+    assert!(server_config_with_client_auth(pem.cert.as_bytes(), pem.key.as_bytes(), "", &no_roots).is_err());
 }
 
 fn client_config(pem: &Pem, versions: &[&'static SupportedProtocolVersion]) -> Arc<ClientConfig> {
@@ -158,9 +175,9 @@ async fn server_config_reads_pem_files_through_rt_disk() {
     disk.write_atomic("key.pem", pem.key.as_bytes()).await.unwrap();
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
-    assert!(server_config(cert.to_str().unwrap(), key.to_str().unwrap(), "tls1.2").await.is_ok());
+    assert!(server_config(cert.to_str().unwrap(), key.to_str().unwrap(), "tls1.2", "", "").await.is_ok());
     let missing = dir.join("missing.pem");
-    let err = server_config(missing.to_str().unwrap(), key.to_str().unwrap(), "tls1.2").await.unwrap_err();
+    let err = server_config(missing.to_str().unwrap(), key.to_str().unwrap(), "tls1.2", "", "").await.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     let _ = disk.remove("cert.pem").await;
     let _ = disk.remove("key.pem").await;

@@ -22,6 +22,7 @@ mod select;
 pub mod shutdown;
 pub mod task;
 pub mod time;
+pub mod tls;
 
 /// Harness-facing hooks: per-node clocks, disks and buggify state of one simulated run.
 #[cfg(madsim)]

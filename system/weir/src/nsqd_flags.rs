@@ -193,8 +193,6 @@ const IGNORED: &[&str] = &[
     "statsd-prefix",
     "statsd-udp-packet-size",
     "statsd-exclude-ephemeral",
-    "tls-client-auth-policy",
-    "tls-root-ca-file",
 ];
 
 /// An integer flag that must fit `T` (non-negative for unsigned `T`).
@@ -328,6 +326,18 @@ pub fn to_command(p: &Parsed, host: &Host) -> Result<QueueCommand, String> {
         v if crate::goflags::parse_bool(v).unwrap_or(false) => queue::daemon::TLS_REQUIRED_EVERYWHERE,
         _ => 0,
     };
+    if o.tls_required != 0 && o.tls_cert.is_empty() {
+        return Err("cannot require TLS client connections without TLS key and cert".into());
+    }
+    o.tls_client_auth_policy = p.str("tls-client-auth-policy").to_string();
+    if !matches!(o.tls_client_auth_policy.as_str(), "" | "require" | "require-verify") {
+        return Err(format!("--tls-client-auth-policy must be 'require' or 'require-verify', not {:?}", o.tls_client_auth_policy));
+    }
+    o.tls_root_ca_file = p.str("tls-root-ca-file").to_string();
+    // As nsqd: asking for client certificates implies TLS is required.
+    if !o.tls_client_auth_policy.is_empty() && o.tls_required == 0 {
+        o.tls_required = queue::daemon::TLS_REQUIRED_EVERYWHERE;
+    }
     if o.tls_required != 0 && o.tls_cert.is_empty() {
         return Err("cannot require TLS client connections without TLS key and cert".into());
     }

@@ -46,7 +46,7 @@ async fn session(spec: &ConnSpec, addr: &Arc<str>) -> Result<(), ConnError> {
     let cfg = &spec.config;
     let connect_timeout = Duration::from_millis(cfg.connect_timeout_ms);
     let sock = conn::resolve(&spec.key).await?;
-    let mut c = conn::connect(sock, &cfg.identify.body(), connect_timeout, cfg.max_frame_size_bytes).await?;
+    let mut c = conn::connect(sock, &cfg.identify, connect_timeout, cfg.max_frame_size_bytes).await?;
     c.writer.send(&Command::Sub { topic: spec.topic.clone(), channel: spec.channel.clone() }).await?;
     rt::time::timeout(connect_timeout, conn::expect_ok(&mut c)).await.map_err(|_| ConnError::Timeout("SUB"))??;
 
@@ -61,6 +61,9 @@ async fn session(spec: &ConnSpec, addr: &Arc<str>) -> Result<(), ConnError> {
     let max_rdy = u64::try_from(c.settings.max_rdy_count).unwrap_or(0).max(1);
     if spec.coord.send(CoordMsg::Up { key: spec.key.clone(), conn_id: spec.conn_id, max_rdy, tx }).is_err() {
         return Ok(()); // the consumer is gone
+    }
+    if let (Some(o), Some(e)) = (&spec.observer, c.negotiated.event(addr)) {
+        o(&e);
     }
     ctx.emit(|| Event::ConnectionUp { addr: addr.clone() });
     serve(spec, &ctx, &mut c, rx).await

@@ -135,7 +135,7 @@ impl Node {
         let addr: Arc<str> = self.addr.to_string().into();
         let connected = conn::connect(
             self.addr,
-            &c.identify.body(),
+            &c.identify,
             Duration::from_millis(c.connect_timeout_ms),
             c.max_frame_size_bytes,
         )
@@ -150,6 +150,9 @@ impl Node {
             }
         };
         if let Some(o) = &observer {
+            if let Some(e) = conn.negotiated.event(&addr) {
+                o(&e);
+            }
             o(&Event::ConnectionUp { addr: addr.clone() });
         }
         let (tx, rx) = mpsc::channel(c.max_pending.max(1));

@@ -30,7 +30,13 @@ impl Features {
         let tls = match (opts.tls_cert.is_empty(), opts.tls_key.is_empty()) {
             (true, true) => None,
             (false, false) => Some(
-                crate::tls::server_config(&opts.tls_cert, &opts.tls_key, &opts.tls_min_version)
+                crate::tls::server_config(
+                    &opts.tls_cert,
+                    &opts.tls_key,
+                    &opts.tls_min_version,
+                    &opts.tls_client_auth_policy,
+                    &opts.tls_root_ca_file,
+                )
                     .await
                     .context("failed to load TLS config (--tls-cert/--tls-key)")?,
             ),
