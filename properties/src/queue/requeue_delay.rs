@@ -25,7 +25,10 @@
 //! run before it arrived (sent at or after the delivery plus msg_timeout, less `LATE_MARGIN_MS` and
 //! what the node's clock may have gained): the node redelivered it on its timeout, and the REQ,
 //! refused, had no delay to respect (whole-system seed 226: a consumer paused for 3.3 s answered a
-//! 6 s timeout 14 ms late, just after the redelivery had left the node).
+//! 6 s timeout 14 ms late, just after the redelivery had left the node). Nor one whose consumer
+//! was paused between the delivery and the REQ: the node may have closed a connection whose
+//! heartbeats went unanswered, leaving the message in flight, and the REQ written on resume into
+//! the dead connection never arrived (seed 711).
 
 use history::{History, Scope, Verdict};
 
@@ -78,7 +81,13 @@ impl Property for RequeueDelayRespected {
                     }
                 }
                 let calm_from = d.at_ns.saturating_sub(self.calm_before_ms * MS);
-                if m.link_blocked(&a.consumer, &d.server, calm_from, a.at_ns) || m.paused_between(&d.server, calm_from, a.at_ns) {
+                // A paused consumer misses the node's heartbeats: the node may close the connection while
+                // the message stays in flight, and the REQ sent on resume goes nowhere (whole-system
+                // seed 711: paused from before its answer, the REQ lost, the timeout redelivered).
+                if m.link_blocked(&a.consumer, &d.server, calm_from, a.at_ns)
+                    || m.paused_between(&d.server, calm_from, a.at_ns)
+                    || m.paused_between(&a.consumer, d.at_ns, a.at_ns)
+                {
                     unjudged += 1;
                     continue;
                 }
@@ -160,6 +169,20 @@ mod tests {
             let other = base(&mut H::new()).error(270, "q1", "c1", code, desc).deliver(300, "q1", "a", "c2", "k", 2).end(5000);
             assert!(!p().check(&other).passed, "{desc}");
         }
+    }
+
+    #[test]
+    fn a_req_from_a_consumer_paused_since_the_delivery_is_not_judged() {
+        let h = |paused: bool| {
+            let mut b = H::new();
+            b.config(0, "q1", false, 6000).sub_as(10, "q1", "a", "c1").publish(100, "q1", "k", 0).deliver(200, "q1", "a", "c1", "k", 1);
+            if paused {
+                b.fault(1000, "c1", Fault::Pause { node: "c1".into() }).fault(4600, "c1", Fault::Resume { node: "c1".into() });
+            }
+            b.req(4650, "q1", "a", "c1", "k", 1300).deliver(5500, "q1", "a", "c1", "k", 2).end(12000)
+        };
+        assert!(p().check(&h(true)).passed);
+        assert!(!p().check(&h(false)).passed, "unpaused, the same early redelivery is a violation");
     }
 
     #[test]
