@@ -284,29 +284,19 @@ async fn observer(ctx: NodeCtx, topo: Topology) {
         Duration::from_millis(rt::rand::range(3_000..WINDOW_MS - TOMBSTONE_LIFETIME_MS - 2_000)),
         Duration::from_millis(WINDOW_MS + TAIL_TOMBSTONE_AFTER_HEAL_MS),
     ];
+    let probe = crate::lookup_probe::LookupProbe {
+        lookups: &topo.lookups,
+        lookup_http_port: LOOKUP_HTTP_PORT,
+        queue_http_port: QUEUE_HTTP_PORT,
+        topic: TOPIC,
+    };
     loop {
         if tombstones_at.first().is_some_and(|&t| rt::sim::elapsed() >= t) {
             tombstones_at.remove(0);
             let (q, ip) = &topo.queues[rt::rand::range(0..topo.queues.len())];
-            for (l, lip) in &topo.lookups {
-                let asked_ms = rt::sim::elapsed().as_millis() as u64;
-                let url = format!("http://{lip}:{LOOKUP_HTTP_PORT}/topic/tombstone?topic={TOPIC}&node={ip}:{QUEUE_HTTP_PORT}");
-                if let Ok(r) = client.post(&url, Vec::<u8>::new()).await {
-                    if r.status().as_u16() == 200 {
-                        let what = Observation::Tombstoned { lookup: l.clone(), topic: TOPIC.into(), producer: q.clone(), asked_ms };
-                        ctx.recorder.observe(&ctx.name, &ctx.name, what);
-                    }
-                }
-            }
+            probe.tombstone(&ctx, &client, q, *ip).await;
         }
-        for (l, lip) in &topo.lookups {
-            let asked_ms = rt::sim::elapsed().as_millis() as u64;
-            if let Some(found) = client::lookup::query(&client, &SocketAddr::new(*lip, LOOKUP_HTTP_PORT).to_string(), TOPIC).await {
-                let producers: Vec<String> = found.iter().map(|a| names.get(a).cloned().unwrap_or_else(|| a.clone())).collect();
-                let what = Observation::LookupAnswer { lookup: l.clone(), topic: TOPIC.into(), producers, asked_ms };
-                ctx.recorder.observe(&ctx.name, &ctx.name, what);
-            }
-        }
+        probe.record_answers(&ctx, &client, &names).await;
         rt::time::sleep(Duration::from_millis(OBSERVE_EVERY_MS)).await;
     }
 }

@@ -9,6 +9,8 @@ pub mod discovery;
 #[cfg(madsim)]
 pub mod gateway;
 #[cfg(madsim)]
+mod lookup_probe;
+#[cfg(madsim)]
 pub mod queue;
 #[cfg(madsim)]
 mod queue_admin;

@@ -89,42 +89,13 @@ impl UnlistedNodesDropped {
     fn informed(&self, m: &DiscoveryModel, c: &str) -> Vec<(u64, u64)> {
         let mut good = m.up.get(c).cloned().unwrap_or_default();
         for l in &self.lookups {
-            let lookup_down: Vec<(u64, u64)> = complement(m.up.get(l).map(Vec::as_slice).unwrap_or_default(), m.end_ns);
+            let lookup_down: Vec<(u64, u64)> = super::model::complement(m.up.get(l).map(Vec::as_slice).unwrap_or_default(), m.end_ns);
             let mut talk = super::model::intersect(&m.reachable(c, l), &m.reachable(l, c));
             talk.extend(lookup_down);
-            good = super::model::intersect(&good, &union(talk));
+            good = super::model::intersect(&good, &super::model::union(talk));
         }
         good.into_iter().filter_map(|(a, b)| (a + self.bound_ms * MS < b).then_some((a + self.bound_ms * MS, b))).collect()
     }
-}
-
-/// `[0, end)` less `spans` (sorted, disjoint).
-fn complement(spans: &[(u64, u64)], end: u64) -> Vec<(u64, u64)> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    for &(a, b) in spans {
-        if a > at {
-            out.push((at, a));
-        }
-        at = at.max(b);
-    }
-    if at < end {
-        out.push((at, end));
-    }
-    out
-}
-
-/// Sorted, merged union of `spans`.
-fn union(mut spans: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    spans.sort_unstable();
-    let mut out: Vec<(u64, u64)> = Vec::new();
-    for (a, b) in spans {
-        match out.last_mut() {
-            Some(last) if a <= last.1 => last.1 = last.1.max(b),
-            _ => out.push((a, b)),
-        }
-    }
-    out
 }
 
 /// The spans `(u0, u1)` in which no lookup listed `q`, as far as the observer's answers show:

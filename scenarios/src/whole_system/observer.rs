@@ -132,30 +132,19 @@ async fn lookup_prober(ctx: NodeCtx, topo: Topology) {
     let http = http_client();
     let window_ms = super::WINDOW_MS;
     let mut tombstone_at = Some(Duration::from_millis(rt::rand::range(5_000..window_ms - 10_000)));
+    let probe = crate::lookup_probe::LookupProbe {
+        lookups: &topo.lookups,
+        lookup_http_port: super::LOOKUP_HTTP_PORT,
+        queue_http_port: super::QUEUE_HTTP_PORT,
+        topic: super::TOPIC,
+    };
     loop {
         if tombstone_at.is_some_and(|t| rt::sim::elapsed() >= t) {
             tombstone_at = None;
             let (q, ip) = &topo.queues[rt::rand::range(0..topo.queues.len())];
-            for (l, lip) in &topo.lookups {
-                let asked_ms = rt::sim::elapsed().as_millis() as u64;
-                let url = format!("http://{lip}:{}/topic/tombstone?topic={}&node={ip}:{}", super::LOOKUP_HTTP_PORT, super::TOPIC, super::QUEUE_HTTP_PORT);
-                if let Ok(r) = http.post(&url, Vec::<u8>::new()).await {
-                    if r.status().as_u16() == 200 {
-                        let what = Observation::Tombstoned { lookup: l.clone(), topic: super::TOPIC.into(), producer: q.clone(), asked_ms };
-                        ctx.recorder.observe(&ctx.name, &ctx.name, what);
-                    }
-                }
-            }
+            probe.tombstone(&ctx, &http, q, *ip).await;
         }
-        for (l, lip) in &topo.lookups {
-            let asked_ms = rt::sim::elapsed().as_millis() as u64;
-            let addr = std::net::SocketAddr::new(*lip, super::LOOKUP_HTTP_PORT).to_string();
-            if let Some(found) = client::lookup::query(&http, &addr, super::TOPIC).await {
-                let producers: Vec<String> = found.iter().map(|a| names.get(a).cloned().unwrap_or_else(|| a.clone())).collect();
-                let what = Observation::LookupAnswer { lookup: l.clone(), topic: super::TOPIC.into(), producers, asked_ms };
-                ctx.recorder.observe(&ctx.name, &ctx.name, what);
-            }
-        }
+        probe.record_answers(&ctx, &http, &names).await;
         rt::time::sleep(Duration::from_millis(LOOKUP_EVERY_MS)).await;
     }
 }
