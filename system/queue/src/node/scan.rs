@@ -4,6 +4,7 @@
 //! It wakes every `--queue-scan-interval`, or earlier when the core's `next_wakeup_ms` says a
 //! deadline falls before that, so a timeout is acted on within one scan interval at worst.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +41,7 @@ impl Node {
             let spilled = self.scan_once();
             self.write_due_spills(spilled).await;
             self.flush_dead_letters().await;
+            self.scan_if_late().await;
             self.sync_due().await;
             self.retry_health(self.now_ms()).await;
         }
@@ -113,11 +115,39 @@ impl Node {
         spilled
     }
 
+    /// Whether an in-flight timeout or a deferral is due now: the disk work that follows a scan
+    /// (spills, dead letters, syncs) checks this between its writes.
+    fn scan_is_late(&self) -> bool {
+        self.next_wakeup_ms().is_some_and(|w| w <= self.now_ms())
+    }
+
+    /// Runs a scan now if one is due, and writes what it spilled.
+    async fn scan_if_late(&self) {
+        if self.scan_is_late() {
+            let spilled = self.scan_once();
+            self.write_due_spills(spilled).await;
+        }
+    }
+
     /// Writes due deferred messages that found their channel's memory full to its disk queue, one
     /// put each. A failed write defers the message again by [`SPILL_RETRY_MS`] (kept in memory,
     /// never lost; the next tick tries again).
+    ///
+    /// With `--sync-every=1` every put is a sync, so a burst of due messages takes as many syncs:
+    /// seconds on a slow disk. Timeouts must not wait for that (queue-durable seed 375: a burst of
+    /// 60 due DPUBs held the scan back, a message stayed in flight 0.5 s past its timeout and a
+    /// late TOUCH succeeded). So after each write, a timeout or deferral that has come due is
+    /// acted on at once by another scan, whose spills join the work: a timeout is late by at most
+    /// one write.
     async fn write_due_spills(&self, spilled: Vec<(String, String, Vec<Message>)>) {
-        for (topic, channel, msgs) in spilled {
+        let mut work: VecDeque<(String, String, Message)> = VecDeque::new();
+        let enqueue = |work: &mut VecDeque<_>, spilled: Vec<(String, String, Vec<Message>)>| {
+            for (topic, channel, msgs) in spilled {
+                work.extend(msgs.into_iter().map(|m| (topic.clone(), channel.clone(), m)));
+            }
+        };
+        enqueue(&mut work, spilled);
+        while let Some((topic, channel, msg)) = work.pop_front() {
             let handle = {
                 let state = self.lock();
                 state.topics.get(&topic).and_then(|t| t.channels.get(&channel)).and_then(|c| c.backend.clone())
@@ -126,23 +156,26 @@ impl Node {
                 // Deleted meanwhile: its messages went with it.
                 continue;
             };
-            for msg in msgs {
-                match handle.put(&msg, None, self.now_ms()).await {
-                    Ok(()) => self.set_healthy(),
-                    Err(e) => {
-                        self.set_unhealthy(format!("failed to write to disk queue: {e}"));
-                        // Kept (never lost) and tried again later: deferred once more, so memory's
-                        // ready queue keeps its bound while the disk fails.
-                        let retry_ms = self.now_ms().saturating_add(SPILL_RETRY_MS);
-                        let mut state = self.lock();
-                        if let Some(ch) = state.topics.get_mut(&topic).and_then(|t| t.topic.channel_mut(&channel)) {
-                            let _ = ch.defer_from_backend(msg, retry_ms);
-                        }
+            match handle.put(&msg, None, self.now_ms()).await {
+                Ok(()) => self.set_healthy(),
+                Err(e) => {
+                    self.set_unhealthy(format!("failed to write to disk queue: {e}"));
+                    // Kept (never lost) and tried again later: deferred once more, so memory's
+                    // ready queue keeps its bound while the disk fails.
+                    let retry_ms = self.now_ms().saturating_add(SPILL_RETRY_MS);
+                    let mut state = self.lock();
+                    if let Some(ch) = state.topics.get_mut(&topic).and_then(|t| t.topic.channel_mut(&channel)) {
+                        let _ = ch.defer_from_backend(msg, retry_ms);
                     }
                 }
             }
-            let state = self.lock();
-            Node::wake(&state, &topic, Some(&channel));
+            {
+                let state = self.lock();
+                Node::wake(&state, &topic, Some(&channel));
+            }
+            if self.scan_is_late() {
+                enqueue(&mut work, self.scan_once());
+            }
         }
     }
 
@@ -171,6 +204,8 @@ impl Node {
             if let Err(e) = h.maybe_sync(now_ms).await {
                 self.set_unhealthy(format!("failed to sync disk queue: {e}"));
             }
+            // A sync may be slow: timeouts that came due meanwhile go first.
+            self.scan_if_late().await;
         }
     }
 }
