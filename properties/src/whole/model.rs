@@ -48,6 +48,8 @@ pub struct Delivery {
     /// The consumer's first FIN or REQ for this delivery (before the next delivery of the order
     /// to the same consumer): `(time, is_req)`.
     pub answer: Option<(u64, bool)>,
+    /// When the consumer's connection it arrived on subscribed (its latest SUB to the node).
+    pub conn_ns: Option<u64>,
 }
 
 /// A consumer's call of the orders service.
@@ -89,6 +91,8 @@ pub struct WholeModel {
     pub conn_lost: BTreeMap<(String, String), Vec<u64>>,
     /// node → [from, to) pauses.
     pub pauses: BTreeMap<String, Vec<(u64, u64)>>,
+    /// (consumer, server) → its latest SUB so far (while building).
+    subs: BTreeMap<(String, String), u64>,
 }
 
 impl WholeModel {
@@ -156,6 +160,7 @@ impl WholeModel {
     fn observe(&mut self, at_ns: u64, what: &Observation) {
         match what {
             Observation::Delivered { consumer, server, key, id, attempts, .. } => {
+                let conn_ns = self.subs.get(&(consumer.clone(), server.clone())).copied();
                 self.deliveries.entry(key.clone()).or_default().push(Delivery {
                     at_ns,
                     consumer: consumer.clone(),
@@ -163,7 +168,11 @@ impl WholeModel {
                     id: id.clone(),
                     attempts: *attempts,
                     answer: None,
+                    conn_ns,
                 });
+            }
+            Observation::Subscribed { consumer, server, .. } => {
+                self.subs.insert((consumer.clone(), server.clone()), at_ns);
             }
             Observation::Finished { consumer, key, .. } | Observation::Requeued { consumer, key, .. } => {
                 let is_req = matches!(what, Observation::Requeued { .. });
@@ -189,6 +198,13 @@ impl WholeModel {
             }
             _ => {}
         }
+    }
+
+    /// The start of the node instance that sent delivery `d`: the one that answered the SUB of
+    /// its connection. A delivery stalled in a cut connection can be seen after its node was
+    /// killed and restarted, after deliveries the new instance made (whole-system seed 340).
+    pub fn sent_start(&self, d: &Delivery) -> u64 {
+        self.queue.last_start(&d.server, d.conn_ns.unwrap_or(d.at_ns).min(d.at_ns))
     }
 
     /// Whether `node` was paused at any moment of `[from, to]`.

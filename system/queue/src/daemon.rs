@@ -92,6 +92,7 @@ impl Daemon {
             stopped.clone(),
         )));
         tasks.push(rt::task::spawn(node.clone().run_scan(stopped.clone())));
+        tasks.push(rt::task::spawn(node.clone().run_upkeep(stopped.clone())));
         let router = crate::http::router(
             Arc::new(crate::node::Api(node.clone())),
             crate::http::HttpLimits::from_options(&opts),

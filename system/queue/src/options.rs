@@ -175,6 +175,10 @@ pub struct Testing {
     /// Deferred messages that come due all go to the ready queue in memory, ignoring
     /// `--mem-queue-size` (instead of spilling to the channel's disk queue).
     pub unbounded_due_deferrals: bool,
+    /// A deferred message held from the channel's disk queue (REQ'd with a delay) that comes due
+    /// with memory full stays in the ready queue, past `--mem-queue-size`, instead of being
+    /// rewound to its record on disk.
+    pub due_held_in_memory: bool,
     /// The HTTP listeners refuse a newcomer at `--max-http-connections` instead of closing the
     /// longest-idle connection: idle keep-alive connections lock the API out.
     pub http_refuse_at_connection_limit: bool,

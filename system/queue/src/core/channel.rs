@@ -675,6 +675,11 @@ impl Channel {
             // The outbox waits for the shell: at once.
             return Some(0);
         }
+        self.next_deadline_ms()
+    }
+
+    /// The earliest in-flight deadline or deferred due time (the outbox aside).
+    pub fn next_deadline_ms(&self) -> Option<u64> {
         match (
             self.in_flight.next_deadline_ms(),
             self.deferred.next_due_ms(),

@@ -369,6 +369,14 @@ impl Topic {
             .min()
     }
 
+    /// The earliest in-flight deadline or deferred due time of any channel (outboxes aside).
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        self.channels
+            .values()
+            .filter_map(Channel::next_deadline_ms)
+            .min()
+    }
+
     /// For clean shutdown: removes every message of the topic and its channels.
     pub fn drain_all(&mut self) -> TopicDrain {
         TopicDrain {

@@ -381,6 +381,43 @@ impl DiskQueue {
         }
     }
 
+    /// Reads again a record taken with [`DiskQueue::pop_unacked`] and not yet acked (its owner
+    /// let go of the copy it held in memory and wants it back). Positions do not move: the record
+    /// stays taken and unacked. `Ok(None)` when `at` is not an unacked record, or the record can
+    /// no longer be read whole (its file is gone or it fails its checksum); such a record is
+    /// acked, as the reader skips a corrupt one. An I/O error is returned and changes nothing.
+    pub async fn read_unacked(&mut self, at: Position) -> io::Result<Option<Bytes>> {
+        if !self.unacked.contains_key(&at) {
+            return Ok(None);
+        }
+        let file = match self.disk.open(&self.segment_name(at.file)).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                tracing::error!(queue = %self.name, file = at.file, pos = at.pos, "diskqueue segment of an unacked record missing; record dropped");
+                self.ack(at).await;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let header_len = self.header_len(at.file);
+        let header = file.read_at(at.pos, header_len as usize).await?;
+        let size = match header.len() as u64 == header_len {
+            true => i64::from(i32::from_be_bytes([header[0], header[1], header[2], header[3]])),
+            false => -1,
+        };
+        let crc = (header_len == CHECKSUMMED_HEADER_LEN && header.len() as u64 == header_len)
+            .then(|| u32::from_be_bytes([header[4], header[5], header[6], header[7]]));
+        let fits = size >= i64::from(self.config.min_msg_size_bytes) && size <= i64::from(self.config.max_msg_size_bytes);
+        let body = if fits { file.read_at(at.pos + header_len, size as usize).await? } else { Vec::new() };
+        if !fits || body.len() != size as usize || crc.is_some_and(|crc| crc != crc32c::crc32c(&body)) {
+            tracing::error!(queue = %self.name, file = %self.segment_name(at.file), pos = at.pos, size, "unacked diskqueue record unreadable on a second read; dropped");
+            self.corrupt_records += 1;
+            self.ack(at).await;
+            return Ok(None);
+        }
+        Ok(Some(Bytes::from(body)))
+    }
+
     /// Acknowledges a record taken with [`DiskQueue::pop_unacked`]: it will not be read again once
     /// a sync has recorded the new ack position (counted towards `sync_every`). Returns `false`
     /// (and does nothing) for a position not taken or already acked (e.g. the queue was emptied

@@ -19,6 +19,16 @@
 //! record on disk and it is delivered again after restart. The topic's pump reads the same way
 //! (it releases a round's records once the channels have the messages), so a stop in the middle
 //! of a round cannot lose them either.
+//!
+//! Rewinding keeps memory within `--mem-queue-size` when held messages come back: a message
+//! REQ'd with a delay stays held while deferred, and when it comes due with the channel's memory
+//! full, writing it again would make a second record of it (two deliveries with the same
+//! attempts after a crash). Instead [`BackendHandle::rewind`] drops the copy in memory and keeps
+//! only its record's position and attempts count; the next read ([`BackendHandle::pop_tracked`])
+//! reads that record again, before any newer one, with the attempts restored. A rewound message
+//! counts in the queue's depth, as it is on disk. A clean stop writes rewound messages anew with
+//! their attempts ([`BackendHandle::write_back_rewound`]); a kill leaves their records to be read
+//! again after restart, as for any held message.
 
 mod batch;
 
@@ -65,6 +75,7 @@ impl Storage {
             depth,
             bytes,
             corrupt: Arc::new(AtomicU64::new(0)),
+            rewound: Arc::new(AtomicU64::new(0)),
             tracker: Arc::new(Mutex::new(Tracker::default())),
             rounds: Arc::new(AsyncMutex::new(())),
         })
@@ -80,6 +91,8 @@ pub(crate) struct BackendHandle {
     bytes: Arc<AtomicU64>,
     /// Records the disk queue skipped for a failed checksum (mirrored like `depth`).
     corrupt: Arc<AtomicU64>,
+    /// Rewound messages (mirrored like `depth`; [`BackendHandle::depth`] adds them).
+    rewound: Arc<AtomicU64>,
     /// Lock order: the node's state lock, then this; never the async queue lock while holding it.
     tracker: Arc<Mutex<Tracker>>,
     /// Held by the topic's pump for a whole round and by a clean stop: see
@@ -95,6 +108,9 @@ struct Tracker {
     held: BTreeMap<MessageId, Position>,
     /// Records to ack at the next async operation.
     released: Vec<Position>,
+    /// Held records whose message left memory to be read again: position → (id, attempts so
+    /// far). Bounded like `held`, whose entries move here (the channel's messages).
+    rewound: BTreeMap<Position, (MessageId, u16)>,
     /// A flush of `released` was asked for and has not run yet.
     flush_pending: bool,
 }
@@ -114,9 +130,9 @@ impl std::fmt::Debug for BackendHandle {
 }
 
 impl BackendHandle {
-    /// Messages on disk (cheap; no lock).
+    /// Messages on disk, rewound ones included (cheap; no lock).
     pub fn depth(&self) -> u64 {
-        self.depth.load(Ordering::Acquire)
+        self.depth.load(Ordering::Acquire) + self.rewound.load(Ordering::Acquire)
     }
 
     /// Bytes of the records on disk, framing included (cheap; no lock).
@@ -152,9 +168,29 @@ impl BackendHandle {
 
     /// Takes the oldest message, leaving its record unacknowledged: the caller must either
     /// [`BackendHandle::hold`] it (the channel took it) or [`BackendHandle::release_pos`] it.
+    /// Rewound messages come first, in record order.
     pub async fn pop_tracked(&self) -> io::Result<Option<Popped>> {
         let mut q = self.queue.lock().await;
         self.apply_releases(&mut q).await;
+        // Bounded by the rewound set: each round takes one entry.
+        while let Some((at, (id, attempts))) = self.take_rewound() {
+            match q.read_again(at).await {
+                Ok(Some(mut p)) if p.msg.id == id => {
+                    p.msg.attempts = attempts;
+                    return Ok(Some(p));
+                }
+                Ok(Some(p)) => {
+                    // A position names one record for good: a different id means a bug here.
+                    tracing::error!("disk queue: rewound record {at:?} holds {:?}, not {id:?}; dropped", p.msg.id);
+                    q.ack(at).await;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.put_back_rewound(at, id, attempts);
+                    return Err(e);
+                }
+            }
+        }
         let got = q.pop_tracked().await;
         self.depth.store(q.depth(), Ordering::Release);
         self.bytes.store(q.unread_bytes(), Ordering::Release);
@@ -176,6 +212,66 @@ impl BackendHandle {
     /// Whether message `id` is held from a record of this queue (its record is still on disk).
     pub fn is_held(&self, id: &MessageId) -> bool {
         self.tracker.lock().expect("tracker lock").held.contains_key(id)
+    }
+
+    /// If `msg` is held from a record of this queue, lets go of it in memory: its record is read
+    /// again (with `msg`'s attempts) by a later [`BackendHandle::pop_tracked`]. Returns whether it
+    /// was held (if not, the caller still owns the only copy).
+    pub fn rewind(&self, msg: &Message) -> bool {
+        let mut t = self.tracker.lock().expect("tracker lock");
+        let Some(at) = t.held.remove(&msg.id) else {
+            return false;
+        };
+        t.rewound.insert(at, (msg.id, msg.attempts));
+        self.rewound.store(t.rewound.len() as u64, Ordering::Release);
+        true
+    }
+
+    fn take_rewound(&self) -> Option<(Position, (MessageId, u16))> {
+        let mut t = self.tracker.lock().expect("tracker lock");
+        let first = t.rewound.pop_first();
+        self.rewound.store(t.rewound.len() as u64, Ordering::Release);
+        first
+    }
+
+    fn put_back_rewound(&self, at: Position, id: MessageId, attempts: u16) {
+        let mut t = self.tracker.lock().expect("tracker lock");
+        t.rewound.insert(at, (id, attempts));
+        self.rewound.store(t.rewound.len() as u64, Ordering::Release);
+    }
+
+    /// Clean stop: writes every rewound message anew with its attempts and acks its old record,
+    /// so a restart delivers it counted right. A record that cannot be read or written stays
+    /// unacked (read again after restart, its attempts as first written); the first error is
+    /// returned after trying them all.
+    pub async fn write_back_rewound(&self, now_ms: u64) -> io::Result<()> {
+        let mut q = self.queue.lock().await;
+        let mut first_error = None;
+        // Bounded by the rewound set: each round takes one entry.
+        while let Some((at, (id, attempts))) = self.take_rewound() {
+            match q.read_again(at).await {
+                Ok(Some(mut p)) if p.msg.id == id => {
+                    p.msg.attempts = attempts;
+                    match q.put(&p.msg, None).await {
+                        Ok(()) => q.ack(at).await,
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        self.depth.store(q.depth(), Ordering::Release);
+        self.bytes.store(q.unread_bytes(), Ordering::Release);
+        let synced = q.maybe_sync(now_ms).await;
+        match first_error {
+            Some(e) => Err(e),
+            None => synced,
+        }
     }
 
     /// Keeps only the held ids for which `still_held` is true, releasing the others (their
@@ -251,6 +347,8 @@ impl BackendHandle {
             let mut t = self.tracker.lock().expect("tracker lock");
             t.held.clear();
             t.released.clear();
+            t.rewound.clear();
+            self.rewound.store(0, Ordering::Release);
         }
         let r = q.empty().await;
         self.depth.store(q.depth(), Ordering::Release);
@@ -262,6 +360,11 @@ impl BackendHandle {
     pub async fn delete(&self) -> io::Result<()> {
         let mut q = self.queue.lock().await;
         let r = q.delete().await;
+        {
+            let mut t = self.tracker.lock().expect("tracker lock");
+            t.rewound.clear();
+            self.rewound.store(0, Ordering::Release);
+        }
         self.depth.store(0, Ordering::Release);
         self.bytes.store(0, Ordering::Release);
         r
@@ -307,6 +410,26 @@ impl Queue {
             }
         }
         Ok(None)
+    }
+
+    /// Reads again the unacked record at `at` (see [`DiskQueue::read_unacked`]); a record that
+    /// does not decode is acked and skipped, as on the first read. Rewound messages are due:
+    /// the record's deferral, if any, is over.
+    async fn read_again(&mut self, at: Position) -> io::Result<Option<Popped>> {
+        let Some(dq) = self.dq.as_mut() else {
+            return Ok(None);
+        };
+        let Some(bytes) = dq.read_unacked(at).await? else {
+            return Ok(None);
+        };
+        match record::decode(bytes) {
+            Ok(r) => Ok(Some(Popped { msg: r.message, due_unix_ms: None, at })),
+            Err(e) => {
+                tracing::error!("disk queue {}: skipping corrupt record: {e}", dq.name());
+                dq.ack(at).await;
+                Ok(None)
+            }
+        }
     }
 
     async fn ack(&mut self, at: Position) {

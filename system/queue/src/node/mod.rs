@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Mutex as AsyncMutex, Notify};
 
 use crate::core::{
-    ChannelConfig, ClientId, IdGenerator, Quantiles, Topic, TopicConfig,
+    ChannelConfig, ClientId, IdGenerator, Message, Quantiles, Topic, TopicConfig,
 };
 use crate::lookup_peer::{LookupPeerConfig, LookupPeers, SnapshotFn};
 use crate::options::Options;
@@ -53,6 +53,11 @@ pub struct Node {
     health: Mutex<Option<String>>,
     /// When the scan last retried a metadata save for an unhealthy node (`now_ms`).
     health_retry_ms: Mutex<u64>,
+    /// Due deferred messages the scan found no room for in memory, waiting for the upkeep task
+    /// to write them to their channels' disk queues (see `scan`).
+    pending_spills: Mutex<Vec<(String, String, Vec<Message>)>>,
+    /// Wakes the upkeep task: spills or dead letters are waiting.
+    upkeep: Notify,
     /// One metadata writer at a time (see `persist`).
     metadata: persist::MetadataSaver,
     next_client_id: AtomicU64,
@@ -145,6 +150,8 @@ impl Node {
             create_lock: AsyncMutex::new(()),
             health: Mutex::new(None),
             health_retry_ms: Mutex::new(0),
+            pending_spills: Mutex::new(Vec::new()),
+            upkeep: Notify::new(),
             metadata: persist::MetadataSaver::new(),
             next_client_id: AtomicU64::new(1),
             loading: std::sync::atomic::AtomicBool::new(false),

@@ -1,19 +1,36 @@
-//! The queue scan: drives the core's clock (in-flight timeouts, deferred messages coming due) and
-//! the disk queues' time-based sync.
+//! The queue scan and the upkeep: two tasks, so that timeouts never wait for the disk.
 //!
-//! It wakes every `--queue-scan-interval`, or earlier when the core's `next_wakeup_ms` says a
-//! deadline falls before that, so a timeout is acted on within one scan interval at worst.
+//! The scan drives the core's clock (in-flight timeouts, deferred messages coming due) and touches
+//! only memory. It wakes every `--queue-scan-interval`, or earlier when the core's next deadline
+//! falls before that, so a timeout is acted on within one scan interval at worst.
+//!
+//! The upkeep does what needs the disk: it writes the due messages the scan found no room for in
+//! memory, publishes dead letters, runs the disk queues' time-based sync and retries the health.
+//! The scan hands it work and wakes it; it also runs every interval. They were one loop until
+//! queue-durable seed 375 (and five more of the same sweep): with `--sync-every=1`, a burst of 60
+//! due DPUBs was written one synced put at a time inside the scan, and a message stayed in flight
+//! 0.5 s past its timeout (a late TOUCH succeeded); seed 208 found the same behind a metadata save
+//! retried on a full disk.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::backend::BackendHandle;
 use crate::core::Message;
 
 /// How long a due message whose spill to disk failed waits before the next try.
 const SPILL_RETRY_MS: u64 = 1_000;
+use super::backend::BackendHandle;
 use super::Node;
+
+/// What one scan found for the upkeep.
+#[derive(Default)]
+pub(crate) struct ScanOutcome {
+    /// Due deferred messages with no room in memory, per (topic, channel): they left the channel
+    /// and go to its disk queue.
+    pub spilled: Vec<(String, String, Vec<Message>)>,
+    /// Messages moved to dead-letter outboxes.
+    pub dead_lettered: usize,
+}
 
 impl Node {
     /// Runs the scan until `shutdown` triggers.
@@ -23,7 +40,7 @@ impl Node {
         loop {
             let now_ms = self.now_ms();
             let mut wait_ms = self
-                .next_wakeup_ms()
+                .next_deadline_ms()
                 .map(|w| w.saturating_sub(now_ms).min(interval_ms))
                 .unwrap_or(interval_ms);
             // BUGGIFY: a late scan, one interval behind (a busy node, a long GC pause). Timeouts
@@ -38,31 +55,56 @@ impl Node {
                 _ = shutdown.wait() => return,
                 _ = rt::time::sleep(Duration::from_millis(wait_ms.max(1))) => {}
             }
-            let spilled = self.scan_once();
+            let found = self.scan_once();
+            if found.dead_lettered > 0 || !found.spilled.is_empty() {
+                if !found.spilled.is_empty() {
+                    self.pending_spills.lock().unwrap_or_else(|p| p.into_inner()).extend(found.spilled);
+                }
+                self.upkeep.notify_one();
+            }
+        }
+    }
+
+    /// Runs the upkeep until `shutdown` triggers: when the scan hands it work, and every
+    /// `--queue-scan-interval` (the sync timeout and the health retry are timed).
+    pub async fn run_upkeep(self: Arc<Self>, mut shutdown: rt::shutdown::Shutdown) {
+        let interval_ms = self.opts.queue_scan_interval_ms.max(1);
+        loop {
+            rt::select! {
+                _ = shutdown.wait() => return,
+                _ = self.upkeep.notified() => {}
+                _ = rt::time::sleep(Duration::from_millis(interval_ms)) => {}
+            }
+            let spilled = self.take_pending_spills();
             self.write_due_spills(spilled).await;
             self.flush_dead_letters().await;
-            self.scan_if_late().await;
             self.sync_due().await;
             self.retry_health(self.now_ms()).await;
         }
     }
 
-    fn next_wakeup_ms(&self) -> Option<u64> {
+    /// The spills the scan handed over and the upkeep has not taken yet (a clean stop writes
+    /// what is left).
+    pub(crate) fn take_pending_spills(&self) -> Vec<(String, String, Vec<Message>)> {
+        std::mem::take(&mut *self.pending_spills.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn next_deadline_ms(&self) -> Option<u64> {
         self.lock()
             .topics
             .values()
-            .filter_map(|t| t.topic.next_wakeup_ms())
+            .filter_map(|t| t.topic.next_deadline_ms())
             .min()
     }
 
     /// One pass of `tick` over every topic; wakes consumers of channels where something came back.
     /// Returns the deferred messages that came due while their channel's memory was full, per
     /// (topic, channel): they left the channel and go to its disk queue.
-    pub(crate) fn scan_once(&self) -> Vec<(String, String, Vec<Message>)> {
+    pub(crate) fn scan_once(&self) -> ScanOutcome {
         let now_ms = self.now_ms();
         let mut state = self.lock();
         let mut woken: Vec<(String, String)> = Vec::new();
-        let mut spilled = Vec::new();
+        let mut found = ScanOutcome::default();
         for (name, t) in state.topics.iter_mut() {
             if self.opts.testing.no_timeout_requeue {
                 // Testing::no_timeout_requeue — BROKEN VARIANT: an expired in-flight message is
@@ -83,27 +125,35 @@ impl Node {
                 }
             }
             for (channel, report) in t.topic.tick(now_ms) {
+                found.dead_lettered += report.dead_lettered;
                 if report.dropped > 0 {
                     tracing::debug!("TOPIC({name}): {} due ephemeral copies dropped (memory full)", report.dropped);
                 }
                 if !report.spilled.is_empty() {
                     // A message read from the channel's disk queue still has its record there:
-                    // writing it again would only make a second copy (delivered twice after a
-                    // crash). It stays in memory instead, as a cache of what disk holds; reading
-                    // from disk is bounded by the consumers' windows.
+                    // writing it again would make a second copy (delivered twice, with the same
+                    // attempts, after a crash). It is rewound instead: memory lets go of it and
+                    // the disk queue reads its record again, attempts kept (`backend`'s docs).
                     let backend = t.channels.get(&channel).and_then(|c| c.backend.clone());
                     let mut to_write = Vec::new();
                     for msg in report.spilled {
-                        if backend.as_ref().is_some_and(|b| b.is_held(&msg.id)) {
+                        let Some(b) = backend.as_ref().filter(|b| b.is_held(&msg.id)) else {
+                            to_write.push(msg);
+                            continue;
+                        };
+                        if self.opts.testing.due_held_in_memory {
+                            // Testing::due_held_in_memory — BROKEN VARIANT: the copy stays in
+                            // the ready queue past `--mem-queue-size` (as before rewinding).
                             if let Some(ch) = t.topic.channel_mut(&channel) {
                                 let _ = ch.put_returned(msg);
                             }
                         } else {
-                            to_write.push(msg);
+                            let rewound = b.rewind(&msg);
+                            debug_assert!(rewound, "checked held above under the state lock");
                         }
                     }
                     if !to_write.is_empty() {
-                        spilled.push((name.clone(), channel.clone(), to_write));
+                        found.spilled.push((name.clone(), channel.clone(), to_write));
                     }
                 }
                 woken.push((name.clone(), channel));
@@ -112,42 +162,14 @@ impl Node {
         for (topic, channel) in woken {
             Node::wake(&state, &topic, Some(&channel));
         }
-        spilled
-    }
-
-    /// Whether an in-flight timeout or a deferral is due now: the disk work that follows a scan
-    /// (spills, dead letters, syncs) checks this between its writes.
-    fn scan_is_late(&self) -> bool {
-        self.next_wakeup_ms().is_some_and(|w| w <= self.now_ms())
-    }
-
-    /// Runs a scan now if one is due, and writes what it spilled.
-    async fn scan_if_late(&self) {
-        if self.scan_is_late() {
-            let spilled = self.scan_once();
-            self.write_due_spills(spilled).await;
-        }
+        found
     }
 
     /// Writes due deferred messages that found their channel's memory full to its disk queue, one
     /// put each. A failed write defers the message again by [`SPILL_RETRY_MS`] (kept in memory,
     /// never lost; the next tick tries again).
-    ///
-    /// With `--sync-every=1` every put is a sync, so a burst of due messages takes as many syncs:
-    /// seconds on a slow disk. Timeouts must not wait for that (queue-durable seed 375: a burst of
-    /// 60 due DPUBs held the scan back, a message stayed in flight 0.5 s past its timeout and a
-    /// late TOUCH succeeded). So after each write, a timeout or deferral that has come due is
-    /// acted on at once by another scan, whose spills join the work: a timeout is late by at most
-    /// one write.
-    async fn write_due_spills(&self, spilled: Vec<(String, String, Vec<Message>)>) {
-        let mut work: VecDeque<(String, String, Message)> = VecDeque::new();
-        let enqueue = |work: &mut VecDeque<_>, spilled: Vec<(String, String, Vec<Message>)>| {
-            for (topic, channel, msgs) in spilled {
-                work.extend(msgs.into_iter().map(|m| (topic.clone(), channel.clone(), m)));
-            }
-        };
-        enqueue(&mut work, spilled);
-        while let Some((topic, channel, msg)) = work.pop_front() {
+    pub(crate) async fn write_due_spills(&self, spilled: Vec<(String, String, Vec<Message>)>) {
+        for (topic, channel, msgs) in spilled {
             let handle = {
                 let state = self.lock();
                 state.topics.get(&topic).and_then(|t| t.channels.get(&channel)).and_then(|c| c.backend.clone())
@@ -156,26 +178,23 @@ impl Node {
                 // Deleted meanwhile: its messages went with it.
                 continue;
             };
-            match handle.put(&msg, None, self.now_ms()).await {
-                Ok(()) => self.set_healthy(),
-                Err(e) => {
-                    self.set_unhealthy(format!("failed to write to disk queue: {e}"));
-                    // Kept (never lost) and tried again later: deferred once more, so memory's
-                    // ready queue keeps its bound while the disk fails.
-                    let retry_ms = self.now_ms().saturating_add(SPILL_RETRY_MS);
-                    let mut state = self.lock();
-                    if let Some(ch) = state.topics.get_mut(&topic).and_then(|t| t.topic.channel_mut(&channel)) {
-                        let _ = ch.defer_from_backend(msg, retry_ms);
+            for msg in msgs {
+                match handle.put(&msg, None, self.now_ms()).await {
+                    Ok(()) => self.set_healthy(),
+                    Err(e) => {
+                        self.set_unhealthy(format!("failed to write to disk queue: {e}"));
+                        // Kept (never lost) and tried again later: deferred once more, so memory's
+                        // ready queue keeps its bound while the disk fails.
+                        let retry_ms = self.now_ms().saturating_add(SPILL_RETRY_MS);
+                        let mut state = self.lock();
+                        if let Some(ch) = state.topics.get_mut(&topic).and_then(|t| t.topic.channel_mut(&channel)) {
+                            let _ = ch.defer_from_backend(msg, retry_ms);
+                        }
                     }
                 }
             }
-            {
-                let state = self.lock();
-                Node::wake(&state, &topic, Some(&channel));
-            }
-            if self.scan_is_late() {
-                enqueue(&mut work, self.scan_once());
-            }
+            let state = self.lock();
+            Node::wake(&state, &topic, Some(&channel));
         }
     }
 
@@ -204,8 +223,6 @@ impl Node {
             if let Err(e) = h.maybe_sync(now_ms).await {
                 self.set_unhealthy(format!("failed to sync disk queue: {e}"));
             }
-            // A sync may be slow: timeouts that came due meanwhile go first.
-            self.scan_if_late().await;
         }
     }
 }

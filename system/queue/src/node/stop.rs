@@ -29,6 +29,9 @@ impl Node {
         for q in &topic_queues {
             _rounds.push(q.lock_rounds().await);
         }
+        // Due messages the scan handed to the upkeep (stopped by now) and it did not write yet.
+        let spills = self.take_pending_spills();
+        self.write_due_spills(spills).await;
         let writes = {
             let mut state = self.lock();
             let mut writes: Vec<(BackendHandle, Drained)> = Vec::new();
@@ -73,6 +76,12 @@ impl Node {
             }
         }
         let handles = self.backend_handles();
+        for h in &handles {
+            // Rewound messages left memory earlier; they are written anew with their attempts.
+            if let Err(e) = h.write_back_rewound(now_ms).await {
+                first_error.get_or_insert(e);
+            }
+        }
         for h in handles {
             if let Err(e) = h.sync().await {
                 first_error.get_or_insert(e);
