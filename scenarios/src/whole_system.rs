@@ -41,7 +41,7 @@ use properties::discovery::{ConsumersConnected, InactiveProducersExpire, Tombsto
 use properties::gateway::{NonIdempotentAtMostOnce, RecoversAfterHeal};
 use properties::queue::{
     AckedMessagesFinished, AckedMessagesSurvive, AttemptsGrow, ConnectionsStable, DeferralRespected, EveryChannelReceives, OneConsumerInFlight, QueueHealthyAfterHeal,
-    QueueMemoryBounded, QueueRestartedNodesServe, RequeueDelayRespected, TimeoutRedeliveryPrompt, UnfinishedRedelivered,
+    QueueMemoryBounded, QueueRestartedNodesServe, RequeueDelayRespected, StrayAnswersRejected, TimeoutRedeliveryPrompt, UnfinishedRedelivered,
 };
 use properties::registry::{DeadInstancesEvicted, Lease, LeasesIgnoreClocks, LiveInstancesKept, NodesConverge, WatchersSeeEveryChange};
 use properties::whole::{AckedOrdersProcessed, DuplicatesExplained, NoInventedOrders};
@@ -325,6 +325,7 @@ impl Scenario for WholeSystemScenario {
             // REQ'd with a delay that come due with memory full were rewound to disk: seeds 154,
             // 189, … failed it.)
             Box::new(QueueMemoryBounded { slack: 8 }),
+            Box::new(StrayAnswersRejected { bound_ms: 10_000 }),
             // Discovery's.
             Box::new(ConsumersConnected { consumers: s(&["c1", "c2"]), queues: s(&["q1", "q2"]), poll_ms: POLL_MS * 11 / 10, bound_ms: CONNECT_BOUND_MS }),
             Box::new(InactiveProducersExpire { inactive_timeout_ms: services::INACTIVE_TIMEOUT_MS, slack_ms: 1_000 }),

@@ -244,3 +244,16 @@ fn a_tombstoned_producer_comes_back_after_its_lifetime() {
     h.answer(3_000, "l1", &[]).tombstone(4_000, "l1", "q1").answer(10_000, "l1", &[]);
     assert!(p.check(&h.end(12_000)).passed);
 }
+
+/// Whole-system seed 126: an answer while the producer's clean stop is under way (it unregisters
+/// first) rightly leaves it out; the node's life ends when the stop begins, not when it is done.
+#[test]
+fn a_producer_whose_clean_stop_has_begun_is_not_expected_listed() {
+    let p = TombstonesExpire { lifetime_ms: 5_000, inactive_timeout_ms: 3_000, slack_ms: 500 };
+    let mut h = base();
+    h.answer(3_000, "l1", &["q1"]).tombstone(4_000, "l1", "q1").answer(10_000, "l1", &["q1"]);
+    h.fault(12_000, Fault::Stop { node: "q1".into() }).answer(12_005, "l1", &[]);
+    h.push(12_030, "q1", EventKind::NodeStopped { graceful: true });
+    let v = p.check(&h.end(14_000));
+    assert!(v.passed, "{}", v.detail);
+}

@@ -344,6 +344,16 @@ impl QueueModel {
             .map(|a| a.at_ns)
     }
 
+    /// Whether the consumer that got delivery `d` sent a TOUCH out of turn for its id to its node
+    /// in `[d.at_ns, to_ns]`. The node knows messages by id, not by attempt: a late TOUCH meant for
+    /// an earlier attempt extends this one if it reached the same connection (whole-system seed
+    /// 199 of the evening sweep check), so its timeout is no longer known.
+    pub fn touched(&self, d: &Delivery, to_ns: u64) -> bool {
+        self.strays
+            .iter()
+            .any(|s| s.verb == "TOUCH" && s.consumer == d.consumer && s.server == d.server && s.id == d.id && s.at_ns >= d.at_ns && s.at_ns <= to_ns)
+    }
+
     /// Whether the message counted as finished on the channel at time `t`: a FIN was sent at or
     /// before `t` and the message was not delivered on the channel again between that FIN and `t`
     /// (a FIN racing a stop of its node may be lost, and the message comes back). A copy seen

@@ -62,7 +62,7 @@ impl Property for TimeoutRedeliveryPrompt {
                     continue;
                 }
                 let answered = answers.into_iter().flatten().any(|a| a.consumer == d.consumer && a.at_ns >= d.at_ns && a.at_ns <= d.at_ns + timeout_ms * MS);
-                if answered || m.finished_at(key, channel, d.at_ns.saturating_sub(1)) {
+                if answered || m.touched(d, d.at_ns + timeout_ms * MS) || m.finished_at(key, channel, d.at_ns.saturating_sub(1)) {
                     continue;
                 }
                 judged += 1;

@@ -63,7 +63,8 @@ impl Property for UnfinishedRedelivered {
                     .any(|a| a.consumer == d.consumer && a.at_ns >= d.at_ns && a.at_ns <= d.at_ns + timeout_ms * MS);
                 // Answered in time, or a stale copy of a message already finished on the channel
                 // (a delivery stalled in a partitioned connection, arriving after its FIN).
-                if answered || m.finished_at(key, channel, d.at_ns.saturating_sub(1)) {
+                // A TOUCH (meant for an earlier attempt, maybe) extended its timeout: not judged.
+                if answered || m.touched(d, d.at_ns + timeout_ms * MS) || m.finished_at(key, channel, d.at_ns.saturating_sub(1)) {
                     continue;
                 }
                 let due = (d.at_ns + timeout_ms * MS).max(available) + self.bound_ms * MS;

@@ -92,14 +92,16 @@ impl Property for StrayAnswersRejected {
     }
 }
 
-/// Whether the consumer saw the message from that node again after the delivery it answered.
+/// Whether the consumer saw the message from that node again after the delivery it answered, or
+/// an earlier TOUCH of its own for the id may have extended that delivery's timeout (a late TOUCH
+/// meant for an earlier attempt reaches the attempt in flight: whole-system seed 278).
 fn delivered_again(m: &QueueModel, s: &Stray) -> bool {
     let ds = m.deliveries.get(&(s.key.clone(), s.channel.clone())).map(|d| d.as_slice()).unwrap_or(&[]);
     let mine = |d: &&super::model::Delivery| d.consumer == s.consumer && d.server == s.server;
     let Some(answered) = ds.iter().filter(mine).filter(|d| d.at_ns <= s.at_ns && d.attempts == s.attempts).last() else {
         return true; // nothing to judge it against
     };
-    ds.iter().filter(mine).any(|d| d.at_ns > answered.at_ns)
+    ds.iter().filter(mine).any(|d| d.at_ns > answered.at_ns) || m.touched(answered, s.at_ns.saturating_sub(1))
 }
 
 /// Whether the stray's connection ended or was replaced, or either end went down, in
@@ -154,5 +156,21 @@ mod tests {
         assert!(p().check(&again).passed);
         let end = base(&mut H::new()).stray(250, "q1", "c1", "k", 1, "FIN", false).end(3000);
         assert!(p().check(&end).passed);
+    }
+
+    /// Whole-system seed 278: a late TOUCH meant for attempt 1 reached attempt 2 on the same
+    /// connection and extended it, so attempt 2's own late TOUCH was in time.
+    #[test]
+    fn a_touch_that_may_have_extended_the_delivery_excuses_a_later_one() {
+        let mut h = H::new();
+        h.config(0, "q1", false, 3000).sub_as(10, "q1", "a", "c1").publish(100, "q1", "k", 0).deliver(200, "q1", "a", "c1", "k", 1);
+        h.deliver(3_300, "q1", "a", "c1", "k", 2).stray(3_700, "q1", "c1", "k", 1, "TOUCH", true);
+        let extended = h.stray(6_800, "q1", "c1", "k", 2, "TOUCH", true).end(20_000);
+        assert!(p().check(&extended).passed);
+        // Without the first TOUCH, the second is judged (and fails: no error came).
+        let mut h = H::new();
+        h.config(0, "q1", false, 3000).sub_as(10, "q1", "a", "c1").publish(100, "q1", "k", 0).deliver(200, "q1", "a", "c1", "k", 1);
+        h.deliver(3_300, "q1", "a", "c1", "k", 2).stray(6_800, "q1", "c1", "k", 2, "TOUCH", true);
+        assert!(!p().check(&h.end(20_000)).passed);
     }
 }

@@ -86,7 +86,9 @@ pub struct WholeModel {
     /// Every processing, in order.
     pub processings: Vec<Processing>,
     /// (consumer, server) → times an `E_FIN_FAILED` arrived.
-    pub fin_failed: BTreeMap<(String, String), Vec<u64>>,
+    /// (Each time with the id the refused FIN named: the consumers also send deliberate
+    /// duplicate FINs, whose refusals say nothing about other messages.)
+    pub fin_failed: BTreeMap<(String, String), Vec<(u64, String)>>,
     /// (consumer, server) → times a connection ended or a connect failed.
     pub conn_lost: BTreeMap<(String, String), Vec<u64>>,
     /// node → [from, to) pauses.
@@ -189,8 +191,10 @@ impl WholeModel {
                 order: order.clone(),
                 request: request.clone(),
             }),
-            Observation::ServerError { server, client, code, .. } if code == "E_FIN_FAILED" => {
-                self.fin_failed.entry((client.clone(), server.clone())).or_default().push(at_ns)
+            Observation::ServerError { server, client, code, desc } if code == "E_FIN_FAILED" => {
+                // nsqd's text: `FIN <id> failed <reason>`.
+                let id = desc.split_whitespace().nth(1).unwrap_or_default().to_string();
+                self.fin_failed.entry((client.clone(), server.clone())).or_default().push((at_ns, id))
             }
             Observation::ConnectionLost { server, client, .. } => self.conn_lost.entry((client.clone(), server.clone())).or_default().push(at_ns),
             Observation::Disconnected { server, consumer, .. } => {
@@ -228,7 +232,8 @@ impl WholeModel {
         // Evidence of a lost FIN may arrive late (a stalled link delivers it at the heal).
         let late = until_ns.max(deadline) + 20_000 * MS;
         let within = |ts: Option<&Vec<u64>>| ts.into_iter().flatten().any(|&t| t >= d.at_ns && t <= late);
-        if within(self.fin_failed.get(&key)) {
+        let refused = self.fin_failed.get(&key).into_iter().flatten().filter(|(_, id)| *id == d.id).map(|&(t, _)| t).collect::<Vec<u64>>();
+        if within(Some(&refused)) {
             return Some("E_FIN_FAILED");
         }
         if within(self.conn_lost.get(&key)) {

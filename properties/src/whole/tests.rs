@@ -218,3 +218,52 @@ fn duplicates_explained_fails_on_a_replayed_post_a_double_call_and_an_unexplaine
     h.publish(100, "k1", Outcome::ok()).happy(300, "c1", "k1", "r1", 1).happy(1_000, "c2", "k1", "r2", 2);
     fails(&p, &h.healed_and_end(3_000, 4_000), "no timeout or REQ");
 }
+
+#[test]
+fn duplicates_explained_counts_only_the_refusal_of_the_fin_it_judges() {
+    let p = DuplicatesExplained { msg_timeout_ms: TIMEOUT_MS };
+    let refused = |id: &str| Observation::ServerError {
+        server: "q1".into(),
+        client: "c1".into(),
+        code: "E_FIN_FAILED".into(),
+        desc: format!("FIN {id} failed ID not in flight"),
+    };
+    // The node refused this very FIN: it may have handed the message out again.
+    let mut h = H::default();
+    h.publish(100, "k1", Outcome::ok()).happy(300, "c1", "k1", "r1", 1).obs(320, "c1", refused("id-k1"));
+    h.happy(1_000, "c2", "k1", "r2", 2);
+    passes(&p, &h.healed_and_end(3_000, 4_000));
+
+    // It refused a deliberate duplicate FIN of another message: no excuse for k1.
+    let mut h = H::default();
+    h.publish(100, "k1", Outcome::ok()).happy(300, "c1", "k1", "r1", 1).obs(320, "c1", refused("id-k9"));
+    h.happy(1_000, "c2", "k1", "r2", 2);
+    fails(&p, &h.healed_and_end(3_000, 4_000), "no timeout or REQ");
+}
+
+/// Whole-system seed 340: a delivery the killed life sent, seen after the new life's delivery of
+/// the same order, is not a redelivery by one life.
+#[test]
+fn duplicates_explained_dates_a_delivery_by_the_life_that_sent_it() {
+    let p = DuplicatesExplained { msg_timeout_ms: TIMEOUT_MS };
+    let sub = |consumer: &str| Observation::Subscribed { server: "q1".into(), topic: "orders".into(), channel: "process".into(), consumer: consumer.into() };
+    let mut h = H::default();
+    h.push(0, "q1", EventKind::NodeStarted);
+    h.publish(100, "k1", Outcome::ok()).obs(150, "c2", sub("c2"));
+    h.fault(400, "q1", Fault::Kill { node: "q1".into(), tear: false }).push(400, "q1", EventKind::NodeKilled);
+    h.fault(900, "q1", Fault::Restart { node: "q1".into() }).push(900, "q1", EventKind::NodeStarted);
+    h.obs(950, "c1", sub("c1")).happy(1_000, "c1", "k1", "r1", 1);
+    // c2's old connection hands over what the first life sent before the kill.
+    h.happy(1_050, "c2", "k1", "r2", 2);
+    passes(&p, &h.healed_and_end(3_000, 4_000));
+
+    // The same deliveries both from the second life: unexplained.
+    let mut h = H::default();
+    h.push(0, "q1", EventKind::NodeStarted);
+    h.publish(100, "k1", Outcome::ok());
+    h.fault(400, "q1", Fault::Kill { node: "q1".into(), tear: false }).push(400, "q1", EventKind::NodeKilled);
+    h.fault(900, "q1", Fault::Restart { node: "q1".into() }).push(900, "q1", EventKind::NodeStarted);
+    h.obs(950, "c1", sub("c1")).obs(960, "c2", sub("c2")).happy(1_000, "c1", "k1", "r1", 1);
+    h.happy(1_050, "c2", "k1", "r2", 2);
+    fails(&p, &h.healed_and_end(3_000, 4_000), "no timeout or REQ");
+}

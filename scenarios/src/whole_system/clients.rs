@@ -24,6 +24,8 @@ const DEFER_SHARE: f64 = 0.1;
 /// The share of deliveries whose handler hangs before calling the service and never answers
 /// (the message times out and comes back).
 const HANG_SHARE: f64 = 0.03;
+/// Share of FINed deliveries answered a second time, out of turn.
+const STRAY_SHARE: f64 = 0.05;
 
 /// Publishes unique order keys to the local queue node until [`PUBLISH_UNTIL_MS`], then stays
 /// connected, idle.
@@ -142,8 +144,32 @@ pub async fn consumer(ctx: NodeCtx, setup: ConsumerSetup) {
                 let what = Observation::Finished { server: server.clone(), topic: topic.clone(), channel: channel.clone(), consumer: consumer.clone(), key: key.clone(), id: id.clone() };
                 ctx.recorder.observe(&ctx.name, &ctx.name, what);
             };
+            // An answer out of turn (`queue_stray_answers_rejected` judges the node's error),
+            // recorded once it is queued on the delivering connection.
+            let again = d.out_of_turn();
+            let attempts = d.attempts();
+            let stray = |ctx: &NodeCtx, answer: client::StrayAnswer, late: bool| {
+                if again.send(answer).is_ok() {
+                    let what = Observation::StrayAnswer {
+                        server: server.clone(),
+                        topic: topic.clone(),
+                        channel: channel.clone(),
+                        consumer: consumer.clone(),
+                        key: key.clone(),
+                        id: id.clone(),
+                        attempts,
+                        verb: answer.verb().to_string(),
+                        late,
+                    };
+                    ctx.recorder.observe(&ctx.name, &ctx.name, what);
+                }
+            };
             if rt::rand::chance(HANG_SHARE) {
                 rt::time::sleep(Duration::from_millis(MSG_TIMEOUT_MS + 500)).await;
+                // Half of the hung ones TOUCH late (the node timed the message out meanwhile).
+                if rt::rand::chance(0.5) {
+                    stray(&ctx, client::StrayAnswer::Touch, true);
+                }
                 drop(d);
                 return;
             }
@@ -159,6 +185,16 @@ pub async fn consumer(ctx: NodeCtx, setup: ConsumerSetup) {
             if call_orders(&ctx, &http, &setup.gateways, &preferred, &key, &format!("{}-{incarnation}-{n}", ctx.name)).await {
                 if d.fin().is_ok() {
                     finished(&ctx);
+                    // Sometimes answer again: a duplicate the node must refuse, queued with the
+                    // FIN so that no new attempt can reach this connection in between.
+                    if rt::rand::chance(STRAY_SHARE) {
+                        let answer = match rt::rand::range(0..3) {
+                            0 => client::StrayAnswer::Fin,
+                            1 => client::StrayAnswer::Req { delay_ms: rt::rand::range(0..1_000) },
+                            _ => client::StrayAnswer::Touch,
+                        };
+                        stray(&ctx, answer, false);
+                    }
                 }
             } else {
                 let delay_ms = rt::rand::range(300..1_500);
