@@ -393,3 +393,35 @@ fn a_pick_during_an_ejection_fails() {
     again.pick(2_000, "g1", "b1");
     assert!(!NoTrafficToEjected.check(&again.history(5_000)).passed);
 }
+
+/// Gateway seed 2034: a register sent just before a pause took effect; its ack (the agent's retry)
+/// came only after the resume. The pick between is not a violation; without the register after
+/// the resume, the pause alone excuses nothing.
+#[test]
+fn a_register_acknowledged_after_a_pause_may_have_taken_effect_before_it() {
+    let p = deregistered();
+    let nodes = ["g1", "r1", "r2", "b1"];
+    let register = history::Observation::RegistryAck {
+        instance: "b1".into(),
+        server: "r2".into(),
+        service: "api".into(),
+        id: "b1".into(),
+        op: "register".into(),
+        version: 9,
+        took_ms: 2,
+    };
+    let run = |with_register: bool| {
+        let mut b = Obs::new();
+        b.started(0, &nodes);
+        dereg(&mut b, 1_000, "b1");
+        b.fault(2_000, history::Fault::Pause { node: "b1".into() });
+        b.pick(3_000, "g1", "b1");
+        b.fault(4_000, history::Fault::Resume { node: "b1".into() });
+        if with_register {
+            b.obs(4_020, "b1", register.clone());
+        }
+        b.history(6_000)
+    };
+    assert!(p.check(&run(true)).passed);
+    assert!(!p.check(&run(false)).passed);
+}

@@ -380,6 +380,22 @@ impl QueueModel {
         answered.is_some_and(|a| self.fin_may_cover(ds, fin, a, later, t))
     }
 
+    /// Whether a FIN the consumer of delivery `d` sent before it (for an earlier attempt, held in
+    /// a cut link) may have finished `d` itself on arriving: [`Self::fin_may_cover`] judged at
+    /// `t`, with that FIN (queue seed 2106).
+    pub fn earlier_fin_may_finish(&self, key: &str, channel: &str, d: &Delivery, t: u64) -> bool {
+        let k = (key.to_string(), channel.to_string());
+        let Some(fin) = self.answers.get(&k).and_then(|a| a.iter().rev().find(|a| a.kind == AnswerKind::Fin && a.consumer == d.consumer && a.at_ns < d.at_ns)) else {
+            return false;
+        };
+        let ds = self.deliveries.get(&k).map(|d| d.as_slice()).unwrap_or(&[]);
+        let Some(answered) = ds.iter().rev().find(|x| x.consumer == fin.consumer && x.at_ns <= fin.at_ns) else {
+            return false;
+        };
+        let later = ds.iter().filter(|x| x.at_ns > fin.at_ns && x.at_ns <= t);
+        self.fin_may_cover(ds, fin, answered, later, t)
+    }
+
     /// Whether FIN `fin` (answering delivery `answered`) may have finished the message although
     /// copies (`later`) were seen after it: every later copy came from the instance that sent
     /// `answered`, and that instance's latest attempt seen up to `t` (attempts grow with every

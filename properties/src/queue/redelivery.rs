@@ -61,13 +61,21 @@ impl Property for UnfinishedRedelivered {
                     .into_iter()
                     .flatten()
                     .any(|a| a.consumer == d.consumer && a.at_ns >= d.at_ns && a.at_ns <= d.at_ns + timeout_ms * MS);
+                let due = (d.at_ns + timeout_ms * MS).max(available) + self.bound_ms * MS;
                 // Answered in time, or a stale copy of a message already finished on the channel
-                // (a delivery stalled in a partitioned connection, arriving after its FIN).
-                // A TOUCH (meant for an earlier attempt, maybe) extended its timeout: not judged.
-                if answered || m.touched(d, d.at_ns + timeout_ms * MS) || m.finished_at(key, channel, d.at_ns.saturating_sub(1)) {
+                // (a delivery stalled in a partitioned connection, arriving after its FIN), or
+                // this very attempt finished by a FIN the consumer sent earlier that was held in
+                // a cut link and arrived after it on the same connection (queue seed 2106: a FIN
+                // sent into a cut, the message redelivered twice, the second time to the same
+                // connection just before the FIN got through). A TOUCH (meant for an earlier
+                // attempt, maybe) extended its timeout. Not judged.
+                if answered
+                    || m.touched(d, d.at_ns + timeout_ms * MS)
+                    || m.finished_at(key, channel, d.at_ns.saturating_sub(1))
+                    || m.earlier_fin_may_finish(key, channel, d, due)
+                {
                     continue;
                 }
-                let due = (d.at_ns + timeout_ms * MS).max(available) + self.bound_ms * MS;
                 if due > m.end_ns {
                     continue;
                 }
@@ -144,6 +152,26 @@ mod tests {
         assert!(p().check(&fin).passed);
         let cut = base(&mut H::new()).end(3000);
         assert!(p().check(&cut).passed);
+    }
+
+    /// Queue seed 2106: c1's FIN of attempt 1 is held in a cut link; the message times out, goes to
+    /// c2 (REQ'd), comes back to c1 on the same connection, and then the FIN gets through and
+    /// finishes that attempt. Attempt 3 is not judged; without the earlier FIN it is.
+    #[test]
+    fn a_held_fin_may_finish_a_later_attempt_on_its_connection() {
+        let run = |fin: bool| {
+            let mut h = H::new();
+            h.config(0, "q1", false, 2000).sub_as(10, "q1", "a", "c1").sub_as(10, "q1", "a", "c2").publish(100, "q1", "k", 0).healed(120);
+            h.deliver(1200, "q1", "a", "c1", "k", 1);
+            if fin {
+                h.fin(1250, "q1", "a", "c1", "k");
+            }
+            h.deliver(3300, "q1", "a", "c2", "k", 2).req(3350, "q1", "a", "c2", "k", 50).deliver(3500, "q1", "a", "c1", "k", 3);
+            h.end(20_000)
+        };
+        let v = p().check(&run(true));
+        assert!(v.passed, "{}", v.detail);
+        assert!(!p().check(&run(false)).passed);
     }
 
     #[test]

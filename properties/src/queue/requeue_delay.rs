@@ -28,7 +28,8 @@
 //! 6 s timeout 14 ms late, just after the redelivery had left the node). Nor one whose consumer
 //! was paused between the delivery and the REQ: the node may have closed a connection whose
 //! heartbeats went unanswered, leaving the message in flight, and the REQ written on resume into
-//! the dead connection never arrived (seed 711).
+//! the dead connection never arrived (seed 711). Nor one whose consumer was paused in the calm
+//! span before the delivery: the delivery waited in its socket while the timeout ran (seed 3184).
 
 use history::{History, Scope, Verdict};
 
@@ -84,9 +85,14 @@ impl Property for RequeueDelayRespected {
                 // A paused consumer misses the node's heartbeats: the node may close the connection while
                 // the message stays in flight, and the REQ sent on resume goes nowhere (whole-system
                 // seed 711: paused from before its answer, the REQ lost, the timeout redelivered).
+                // A consumer paused before the delivery was seen stalls it just as a cut link
+                // does: the node sent it before or during the pause, its timeout ran on, and
+                // the REQ may cross the timeout's redelivery (whole-system seed 3184 of the
+                // 10,000-seed sweep: seen 2 ms after a 3.5 s pause, REQ'd 4 s later, the
+                // redelivery already under way).
                 if m.link_blocked(&a.consumer, &d.server, calm_from, a.at_ns)
                     || m.paused_between(&d.server, calm_from, a.at_ns)
-                    || m.paused_between(&a.consumer, d.at_ns, a.at_ns)
+                    || m.paused_between(&a.consumer, calm_from, a.at_ns)
                 {
                     unjudged += 1;
                     continue;
@@ -180,6 +186,23 @@ mod tests {
                 b.fault(1000, "c1", Fault::Pause { node: "c1".into() }).fault(4600, "c1", Fault::Resume { node: "c1".into() });
             }
             b.req(4650, "q1", "a", "c1", "k", 1300).deliver(5500, "q1", "a", "c1", "k", 2).end(12000)
+        };
+        assert!(p().check(&h(true)).passed);
+        assert!(!p().check(&h(false)).passed, "unpaused, the same early redelivery is a violation");
+    }
+
+    #[test]
+    /// Whole-system seed 3184: the delivery is seen just after its consumer's pause (it waited in
+    /// the socket), so the node's timeout ran from before the pause.
+    #[test]
+    fn a_delivery_seen_after_its_consumers_pause_is_not_judged() {
+        let h = |paused: bool| {
+            let mut b = H::new();
+            b.config(0, "q1", false, 6000).sub_as(10, "q1", "a", "c1").publish(100, "q1", "k", 0);
+            if paused {
+                b.fault(1000, "c1", Fault::Pause { node: "c1".into() }).fault(4500, "c1", Fault::Resume { node: "c1".into() });
+            }
+            b.deliver(4502, "q1", "a", "c1", "k", 1).req(8500, "q1", "a", "c1", "k", 800).deliver(8700, "q1", "a", "c1", "k", 2).end(15000)
         };
         assert!(p().check(&h(true)).passed);
         assert!(!p().check(&h(false)).passed, "unpaused, the same early redelivery is a violation");

@@ -234,12 +234,14 @@ impl Node {
         if outcome.spilled.is_empty() {
             return Ok(());
         }
-        // Grouped by target queue (`None` = the topic's own), each group in publish order.
-        let mut groups: BTreeMap<Option<String>, Vec<(Message, Option<u64>)>> = BTreeMap::new();
-        for Spill { channel, msg, due_ms } in outcome.spilled {
-            groups.entry(channel).or_default().push((msg, due_ms));
-        }
-        for (channel, msgs) in groups {
+        self.write_spill_groups(topic, spill_groups(outcome)).await.map_err(|(e, _)| e)
+    }
+
+    /// Writes each group to its queue, in order. On a failed write, returns the error with the
+    /// groups not written (the failed one first), so that the caller may try them again.
+    async fn write_spill_groups(&self, topic: &str, mut groups: SpillGroups) -> Result<(), (PublishError, SpillGroups)> {
+        // Bounded by the groups: each round writes or returns one.
+        while let Some((channel, msgs)) = groups.pop_first() {
             let handle = {
                 let state = self.lock();
                 let Some(t) = state.topics.get(topic) else {
@@ -261,7 +263,9 @@ impl Node {
             if let Err(e) = handle.put_many(&batch, self.now_ms()).await {
                 let reason = format!("failed to write to disk queue: {e}");
                 self.set_unhealthy(reason.clone());
-                return Err(PublishError::Disk(reason));
+                drop(batch);
+                groups.insert(channel, msgs);
+                return Err((PublishError::Disk(reason), groups));
             }
             // As nsqd: every backend write sets the health, so a recovered disk heals the node.
             self.set_healthy();
@@ -348,7 +352,25 @@ impl Node {
                 Node::wake(state, topic, None);
                 (out, taken)
             };
-            let written = self.write_spills(topic, outcome).await;
+            // The round's messages left the topic's records only in memory: a write that fails
+            // (a full disk) is tried again until it succeeds or the node stops, holding the
+            // round; only then can the records go. (Giving up used to strand them: read but
+            // unacknowledged, they came back only with a restart — whole-system seeds 1267 and
+            // 3108: an order published before its channel existed, pumped during a full disk,
+            // never delivered.) A stop leaves the records unacknowledged for the restart.
+            let mut pending = spill_groups(outcome);
+            let written = loop {
+                match self.write_spill_groups(topic, pending).await {
+                    Ok(()) => break Ok(()),
+                    Err((e, rest)) => {
+                        if self.lock().exiting || !self.lock().topics.contains_key(topic) {
+                            break Err(e);
+                        }
+                        pending = rest;
+                        rt::time::sleep(std::time::Duration::from_millis(PUMP_RETRY_MS)).await;
+                    }
+                }
+            };
             if written.is_ok() {
                 // Every message of the round is now in a channel (or deliberately dropped):
                 // the topic's records can go.
@@ -559,6 +581,20 @@ impl Node {
 
 /// Messages moved from a topic's disk queue to its channels per round of [`Node::pump_topic`].
 const PUMP_BATCH_MAX: usize = 256;
+/// How long the topic's pump waits before writing a round's messages again after a failed write.
+const PUMP_RETRY_MS: u64 = 1_000;
+
+/// Spilled messages grouped by target queue (`None` = the topic's own), each group in publish
+/// order.
+type SpillGroups = BTreeMap<Option<String>, Vec<(Message, Option<u64>)>>;
+
+fn spill_groups(outcome: PublishOutcome) -> SpillGroups {
+    let mut groups = SpillGroups::new();
+    for Spill { channel, msg, due_ms } in outcome.spilled {
+        groups.entry(channel).or_default().push((msg, due_ms));
+    }
+    groups
+}
 
 /// Testing::first_channel_only — BROKEN VARIANT: a message reaches only the first channel (by
 /// name); with no channel it is held as usual.
