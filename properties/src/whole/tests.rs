@@ -267,3 +267,16 @@ fn duplicates_explained_dates_a_delivery_by_the_life_that_sent_it() {
     h.happy(1_050, "c2", "k1", "r2", 2);
     fails(&p, &h.healed_and_end(3_000, 4_000), "no timeout or REQ");
 }
+
+/// Seed 3859: the node sent attempt 1 to c1, which was paused with it in its socket; it timed out
+/// and attempt 2 went to c2 (FINed). c1, resuming, processed its stale copy: a timeout explains
+/// the second processing once the pair is taken in sending order (by attempts).
+#[test]
+fn duplicates_explained_orders_one_lifes_deliveries_by_attempts() {
+    let p = DuplicatesExplained { msg_timeout_ms: TIMEOUT_MS };
+    let mut h = H::default();
+    h.publish(100, "k1", Outcome::ok());
+    h.happy(6_500, "c2", "k1", "r2", 2);
+    h.deliver(7_000, "c1", "k1", 1).order_call(7_001, "c1", "k1", "r1", Outcome::ok()).processed(7_005, "k1", "r1");
+    passes(&p, &h.healed_and_end(20_000, 21_000));
+}

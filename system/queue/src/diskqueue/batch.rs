@@ -38,7 +38,7 @@ impl DiskQueue {
         }
         self.append_chunk(&mut chunk, &mut chunk_records).await?;
         if self.unsynced_ops >= self.config.sync_every.max(1) {
-            self.sync().await?;
+            self.sync().await.map_err(super::written_not_synced)?;
         }
         Ok(())
     }

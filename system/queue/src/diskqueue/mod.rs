@@ -67,6 +67,30 @@ use meta::Meta;
 pub use meta::Position;
 use reader::ReadBuffer;
 
+/// An error after the records were appended: they are in the queue (read like any other) but
+/// the sync that should have made them durable failed. A caller that would write them again on
+/// an error must not ([`was_written`]): that would make a second copy.
+#[derive(Debug)]
+pub struct WrittenNotSynced(pub io::Error);
+
+impl std::fmt::Display for WrittenNotSynced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for WrittenNotSynced {}
+
+/// Marks a sync error that followed a successful append.
+pub fn written_not_synced(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), WrittenNotSynced(e))
+}
+
+/// Whether the records of a failed put were appended all the same (see [`WrittenNotSynced`]).
+pub fn was_written(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<WrittenNotSynced>())
+}
+
 /// Length of a record's size prefix.
 const SIZE_PREFIX_LEN: u64 = 4;
 /// Length of a checksummed record's header: size prefix + CRC-32C.

@@ -107,11 +107,21 @@ impl Node {
         }
     }
 
-    /// Called from the queue scan: an unhealthy node retries its metadata save every
-    /// [`HEALTH_RETRY_MS`], so health returns once the disk does, even with nothing else to
-    /// write.
+    /// Called from the upkeep: an unhealthy node, or one whose last metadata save failed, retries
+    /// the save every [`HEALTH_RETRY_MS`], so health returns once the disk does, even with
+    /// nothing else to write, and a change whose save failed reaches the disk. (A disk-queue
+    /// write can make the node healthy first; the retry used to stop then, leaving `nsqd.dat`
+    /// without the change: whole-system seed 4346, where a channel created while the disk
+    /// failed was missing after a restart that had to fall back to the previous copy.)
     pub(crate) async fn retry_health(&self, now_ms: u64) {
-        if self.opts.testing.sticky_health || self.opts.testing.racy_metadata_saves || self.health().is_none() {
+        if self.opts.testing.sticky_health || self.opts.testing.racy_metadata_saves {
+            return;
+        }
+        let unsaved = {
+            let g = self.metadata.gens();
+            g.saved < g.requested
+        };
+        if self.health().is_none() && !unsaved {
             return;
         }
         {

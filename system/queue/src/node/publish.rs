@@ -240,6 +240,7 @@ impl Node {
     /// Writes each group to its queue, in order. On a failed write, returns the error with the
     /// groups not written (the failed one first), so that the caller may try them again.
     async fn write_spill_groups(&self, topic: &str, mut groups: SpillGroups) -> Result<(), (PublishError, SpillGroups)> {
+        let mut unsynced = None;
         // Bounded by the groups: each round writes or returns one.
         while let Some((channel, msgs)) = groups.pop_first() {
             let handle = {
@@ -263,16 +264,28 @@ impl Node {
             if let Err(e) = handle.put_many(&batch, self.now_ms()).await {
                 let reason = format!("failed to write to disk queue: {e}");
                 self.set_unhealthy(reason.clone());
-                drop(batch);
-                groups.insert(channel, msgs);
-                return Err((PublishError::Disk(reason), groups));
+                if !crate::diskqueue::was_written(&e) {
+                    drop(batch);
+                    groups.insert(channel, msgs);
+                    return Err((PublishError::Disk(reason), groups));
+                }
+                // Appended, not synced: in the queue all the same. Writing the group again would
+                // make second copies (whole-system seed 4346). The other groups go on; the call
+                // still fails (a publish is not durable) but leaves nothing to write again.
+                unsynced.get_or_insert(PublishError::Disk(reason));
+                let state = self.lock();
+                Node::wake(&state, topic, channel.as_deref());
+                continue;
             }
             // As nsqd: every backend write sets the health, so a recovered disk heals the node.
             self.set_healthy();
             let state = self.lock();
             Node::wake(&state, topic, channel.as_deref());
         }
-        Ok(())
+        match unsynced {
+            Some(e) => Err((e, groups)),
+            None => Ok(()),
+        }
     }
 
     /// Starts moving the topic's disk queue into its channels if it can deliver and has depth.
@@ -362,6 +375,8 @@ impl Node {
             let written = loop {
                 match self.write_spill_groups(topic, pending).await {
                     Ok(()) => break Ok(()),
+                    // Everything appended, some of it not synced: the channels have it.
+                    Err((_, rest)) if rest.is_empty() => break Ok(()),
                     Err((e, rest)) => {
                         if self.lock().exiting || !self.lock().topics.contains_key(topic) {
                             break Err(e);

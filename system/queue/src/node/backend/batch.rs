@@ -22,6 +22,6 @@ impl BackendHandle {
         self.depth.store(q.depth(), Ordering::Release);
         self.bytes.store(q.unread_bytes(), Ordering::Release);
         put?;
-        q.maybe_sync(now_ms).await
+        q.maybe_sync(now_ms).await.map_err(crate::diskqueue::written_not_synced)
     }
 }
