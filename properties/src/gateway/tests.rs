@@ -166,6 +166,19 @@ fn deregistered() -> NoRequestToDeregistered {
     NoRequestToDeregistered { service: "api".into(), registry_nodes: vec!["r1".into(), "r2".into()], bound_ms: 1_000 }
 }
 
+/// `instance`'s register, acknowledged by r2.
+fn register(instance: &str) -> history::Observation {
+    history::Observation::RegistryAck {
+        instance: instance.into(),
+        server: "r2".into(),
+        service: "api".into(),
+        id: instance.into(),
+        op: "register".into(),
+        version: 9,
+        took_ms: 2,
+    }
+}
+
 fn dereg(b: &mut Obs, ms: u64, instance: &str) {
     b.obs(
         ms,
@@ -241,19 +254,7 @@ fn a_re_registration_or_a_restart_brings_the_instance_back() {
     let mut renewed = Obs::new();
     renewed.started(0, &nodes);
     dereg(&mut renewed, 1_000, "b1");
-    renewed.obs(
-        1_500,
-        "b1",
-        history::Observation::RegistryAck {
-            instance: "b1".into(),
-            server: "r2".into(),
-            service: "api".into(),
-            id: "b1".into(),
-            op: "register".into(),
-            version: 9,
-            took_ms: 2,
-        },
-    );
+    renewed.obs(1_500, "b1", register("b1"));
     renewed.pick(3_000, "g1", "b1");
     assert!(p.check(&renewed.history(5_000)).passed);
     let mut restarted = Obs::new();
@@ -401,15 +402,6 @@ fn a_pick_during_an_ejection_fails() {
 fn a_register_acknowledged_after_a_pause_may_have_taken_effect_before_it() {
     let p = deregistered();
     let nodes = ["g1", "r1", "r2", "b1"];
-    let register = history::Observation::RegistryAck {
-        instance: "b1".into(),
-        server: "r2".into(),
-        service: "api".into(),
-        id: "b1".into(),
-        op: "register".into(),
-        version: 9,
-        took_ms: 2,
-    };
     let run = |with_register: bool| {
         let mut b = Obs::new();
         b.started(0, &nodes);
@@ -418,7 +410,7 @@ fn a_register_acknowledged_after_a_pause_may_have_taken_effect_before_it() {
         b.pick(3_000, "g1", "b1");
         b.fault(4_000, history::Fault::Resume { node: "b1".into() });
         if with_register {
-            b.obs(4_020, "b1", register.clone());
+            b.obs(4_020, "b1", register("b1"));
         }
         b.history(6_000)
     };

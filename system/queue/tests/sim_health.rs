@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::sim;
 use madsim::runtime::Handle;
-use queue::{Daemon, Options, Testing};
+use queue::{Options, Testing};
 
 const SERVER_IP: &str = "10.0.0.1";
 
@@ -30,19 +30,7 @@ async fn post(http: &rt::http::HttpClient, path: &str) -> (u16, String) {
 async fn full_disk_then_freed(testing: Testing) -> ((u16, String), (u16, String)) {
     let h = Handle::current();
     let opts = Options { testing, ..sim::node_opts(SERVER_IP) };
-    let server = h
-        .create_node()
-        .name("queue")
-        .ip(SERVER_IP.parse().unwrap())
-        .init(move || {
-            let opts: Options = opts.clone();
-            async move {
-                let (_trigger, shutdown) = rt::shutdown::on_signal();
-                let d = Daemon::start(opts).await.expect("daemon starts");
-                d.run_until(shutdown).await.expect("clean stop");
-            }
-        })
-        .build();
+    let server = sim::queue_node(&h, SERVER_IP, opts);
     let client = h.create_node().name("client").ip("10.0.0.2".parse().unwrap()).build();
     let id = server.id();
     client

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::sim;
 use madsim::runtime::Handle;
-use queue::{Daemon, Options};
+use queue::Options;
 
 const SERVER_IP: &str = "10.0.0.1";
 
@@ -29,19 +29,7 @@ async fn a_pause_saved_while_the_disk_failed_survives_a_crash_once_the_disk_is_b
     rt::sim::reset();
     let h = Handle::current();
     let opts = Options { sync_every: 1, mem_queue_size: 0, ..sim::node_opts(SERVER_IP) };
-    let server = h
-        .create_node()
-        .name("queue")
-        .ip(SERVER_IP.parse().unwrap())
-        .init(move || {
-            let opts: Options = opts.clone();
-            async move {
-                let (_trigger, shutdown) = rt::shutdown::on_signal();
-                let d = Daemon::start(opts).await.expect("daemon starts");
-                d.run_until(shutdown).await.expect("clean stop");
-            }
-        })
-        .build();
+    let server = sim::queue_node(&h, SERVER_IP, opts);
     let client = h.create_node().name("client").ip("10.0.0.2".parse().unwrap()).build();
     let id = server.id();
     client

@@ -35,3 +35,20 @@ pub async fn connect_when_up(addr: SocketAddr) -> Client {
     }
     panic!("server never came up");
 }
+
+/// A simulated node named `queue` on `ip` running the daemon with `opts` until madsim's ctrl-c
+/// (a clean stop) or a kill; a restart runs it again on the same disk.
+pub fn queue_node(h: &madsim::runtime::Handle, ip: &str, opts: Options) -> madsim::runtime::NodeHandle {
+    h.create_node()
+        .name("queue")
+        .ip(ip.parse().unwrap())
+        .init(move || {
+            let opts = opts.clone();
+            async move {
+                let (_trigger, shutdown) = rt::shutdown::on_signal();
+                let d = queue::Daemon::start(opts).await.expect("daemon starts");
+                d.run_until(shutdown).await.expect("clean stop");
+            }
+        })
+        .build()
+}
