@@ -75,6 +75,11 @@ fn live_instances_kept_catches_an_eviction_right_after_a_renewal() {
         "a",
     );
     assert!(!p.check(&b.clone_history(20 * S)).passed);
+    // Registry seed 5334: the instance deregistered (on another node) after its renewal; the
+    // eviction of a copy that replication brought back is not judged.
+    let mut b = B::new();
+    b.ack(S, "r1", "i1", "renew", 2).ack(2 * S, "r2", "i1", "deregister", 3).evict(3 * S, "r1", "a");
+    assert!(p.check(&b.clone_history(20 * S)).passed);
 }
 
 #[test]
