@@ -232,8 +232,7 @@ impl WholeModel {
         // Evidence of a lost FIN may arrive late (a stalled link delivers it at the heal).
         let late = until_ns.max(deadline) + 20_000 * MS;
         let within = |ts: Option<&Vec<u64>>| ts.into_iter().flatten().any(|&t| t >= d.at_ns && t <= late);
-        let refused = self.fin_failed.get(&key).into_iter().flatten().filter(|(_, id)| *id == d.id).map(|&(t, _)| t).collect::<Vec<u64>>();
-        if within(Some(&refused)) {
+        if self.fin_failed.get(&key).into_iter().flatten().any(|(t, id)| *id == d.id && *t >= d.at_ns && *t <= late) {
             return Some("E_FIN_FAILED");
         }
         if within(self.conn_lost.get(&key)) {

@@ -174,16 +174,8 @@ impl BackendHandle {
         self.apply_releases(&mut q).await;
         // Bounded by the rewound set: each round takes one entry.
         while let Some((at, (id, attempts))) = self.take_rewound() {
-            match q.read_again(at).await {
-                Ok(Some(mut p)) if p.msg.id == id => {
-                    p.msg.attempts = attempts;
-                    return Ok(Some(p));
-                }
-                Ok(Some(p)) => {
-                    // A position names one record for good: a different id means a bug here.
-                    tracing::error!("disk queue: rewound record {at:?} holds {:?}, not {id:?}; dropped", p.msg.id);
-                    q.ack(at).await;
-                }
+            match q.read_rewound(at, id, attempts).await {
+                Ok(Some(p)) => return Ok(Some(p)),
                 Ok(None) => {}
                 Err(e) => {
                     self.put_back_rewound(at, id, attempts);
@@ -249,17 +241,14 @@ impl BackendHandle {
         let mut first_error = None;
         // Bounded by the rewound set: each round takes one entry.
         while let Some((at, (id, attempts))) = self.take_rewound() {
-            match q.read_again(at).await {
-                Ok(Some(mut p)) if p.msg.id == id => {
-                    p.msg.attempts = attempts;
-                    match q.put(&p.msg, None).await {
-                        Ok(()) => q.ack(at).await,
-                        Err(e) => {
-                            first_error.get_or_insert(e);
-                        }
+            match q.read_rewound(at, id, attempts).await {
+                Ok(Some(p)) => match q.put(&p.msg, None).await {
+                    Ok(()) => q.ack(at).await,
+                    Err(e) => {
+                        first_error.get_or_insert(e);
                     }
-                }
-                Ok(_) => {}
+                },
+                Ok(None) => {}
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
@@ -429,6 +418,25 @@ impl Queue {
                 dq.ack(at).await;
                 Ok(None)
             }
+        }
+    }
+
+    /// A rewound message: its record at `at` read again, with the attempts it had counted when
+    /// memory let go of it. `None` when the record can no longer be read (see
+    /// [`Queue::read_again`]) or holds another message, which a position never does for good (a
+    /// bug here: logged, and the record dropped).
+    async fn read_rewound(&mut self, at: Position, id: MessageId, attempts: u16) -> io::Result<Option<Popped>> {
+        match self.read_again(at).await? {
+            Some(mut p) if p.msg.id == id => {
+                p.msg.attempts = attempts;
+                Ok(Some(p))
+            }
+            Some(p) => {
+                tracing::error!("disk queue: rewound record {at:?} holds {:?}, not {id:?}; dropped", p.msg.id);
+                self.ack(at).await;
+                Ok(None)
+            }
+            None => Ok(None),
         }
     }
 

@@ -378,7 +378,11 @@ impl Node {
                     // Everything appended, some of it not synced: the channels have it.
                     Err((_, rest)) if rest.is_empty() => break Ok(()),
                     Err((e, rest)) => {
-                        if self.lock().exiting || !self.lock().topics.contains_key(topic) {
+                        let gone = {
+                            let state = self.lock();
+                            state.exiting || !state.topics.contains_key(topic)
+                        };
+                        if gone {
                             break Err(e);
                         }
                         pending = rest;
