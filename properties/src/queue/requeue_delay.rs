@@ -191,7 +191,6 @@ mod tests {
         assert!(!p().check(&h(false)).passed, "unpaused, the same early redelivery is a violation");
     }
 
-    #[test]
     /// Whole-system seed 3184: the delivery is seen just after its consumer's pause (it waited in
     /// the socket), so the node's timeout ran from before the pause.
     #[test]

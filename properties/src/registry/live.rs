@@ -25,12 +25,13 @@ pub(super) fn early_evictions(m: &RegistryModel, lease: &Lease, slack_ms: u64, o
             continue;
         }
         let Some(ack) = m.last_direct_renewal(&ev.server, &ev.service, &ev.id, ev.at_ns) else { continue };
+        if m.world.last_start(&ev.server, ev.at_ns) > ack.at_ns {
+            continue;
+        }
         judged += 1;
         let not_up = m.not_up_ns(&ev.server, ack.at_ns, ev.at_ns);
         let running = (ev.at_ns - ack.at_ns).saturating_sub(not_up);
-        // The node measures a pause by how late its next sweep runs, which falls short of the
-        // pause by up to one sweep interval (the part it would have slept anyway).
-        let pause_rounding = if not_up > 0 { lease.sweep_ms } else { 0 };
+        let pause_rounding = lease.sweep_ms * m.pauses_within(&ev.server, ack.at_ns, ev.at_ns);
         let need = (lease.ttl_ms.saturating_sub(ack.took_ms + slack_ms + pause_rounding)) * MS;
         if running < need {
             violations.push(format!(

@@ -149,6 +149,11 @@ impl RegistryModel {
         (to - from).saturating_sub(up)
     }
 
+    /// How many times `node` stopped running (paused, stopped or killed) within `(from, to)`.
+    pub fn pauses_within(&self, node: &str, from: u64, to: u64) -> u64 {
+        self.world.up.get(node).into_iter().flatten().filter(|&&(_, b)| b > from && b < to).count() as u64
+    }
+
     /// Whether `node` was up (running, not paused) throughout `[from, to]`.
     pub fn up_throughout(&self, node: &str, from: u64, to: u64) -> bool {
         self.world.up.get(node).into_iter().flatten().any(|&(a, b)| a <= from && b >= to)

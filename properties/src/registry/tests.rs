@@ -83,6 +83,38 @@ fn live_instances_kept_catches_an_eviction_right_after_a_renewal() {
 }
 
 #[test]
+fn live_instances_kept_gives_back_one_sweep_per_pause_and_skips_earlier_lives() {
+    let p = LiveInstancesKept { lease: lease(), slack_ms: 100 };
+    // Registry seed 8592: two pauses, each measured one sweep interval short. Need
+    // 10 s - took - slack - 2 x 1 s = 7.895 s of running time.
+    let two_pauses = |evict_at: u64| {
+        let mut b = B::new();
+        b.ack(S, "r1", "i1", "renew", 2);
+        b.fault(2 * S, Fault::Pause { node: "r1".into() }).fault(4 * S, Fault::Resume { node: "r1".into() });
+        b.fault(5 * S, Fault::Pause { node: "r1".into() }).fault(7 * S, Fault::Resume { node: "r1".into() });
+        b.evict(evict_at, "r1", "a");
+        b.clone_history(30 * S)
+    };
+    assert!(p.check(&two_pauses(12_900 * (S / 1_000))).passed, "7.9 s of running time");
+    assert!(!p.check(&two_pauses(12_500 * (S / 1_000))).passed, "7.5 s of running time");
+    // Registry seeds 7249 and 7674: r1 restarted after it acknowledged the renewal, and learned
+    // the lease's age from a peer; that renewal is not judged.
+    let restarted = |start: bool| {
+        let mut b = B::new();
+        b.ack(S, "r1", "i1", "renew", 2);
+        b.push(2 * S, "r1", EventKind::NodeKilled);
+        if start {
+            b.push(3 * S, "r1", EventKind::NodeStarted);
+        }
+        b.evict(4 * S, "r1", "a");
+        b.clone_history(30 * S)
+    };
+    assert!(p.check(&restarted(true)).passed);
+    // Without the restart record the same eviction is judged (and 3 s is far too early).
+    assert!(!p.check(&restarted(false)).passed);
+}
+
+#[test]
 fn dead_instances_evicted_needs_the_watcher_view_to_drop_them() {
     let p = DeadInstancesEvicted { lease: lease(), slack_ms: 1_000 };
     let base = |b: &mut B| {
