@@ -15,6 +15,7 @@ mod nsqlookupd_flags;
 mod registry_flags;
 mod registry_serve;
 mod serve;
+mod thp;
 mod up;
 
 /// mimalloc instead of glibc's malloc: a proxy allocates and frees many small objects per request
@@ -25,6 +26,7 @@ mod up;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    thp::disable_unless_allowed();
     let args: Vec<String> = std::env::args().collect();
     std::process::exit(cli::run(&args));
 }

@@ -11,7 +11,12 @@
 //! against that binary (e.g. a real nsqd). The figures are ratios, the median over the rounds:
 //! (a) and (c) against the null queue's publish and consume rates, (b) as bytes the queue wrote
 //! (its `/proc/<pid>/io` `write_bytes`) per second against the disk's bandwidth. Peak RSS is the
-//! server's `VmHWM`. Absolute figures are printed too, but only the ratios carry across machines.
+//! server's `VmHWM`.
+//!
+//! Holding messages in memory means faulting in fresh pages, which the null queue, storing
+//! nothing, never pays: each round also measures how fast a fresh process can fault in 1.25 × the
+//! in-memory run's peak RSS (`weir-bench memory`), and the report prints the share of the
+//! in-memory publish phase that faulting in its peak RSS at that rate would take. Absolute figures are printed too, but only the ratios carry across machines.
 //!
 //! Every server is a separate release-build process on loopback; the load generator is
 //! `weir-bench load` (system/client/src/bin/weir-bench), the same client code for all of them.
@@ -37,7 +42,7 @@ struct Opts {
 
 const USAGE: &str = "usage: cargo xtask bench queue [--duration SECS] [--rounds N] [--max-messages N] [--publishers N] [--consumers N] [--server PATH]
   --duration SECS     each publish phase's length (default 5)
-  --rounds N          rounds of null queue / queue in memory / queue spilling / disk (default 3)
+  --rounds N          rounds of null queue / queue in memory / queue spilling / disk / fresh memory (default 3)
   --max-messages N    each publish phase also ends after N messages; the in-memory runs get
                       --mem-queue-size above it (default 2000000)
   --server PATH       also run this queue binary in both modes each round, e.g. a real nsqd
@@ -104,6 +109,8 @@ enum Mode {
 struct Round {
     null: Run,
     memory: Run,
+    /// `weir-bench memory`: faulting in 1.25 × `memory`'s peak RSS in a fresh process.
+    fresh: Phase,
     spill: Run,
     disk: Phase,
     other_memory: Option<Run>,
@@ -153,12 +160,14 @@ fn run_round(o: &Opts, bench_bin: &Path, weir: &(PathBuf, Vec<String>), other: O
     let memory = run_queue(o, bench_bin, weir, Mode::Memory, data_dir).context("queue, in memory")?;
     let spill = run_queue(o, bench_bin, weir, Mode::Spill, data_dir).context("queue, spilling")?;
     let disk = disk_bandwidth(o, bench_bin, data_dir).context("disk bandwidth")?;
+    let touch_bytes = (memory.peak_rss_kb.unwrap_or(0) * 1024 * 5 / 4).max(256 << 20);
+    let fresh = fresh_memory(bench_bin, touch_bytes).context("fresh memory")?;
     let (mut other_memory, mut other_spill) = (None, None);
     if let Some(other) = other {
         other_memory = Some(run_queue(o, bench_bin, other, Mode::Memory, data_dir).with_context(|| format!("{}, in memory", other.0.display()))?);
         other_spill = Some(run_queue(o, bench_bin, other, Mode::Spill, data_dir).with_context(|| format!("{}, spilling", other.0.display()))?);
     }
-    Ok(Round { null, memory, spill, disk, other_memory, other_spill })
+    Ok(Round { null, memory, fresh, spill, disk, other_memory, other_spill })
 }
 
 fn run_queue(o: &Opts, bench_bin: &Path, server: &(PathBuf, Vec<String>), mode: Mode, data_dir: &Path) -> anyhow::Result<Run> {
@@ -211,6 +220,25 @@ fn disk_bandwidth(o: &Opts, bench_bin: &Path, data_dir: &Path) -> anyhow::Result
         bail!("weir-bench disk failed ({})", out.status);
     }
     result_line(&String::from_utf8_lossy(&out.stdout), "disk")
+}
+
+/// Faults in `bytes` of fresh memory in a process of its own and frees it (see `weir-bench memory`).
+fn fresh_memory(bench_bin: &Path, bytes: u64) -> anyhow::Result<Phase> {
+    let out = Command::new(bench_bin)
+        .args(["memory", &format!("--bytes={bytes}")])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run weir-bench memory")?;
+    if !out.status.success() {
+        bail!("weir-bench memory failed ({})", out.status);
+    }
+    result_line(&String::from_utf8_lossy(&out.stdout), "memory")
+}
+
+/// The share of a run's publish phase that faulting in its peak RSS at `fresh`'s rate takes.
+fn fresh_share(run: &Run, fresh: &Phase) -> Option<f64> {
+    let rss_bytes = run.peak_rss_kb? as f64 * 1024.0;
+    Some(rss_bytes / (fresh.bytes as f64 / fresh.secs.max(1e-9)) / run.publish.secs.max(1e-9))
 }
 
 /// Runs the load generator against `addr`.
@@ -337,13 +365,14 @@ fn mb(kb: Option<u64>) -> String {
 fn print_round(n: u32, r: &Round) {
     let consume = |run: &Run| run.consume.map_or(0.0, |c| c.msgs_per_sec());
     println!(
-        "round {n}: null publish {:.0}/s consume {:.0}/s | memory publish {:.0}/s ({:.3}) consume {:.0}/s ({:.3}) | spill publish {:.0}/s, wrote {} | disk {:.1} MB/s",
+        "round {n}: null publish {:.0}/s consume {:.0}/s | memory publish {:.0}/s ({:.3}) consume {:.0}/s ({:.3}) | fresh memory {:.0} MB/s | spill publish {:.0}/s, wrote {} | disk {:.1} MB/s",
         r.null.publish.msgs_per_sec(),
         consume(&r.null),
         r.memory.publish.msgs_per_sec(),
         ratio(r.memory.publish.msgs_per_sec(), r.null.publish.msgs_per_sec()),
         consume(&r.memory),
         ratio(consume(&r.memory), consume(&r.null)),
+        r.fresh.mb_per_sec(),
         r.spill.publish.msgs_per_sec(),
         written_mb_per_sec(&r.spill).map_or("n/a".into(), |w| format!("{w:.1} MB/s ({:.3} of disk)", ratio(w, r.disk.mb_per_sec()))),
         r.disk.mb_per_sec(),
@@ -402,4 +431,9 @@ fn report(rounds: &[Round], other: Option<&Path>) {
         );
     }
     println!("null queue peak RSS {}", mb(max_rss(&|r| r.null.peak_rss_kb)));
+    println!(
+        "fresh memory {:.0} MB/s (the machine's first touch); faulting in the cold run's peak RSS at that rate takes {:.0} % of its publish phase",
+        med(&|r| Some(r.fresh.mb_per_sec())),
+        100.0 * med(&|r| fresh_share(&r.memory, &r.fresh)),
+    );
 }

@@ -9,6 +9,8 @@
 //! * `weir-bench disk --path DIR [--duration-secs 3] [--batch 200] [--record-bytes 234]
 //!   [--sync-every 2500] [--max-bytes-per-file N]`: the disk's sequential write bandwidth under
 //!   the disk queue's write pattern and sync policy (see `disk.rs`). Prints `RESULT disk ...`.
+//! * `weir-bench memory --bytes N`: how fast this machine faults in N bytes of fresh memory (see
+//!   `memory.rs`). Prints `RESULT memory 0 <bytes> <secs>`.
 //! * `weir-bench null-queue [--tcp 127.0.0.1:0]`: a minimal V2 server that counts published
 //!   messages without storing them and serves that many back to subscribers; the baseline the
 //!   real queue is compared against (same client, same bytes, no queue). Prints
@@ -21,6 +23,8 @@
 mod disk;
 #[cfg(not(madsim))]
 mod load;
+#[cfg(not(madsim))]
+mod memory;
 #[cfg(not(madsim))]
 mod null_queue;
 
@@ -54,6 +58,7 @@ fn main() {
             };
             rt.block_on(disk::run(o))
         }
+        "memory" => memory::run(opts.get("bytes").map(|v| v.parse().unwrap_or_else(|_| usage())).unwrap_or(1 << 30)),
         "null-queue" => rt.block_on(null_queue::run(opts.get("tcp").map(String::as_str).unwrap_or("127.0.0.1:0"))),
         _ => usage(),
     };
@@ -64,7 +69,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: weir-bench load --tcp ADDR [--duration-secs N] [--publishers N] [--consumers N] [--batch N] [--size N] [--rdy N] [--topic T] [--max-messages N] [--publish-only 1]\n       weir-bench disk --path DIR [--duration-secs N] [--batch N] [--record-bytes N] [--sync-every N]\n       weir-bench null-queue [--tcp ADDR]");
+    eprintln!("usage: weir-bench load --tcp ADDR [--duration-secs N] [--publishers N] [--consumers N] [--batch N] [--size N] [--rdy N] [--topic T] [--max-messages N] [--publish-only 1]\n       weir-bench disk --path DIR [--duration-secs N] [--batch N] [--record-bytes N] [--sync-every N]\n       weir-bench memory [--bytes N]\n       weir-bench null-queue [--tcp ADDR]");
     std::process::exit(2)
 }
 
