@@ -7,15 +7,16 @@
 //! `orders` service instances `o1`..`o3` (a sim-only service, [`orders`]) registering and
 //! heartbeating through the client's agent (ttl 6 s); gateways `g1`, `g2` routing `/orders` to
 //! the service's instances as the registry lists them (`[registry]`; route timeout 2 s, attempt
-//! timeout 800 ms, retry of what provably never left, outlier ejection); publishers `p1` → `q1`
+//! timeout 800 ms, retry of what provably never left, outlier ejection; and `/sticky` to the same
+//! instances by consistent hashing on `?user=`, for the observer's probes); publishers `p1` → `q1`
 //! and `p2` → `q2` putting unique order keys on topic `orders`; consumers `c1`, `c2` on channel
 //! `process`, which find the queue nodes only through the lookups (1 s poll) and process each
 //! order with one `POST /orders/{order}` through a gateway (`c1` prefers `g1`, `c2` `g2`; a
 //! failed call moves the preference to the other): FIN once the service answered 2xx, else REQ
 //! with a 0.3–1.5 s delay. 10 % of the orders are published deferred (DPUB), and 3 % of the
 //! handlers hang past the timeout without calling. The observer `obs` runs a stream watcher
-//! pinned to each registry node and a `/ping` and `/stats` prober of the queue nodes
-//! ([`observer`]), for the other scenarios' properties.
+//! pinned to each registry node, a `/ping` and `/stats` prober of the queue nodes and a prober
+//! of the hashed route through both gateways ([`observer`]), for the other scenarios' properties.
 //!
 //! Faults, all families at once (see [`WholeSystemScenario::profile`]): kills and clean restarts
 //! of every role, partitions across all roles and among the service tiers, one-way cuts between
@@ -38,7 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use properties::discovery::{ConsumersConnected, InactiveProducersExpire, TombstonedProducersHidden, TombstonesExpire, UnlistedNodesDropped};
-use properties::gateway::{NonIdempotentAtMostOnce, RecoversAfterHeal};
+use properties::gateway::{AnswersInTime, HashStickyWhileStable, NonIdempotentAtMostOnce, RecoversAfterHeal};
 use properties::queue::{
     AckedMessagesFinished, AckedMessagesSurvive, AttemptsGrow, ConnectionsStable, DeferralRespected, EveryChannelReceives, OneConsumerInFlight, QueueHealthyAfterHeal,
     QueueMemoryBounded, QueueRestartedNodesServe, RequeueDelayRespected, StrayAnswersRejected, TimeoutRedeliveryPrompt, UnfinishedRedelivered,
@@ -81,6 +82,16 @@ const GRACE_MS: u64 = CONNECT_BOUND_MS + 2 * POLL_MS;
 const SETTLE_MS: u64 = GRACE_MS + 2 * MSG_TIMEOUT_MS;
 /// After the heal, the gateways route to the instances again (see the `gateway` scenario).
 const RECOVER_BOUND_MS: u64 = 12_000;
+/// Past a route's timeout, for `gateway_answers_in_time`: the client↔gateway network (latency
+/// faults add at most 50 ms each way) and the answer's body after its head (as in the `gateway`
+/// scenario).
+const ANSWER_BOUND_MS: u64 = 1_000;
+/// From this long after the heal on, the gateways' instance set is stable, for
+/// `gateway_hash_sticky_while_stable`: the registry nodes list exactly the running instances
+/// ([`CONVERGE_MS`]) and the gateways' watchers have caught up (a stalled stream noticed, 3 ×
+/// keepalive 1 s) — later than the `gateway` scenario's 12 s, since here the registry nodes
+/// themselves are killed, paused and isolated too.
+const STICKY_STABLE_AFTER_MS: u64 = CONVERGE_MS + 3_000;
 const ORDERS_INSTANCES: usize = 3;
 /// From this long after the heal on, the tail is calm: consumers are connected again (see
 /// [`GRACE_MS`]) and every connection a fault broke has been remade.
@@ -111,7 +122,8 @@ impl WholeSystemScenario {
         }
     }
 
-    /// One broken variant per end-to-end property.
+    /// One broken variant per end-to-end property, and one each for the two gateway properties
+    /// whose traffic and excuses differ here from the `gateway` scenario's.
     pub fn broken() -> Vec<WholeSystemScenario> {
         let h = WholeSystemScenario::healthy;
         vec![
@@ -134,6 +146,20 @@ impl WholeSystemScenario {
                 name: "whole-system-retry-non-idempotent",
                 gateway_testing: gateway::Testing { retry_non_idempotent: true, ..Default::default() },
                 demonstrates: Some("whole_duplicates_explained"),
+                ..h()
+            },
+            // The gateway waits on a stalled instance (no route deadline, no attempt timeout).
+            WholeSystemScenario {
+                name: "whole-system-no-deadlines",
+                gateway_testing: gateway::Testing { no_deadlines: true, ..Default::default() },
+                demonstrates: Some("gateway_answers_in_time"),
+                ..h()
+            },
+            // The hashed route balances at random: a key moves between instances.
+            WholeSystemScenario {
+                name: "whole-system-hash-ignores-key",
+                gateway_testing: gateway::Testing { hash_ignores_key: true, ..Default::default() },
+                demonstrates: Some("gateway_hash_sticky_while_stable"),
                 ..h()
             },
         ]
@@ -285,9 +311,9 @@ impl Scenario for WholeSystemScenario {
             let ip = world.add_node(&name, "gateway", move |ctx| services::gateway_node(ctx, t.clone(), testing));
             gateways.push((name, SocketAddr::new(ip, services::GATEWAY_PORT).to_string()));
         }
-        let t = topo.clone();
+        let (t, g) = (topo.clone(), gateways.clone());
         let queues_http: Vec<(String, String)> = topo.queues.iter().map(|(n, ip)| (n.clone(), SocketAddr::new(*ip, QUEUE_HTTP_PORT).to_string())).collect();
-        world.add_node("obs", "observer", move |ctx| observer::run(ctx, t.clone(), queues_http.clone()));
+        world.add_node("obs", "observer", move |ctx| observer::run(ctx, t.clone(), queues_http.clone(), g.clone()));
         for (i, (q, ip)) in topo.queues.iter().enumerate() {
             let (server, addr) = (q.clone(), SocketAddr::new(*ip, QUEUE_TCP_PORT));
             world.add_node(&format!("p{}", i + 1), "publisher", move |ctx| clients::publisher(ctx, server.clone(), addr));
@@ -345,6 +371,13 @@ impl Scenario for WholeSystemScenario {
             // The gateway's.
             Box::new(NonIdempotentAtMostOnce),
             Box::new(RecoversAfterHeal { bound_ms: RECOVER_BOUND_MS }),
+            // Not judged while the client (a consumer, or the observer) and the gateway could
+            // not talk: here gateways and consumers are killed, stopped, paused and cut off.
+            Box::new(AnswersInTime {
+                route_timeouts_ms: vec![(services::ROUTE.into(), services::ROUTE_TIMEOUT_MS), (services::STICKY_ROUTE.into(), services::ROUTE_TIMEOUT_MS)],
+                bound_ms: ANSWER_BOUND_MS,
+            }),
+            Box::new(HashStickyWhileStable { route: services::STICKY_ROUTE.into(), stable_after_ms: STICKY_STABLE_AFTER_MS }),
         ]
     }
 

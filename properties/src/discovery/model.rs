@@ -187,7 +187,13 @@ impl DiscoveryModel {
     /// The intervals `[from, to)` in which `a` could send to `b`: both running (not paused), the link `a → b`
     /// not cut and neither isolated.
     pub fn reachable(&self, a: &str, b: &str) -> Vec<(u64, u64)> {
-        // The network's open intervals for the link.
+        let ups = |n: &str| self.up.get(n).cloned().unwrap_or_default();
+        intersect(&intersect(&self.link_open(a, b), &ups(a)), &ups(b))
+    }
+
+    /// The intervals `[from, to)` in which the network let `a` send to `b`: the link `a → b` not
+    /// cut and neither end isolated, whether or not the nodes ran.
+    pub fn link_open(&self, a: &str, b: &str) -> Vec<(u64, u64)> {
         let mut open = Vec::new();
         let mut since = Some(0u64);
         for (at, cut, isolated) in &self.net {
@@ -204,8 +210,7 @@ impl DiscoveryModel {
         if let Some(s) = since {
             open.push((s, self.end_ns));
         }
-        let ups = |n: &str| self.up.get(n).cloned().unwrap_or_default();
-        intersect(&intersect(&open, &ups(a)), &ups(b))
+        open
     }
 
     /// The latest time at or before `t` at which `a` could send to `b`, if any.

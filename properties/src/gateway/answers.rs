@@ -8,9 +8,19 @@
 //! answer) or a request never completed is a violation too, unless it was still within its
 //! bound when the run ended. Catches a gateway that waits on a stalled backend (paused, or cut
 //! off by a partition that drops packets without an error) instead of answering.
+//!
+//! Excuse: a late, missing or Unknown answer is not judged when, at some time in the request's
+//! window `[t, t + timeout_ms + bound_ms]`, its gateway or its client was down (killed, or
+//! stopping or stopped) or paused, or the network between the two was blocked either way (a
+//! partition, a cut, an isolation): the gateway cannot answer a request it never got, nor an
+//! answer reach a client it cannot send to (see `reach.rs`). Every other request is judged, so
+//! faults behind the gateway — backends down, paused, slow or cut off, the registry gone — never
+//! excuse it: those are what its deadline is for. Where clients and gateways are never faulted
+//! (the `gateway` scenario) the excuse never applies.
 
 use history::{History, Outcome, Scope, Verdict};
 
+use super::reach::Reach;
 use super::{requests, secs, MS};
 use crate::Property;
 
@@ -31,13 +41,20 @@ impl Property for AnswersInTime {
 
     fn check(&self, h: &History) -> Verdict {
         let end_ns = h.end_ns();
-        let (mut violations, mut judged) = (Vec::new(), 0u64);
+        let mut reach = Reach::from_history(h);
+        let (mut violations, mut judged, mut excused) = (Vec::new(), 0u64, 0u64);
         for r in requests(h) {
             let Some(timeout_ms) = self.route_timeouts_ms.iter().find(|(n, _)| *n == r.route).map(|(_, t)| *t) else {
                 violations.push(format!("request at {} to unknown route {:?}", secs(r.at_ns), r.route));
                 continue;
             };
             let deadline_ns = r.at_ns + (timeout_ms + self.bound_ms) * MS;
+            let in_time = matches!(&r.done, Some((at, Outcome::Ok { .. } | Outcome::Failed { .. })) if *at <= deadline_ns);
+            let pending = r.done.is_none() && end_ns <= deadline_ns;
+            if !in_time && !pending && reach.cut_off(&r.client, &r.gateway, r.at_ns, deadline_ns).is_some() {
+                excused += 1;
+                continue;
+            }
             match &r.done {
                 Some((at, Outcome::Ok { .. } | Outcome::Failed { .. })) => {
                     judged += 1;
@@ -62,6 +79,6 @@ impl Property for AnswersInTime {
                 None => {}
             }
         }
-        super::verdict(self.name(), self.scope(), violations, format!("{judged} requests"))
+        super::verdict(self.name(), self.scope(), violations, format!("{judged} requests ({excused} late or unanswered while client and gateway could not talk, not judged)"))
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! | property | file | scope |
 //! |---|---|---|
-//! | `gateway_answers_in_time` | [`answers`] | safety (with a bound) |
+//! | `gateway_answers_in_time` | [`answers`] | safety (with a bound; not judged while client and gateway cannot talk, `reach.rs`) |
 //! | `gateway_recovers_after_heal` | [`recovers`] | liveness |
 //! | `gateway_non_idempotent_at_most_once` | [`once`] | safety |
 //! | `gateway_hash_sticky_while_stable` | [`sticky`] | liveness (stable tail) |
@@ -20,6 +20,7 @@ pub mod answers;
 pub mod deregistered;
 pub mod ejected;
 pub mod once;
+mod reach;
 pub mod recovers;
 pub mod smooth;
 pub mod sticky;
@@ -38,6 +39,8 @@ pub(crate) const MS: u64 = 1_000_000;
 
 /// One request through a gateway: when the client sent it, and how and when it ended.
 pub(crate) struct Request {
+    /// The world node that sent it (the `Invoke` event's node).
+    pub client: String,
     pub gateway: String,
     pub route: String,
     pub at_ns: u64,
@@ -48,7 +51,8 @@ pub(crate) fn requests(h: &History) -> Vec<Request> {
     let mut out = Vec::new();
     for (inv, call, done) in h.operations() {
         if let Call::GatewayRequest { gateway, route, .. } = call {
-            out.push(Request { gateway: gateway.clone(), route: route.clone(), at_ns: inv.at_ns, done: done.map(|(e, o)| (e.at_ns, o.clone())) });
+            let done = done.map(|(e, o)| (e.at_ns, o.clone()));
+            out.push(Request { client: inv.node.clone(), gateway: gateway.clone(), route: route.clone(), at_ns: inv.at_ns, done });
         }
     }
     out

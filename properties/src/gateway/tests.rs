@@ -12,9 +12,15 @@ impl B {
         B(Vec::new(), 0)
     }
     fn at(&mut self, ms: u64, kind: EventKind) -> &mut B {
+        self.on(ms, "c1", kind)
+    }
+    fn on(&mut self, ms: u64, node: &str, kind: EventKind) -> &mut B {
         let seq = self.0.len() as u64;
-        self.0.push(Event { seq, at_ns: ms * MS, node: "c1".into(), kind });
+        self.0.push(Event { seq, at_ns: ms * MS, node: node.into(), kind });
         self
+    }
+    fn fault(&mut self, ms: u64, fault: history::Fault) -> &mut B {
+        self.on(ms, "harness", EventKind::Fault { fault })
     }
     fn req(&mut self, ms: u64, took_ms: Option<u64>, outcome: Outcome) -> &mut B {
         self.1 += 1;
@@ -60,6 +66,126 @@ fn late_missing_or_unknown_answers_fail() {
         B::new().req(0, None, ok()).history(10_000),
     ] {
         assert!(!answers().check(&h).passed);
+    }
+}
+
+/// The client `c1`, the gateway `g1` and a backend `b1` started at 0, and one request at 1 s
+/// whose answer comes 1.6 s later (route timeout 1 s + bound 0.5 s: 0.1 s late), or never.
+fn late_request(answered: bool) -> B {
+    let mut b = B::new();
+    for n in ["c1", "g1", "b1"] {
+        b.on(0, n, EventKind::NodeStarted);
+    }
+    b.req(1_000, answered.then_some(1_600), ok());
+    b
+}
+
+#[test]
+fn a_request_whose_gateway_or_client_was_down_or_paused_is_not_judged() {
+    use history::Fault;
+    // Without a fault the late answer, or the missing one, fails.
+    for answered in [true, false] {
+        assert!(!answers().check(&late_request(answered).history(10_000)).passed);
+    }
+    type Faults = fn(&mut B);
+    let faults: [(&str, Faults); 6] = [
+        ("g1 paused", |b| {
+            b.fault(1_200, Fault::Pause { node: "g1".into() }).fault(1_900, Fault::Resume { node: "g1".into() });
+        }),
+        ("g1 killed", |b| {
+            b.fault(1_100, Fault::Kill { node: "g1".into(), tear: false }).on(1_100, "g1", EventKind::NodeKilled);
+            b.fault(3_000, Fault::Restart { node: "g1".into() }).on(3_000, "g1", EventKind::NodeStarted);
+        }),
+        ("g1 stopped cleanly (from when the stop began)", |b| {
+            b.fault(2_400, Fault::Stop { node: "g1".into() }).on(2_600, "g1", EventKind::NodeStopped { graceful: true });
+            b.fault(4_000, Fault::Restart { node: "g1".into() }).on(4_000, "g1", EventKind::NodeStarted);
+        }),
+        ("g1 restarted", |b| {
+            b.fault(1_300, Fault::Restart { node: "g1".into() }).on(1_300, "g1", EventKind::NodeKilled).on(1_300, "g1", EventKind::NodeStarted);
+        }),
+        ("c1 paused", |b| {
+            b.fault(2_000, Fault::Pause { node: "c1".into() }).fault(2_550, Fault::Resume { node: "c1".into() });
+        }),
+        ("c1 killed", |b| {
+            b.fault(1_500, Fault::Kill { node: "c1".into(), tear: false }).on(1_500, "c1", EventKind::NodeKilled);
+        }),
+    ];
+    for (what, apply) in faults {
+        for answered in [true, false] {
+            let mut b = late_request(answered);
+            apply(&mut b);
+            let v = answers().check(&b.history(10_000));
+            assert!(v.passed, "{what} (answered: {answered}): {v:?}");
+            assert!(v.detail.contains("0 requests (1 late or unanswered"), "{what}: {}", v.detail);
+        }
+    }
+}
+
+#[test]
+fn a_request_whose_client_gateway_link_was_blocked_is_not_judged() {
+    use history::Fault;
+    type Faults = fn(&mut B);
+    let faults: [(&str, Faults); 5] = [
+        ("c1 → g1 cut", |b| {
+            b.fault(900, Fault::Cut { from: "c1".into(), to: "g1".into() }).fault(1_800, Fault::Heal);
+        }),
+        ("g1 → c1 cut (the answer's way)", |b| {
+            b.fault(2_200, Fault::Cut { from: "g1".into(), to: "c1".into() }).fault(2_450, Fault::Heal);
+        }),
+        ("c1 and g1 partitioned", |b| {
+            b.fault(1_000, Fault::Partition { groups: vec![vec!["c1".into(), "b1".into()], vec!["g1".into()]] }).fault(5_000, Fault::Heal);
+        }),
+        ("g1 isolated", |b| {
+            b.fault(500, Fault::Isolate { node: "g1".into() }).fault(1_100, Fault::Heal);
+        }),
+        ("c1 isolated", |b| {
+            b.fault(2_000, Fault::Isolate { node: "c1".into() }).fault(9_000, Fault::Heal);
+        }),
+    ];
+    for (what, apply) in faults {
+        for answered in [true, false] {
+            let mut b = late_request(answered);
+            apply(&mut b);
+            let v = answers().check(&b.history(10_000));
+            assert!(v.passed, "{what} (answered: {answered}): {v:?}");
+        }
+    }
+}
+
+#[test]
+fn faults_outside_the_window_or_behind_the_gateway_excuse_nothing() {
+    use history::Fault;
+    type Faults = fn(&mut B);
+    let faults: [(&str, Faults); 7] = [
+        ("g1 paused and resumed before the request", |b| {
+            b.fault(200, Fault::Pause { node: "g1".into() }).fault(900, Fault::Resume { node: "g1".into() });
+        }),
+        ("g1 restarted before the request", |b| {
+            b.fault(300, Fault::Kill { node: "g1".into(), tear: false }).on(300, "g1", EventKind::NodeKilled);
+            b.fault(800, Fault::Restart { node: "g1".into() }).on(800, "g1", EventKind::NodeStarted);
+        }),
+        ("c1 ↔ g1 partitioned and healed before the request", |b| {
+            b.fault(100, Fault::Partition { groups: vec![vec!["c1".into()], vec!["g1".into()]] }).fault(950, Fault::Heal);
+        }),
+        ("g1 paused after the deadline", |b| {
+            b.fault(2_600, Fault::Pause { node: "g1".into() }).fault(3_000, Fault::Resume { node: "g1".into() });
+        }),
+        ("the backend paused", |b| {
+            b.fault(1_000, Fault::Pause { node: "b1".into() }).fault(5_000, Fault::Resume { node: "b1".into() });
+        }),
+        ("g1 → b1 cut", |b| {
+            b.fault(900, Fault::Cut { from: "g1".into(), to: "b1".into() }).fault(5_000, Fault::Heal);
+        }),
+        ("g1 and b1 partitioned", |b| {
+            b.fault(900, Fault::Partition { groups: vec![vec!["c1".into(), "g1".into()], vec!["b1".into()]] }).fault(5_000, Fault::Heal);
+        }),
+    ];
+    for (what, apply) in faults {
+        for answered in [true, false] {
+            let mut b = late_request(answered);
+            apply(&mut b);
+            assert!(!answers().check(&b.history(10_000)).passed, "{what} (answered: {answered}) excused the late request");
+        }
     }
 }
 

@@ -12,6 +12,13 @@
 //!   a tombstone of one queue node on both lookups (`Tombstoned`). Only in the window: a
 //!   tombstone makes the consumers drop their connections to that node, which the calm tail's
 //!   `queue_connections_stable` would rightly count.
+//! - A sticky prober: `GET /sticky/id?user=uN` (one of [`STICKY_USERS`] keys in turn) through
+//!   the gateways alternately, one every [`STICKY_EVERY_MS`] (`Call::GatewayRequest` on route
+//!   `sticky`, answered with the instance's name): the consistent-hash traffic
+//!   `gateway_hash_sticky_while_stable` judges, which `gateway_answers_in_time` and
+//!   `gateway_recovers_after_heal` judge too. One a second keeps the scenario's cost low (the
+//!   consumers' calls are several a second) and still sends each key a few times through each
+//!   gateway in the stable tail.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,20 +27,28 @@ use client::registry::{NodesConfig, RegistryEvent, Watcher, WatcherConfig};
 use history::{Call, Observation, Outcome};
 use sim::NodeCtx;
 
-use super::services::SERVICE;
+use super::services::{ROUTE_TIMEOUT_MS, SERVICE, STICKY_ROUTE};
 use super::Topology;
 
 const PING_EVERY_MS: u64 = 500;
 const LOOKUP_EVERY_MS: u64 = 500;
 const STATS_EVERY_MS: u64 = 400;
+const STICKY_EVERY_MS: u64 = 1_000;
+/// Keys (`?user=`) the sticky requests spread over.
+const STICKY_USERS: u64 = 8;
+/// The sticky prober's own deadline: past the route's timeout (as the consumers'), so that a
+/// gateway that answers in time is told from one that does not.
+const STICKY_CALL_TIMEOUT_MS: u64 = ROUTE_TIMEOUT_MS + 2_000;
 
 /// The watcher pinned to registry node `node`.
 pub fn watcher_name(node: &str) -> String {
     format!("w-{node}")
 }
 
-pub async fn run(ctx: NodeCtx, topo: Topology, queues_http: Vec<(String, String)>) {
+/// `gateways`: (name, `ip:port`) of each gateway.
+pub async fn run(ctx: NodeCtx, topo: Topology, queues_http: Vec<(String, String)>, gateways: Vec<(String, String)>) {
     rt::task::spawn(lookup_prober(ctx.clone(), topo.clone()));
+    rt::task::spawn(sticky_prober(ctx.clone(), gateways));
     rt::task::spawn(pinger(ctx.clone(), queues_http.clone()));
     rt::task::spawn(stats_sampler(ctx.clone(), queues_http));
     let mut handles = Vec::new();
@@ -146,5 +161,33 @@ async fn lookup_prober(ctx: NodeCtx, topo: Topology) {
         }
         probe.record_answers(&ctx, &http, &names).await;
         rt::time::sleep(Duration::from_millis(LOOKUP_EVERY_MS)).await;
+    }
+}
+
+/// Sends `GET /sticky/id?user=uN` through the gateways in turn, every [`STICKY_EVERY_MS`],
+/// recording each request and the instance that answered.
+async fn sticky_prober(ctx: NodeCtx, gateways: Vec<(String, String)>) {
+    // No pooled connections, as the other probers: a request never rides a connection to a
+    // gateway's previous life.
+    let http = rt::http::HttpClient::new(rt::http::client::ClientConfig {
+        connect_timeout: Duration::from_millis(500),
+        request_timeout: Duration::from_millis(STICKY_CALL_TIMEOUT_MS),
+        pool_max_idle_per_host: 0,
+        ..Default::default()
+    });
+    let mut n = 0u64;
+    loop {
+        let (name, addr) = &gateways[(n % gateways.len() as u64) as usize];
+        let path = format!("/sticky/id?user=u{}", (n / gateways.len() as u64) % STICKY_USERS);
+        n += 1;
+        let call = Call::GatewayRequest { gateway: name.clone(), route: STICKY_ROUTE.into(), path: path.clone() };
+        let op = ctx.recorder.invoke(&ctx.name, &ctx.name, call);
+        let outcome = match http.get(&format!("http://{addr}{path}")).await {
+            Ok(r) if r.status().is_success() => Outcome::Ok { value: Some(String::from_utf8_lossy(r.body()).into_owned()) },
+            Ok(r) => Outcome::Failed { error: format!("{} {}", r.status().as_u16(), String::from_utf8_lossy(r.body())) },
+            Err(e) => Outcome::Unknown { error: e.to_string() },
+        };
+        ctx.recorder.complete(&ctx.name, op, outcome);
+        rt::time::sleep(Duration::from_millis(STICKY_EVERY_MS)).await;
     }
 }

@@ -6,6 +6,9 @@
 //! property counts) and each processing (`OrderProcessed`, before answering: a processing whose
 //! answer is lost is still a processing). During the fault window a share of processings take
 //! longer than the gateway's attempt timeout: a slow instance, seen only by the gateway.
+//!
+//! `GET /sticky/id` answers the instance's name at once and records nothing: the observer's
+//! requests through the hashed route, whose answers say which instance a key went to.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +16,7 @@ use std::time::Duration;
 
 use axum::extract::Path;
 use axum::http::HeaderMap;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use client::registry::{Agent, AgentConfig, NodesConfig, Registration, RegistryEvent};
 use history::Observation;
@@ -68,7 +71,12 @@ pub async fn instance(ctx: NodeCtx, topo: Topology, behaviour: OrdersBehaviour, 
             me
         }
     };
-    let router = Router::new().route("/orders/{order}", post(handler));
+    let name = ctx.name.clone();
+    let sticky = move || {
+        let name = name.clone();
+        async move { name }
+    };
+    let router = Router::new().route("/orders/{order}", post(handler)).route("/sticky/id", get(sticky));
     let listener = match rt::net::TcpListener::bind(SocketAddr::new(ctx.ip, PORT)).await {
         Ok(l) => l,
         Err(e) => panic!("orders bind: {e}"),

@@ -13,7 +13,11 @@ use super::{Topology, LOOKUP_HTTP_PORT, LOOKUP_TCP_PORT, MSG_TIMEOUT_MS, QUEUE_H
 
 pub const GATEWAY_PORT: u16 = 8080;
 pub const ROUTE: &str = "orders";
+/// `GET /sticky/id?user=…` to the same service, balanced by consistent hashing on `user`:
+/// the traffic `gateway_hash_sticky_while_stable` judges (the observer sends it).
+pub const STICKY_ROUTE: &str = "sticky";
 pub const SERVICE: &str = "orders";
+/// Both routes' whole-request deadline.
 pub const ROUTE_TIMEOUT_MS: u64 = 2_000;
 pub const TRY_TIMEOUT_MS: u64 = 800;
 /// The lookups drop a queue node that has not pinged for this long (it pings every 15 s).
@@ -131,12 +135,16 @@ fn gateway_config(ip: std::net::IpAddr, topo: &Topology) -> String {
          [[listener]]\nname = \"public\"\nlisten = \"{ip}:{GATEWAY_PORT}\"\n\n\
          [[route]]\nname = \"{ROUTE}\"\npath_prefix = \"/orders\"\nservice = \"{SERVICE}\"\ntimeout_ms = {ROUTE_TIMEOUT_MS}\ntry_timeout_ms = {TRY_TIMEOUT_MS}\n\
          middleware = [\"request_id\", \"timeout\", \"retry\", \"outlier\"]\n\
+         outlier = {{ consecutive_failures = 3, base_ejection_ms = 1000, max_ejection_percent = 50 }}\n\n\
+         [[route]]\nname = \"{STICKY_ROUTE}\"\npath_prefix = \"/sticky\"\nservice = \"{SERVICE}\"\nbalancer = \"consistent_hash\"\nhash_key = \"query:user\"\n\
+         timeout_ms = {ROUTE_TIMEOUT_MS}\ntry_timeout_ms = {TRY_TIMEOUT_MS}\nmiddleware = [\"request_id\", \"timeout\", \"retry\", \"outlier\"]\n\
          outlier = {{ consecutive_failures = 3, base_ejection_ms = 1000, max_ejection_percent = 50 }}\n",
         addrs.join(", ")
     )
 }
 
-/// A gateway routing `/orders` to the `orders` service's instances, as the registry lists them.
+/// A gateway routing `/orders` (and `/sticky`, hashed on `?user=`) to the `orders` service's
+/// instances, as the registry lists them.
 pub async fn gateway_node(ctx: NodeCtx, topo: Topology, testing: gateway::Testing) {
     let config = match gateway::parse_config(&gateway_config(ctx.ip, &topo)) {
         Ok(c) => c,
