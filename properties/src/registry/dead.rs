@@ -6,7 +6,9 @@
 //! N itself, or by a peer and replicated once the link from it was open, + `replication_ms`), or
 //! N's last restart before the deadline (a restarted node takes the state from a peer with fresh
 //! leases), + ttl + sweep interval + `slack_ms` (the per-sweep eviction cap, rounding), extended
-//! by the time N was itself down or paused. If N was in self-preservation at any time up to the
+//! by the time N was itself down or paused. A renewal the agent sent before it died that a
+//! blocked link held back counts from when it could arrive
+//! ([`RegistryModel::last_stalled_renewal`]). If N was in self-preservation at any time up to the
 //! deadline, the history shows why the instance stayed, and it is excused.
 //!
 //! "Gone" is observed through N's pinned watchers: 2 s after the deadline, while the instance is
@@ -39,7 +41,7 @@ pub(super) fn late_evictions(m: &RegistryModel, lease: &Lease, slack_ms: u64, on
             }
             let back = ups.get(i + 1).map(|&(s, _)| s).unwrap_or(end);
             for server in &lease.registries {
-                let Some(last) = m.last_renewal_reaching(lease, server, service, id, died) else { continue };
+                let Some(mut last) = m.last_renewal_reaching(lease, server, service, id, died) else { continue };
                 let mut base = last.max(died);
                 let mut deadline = base;
                 for _ in 0..3 {
@@ -48,6 +50,12 @@ pub(super) fn late_evictions(m: &RegistryModel, lease: &Lease, slack_ms: u64, on
                     let restart = m.world.last_start(server, deadline);
                     if restart > base {
                         base = restart;
+                    }
+                    // A held-back renewal arriving after the deadline but before the check
+                    // lists the instance again too.
+                    if let Some(stalled) = m.last_stalled_renewal(lease, owner, died, server, deadline + FRESH_NS) {
+                        last = last.max(stalled);
+                        base = base.max(stalled);
                     }
                 }
                 let check_at = deadline + FRESH_NS;

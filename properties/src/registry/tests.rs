@@ -138,6 +138,32 @@ fn dead_instances_evicted_needs_the_watcher_view_to_drop_them() {
 }
 
 #[test]
+fn dead_instances_evicted_counts_a_renewal_held_back_by_a_blocked_link() {
+    // Registry seed 14395: the agent's last renewal sat in a connection to an isolated node and
+    // arrived after the heal, renewing the lease from then.
+    let p = DeadInstancesEvicted { lease: lease(), slack_ms: 1_000 };
+    let h = |isolated: bool| {
+        let mut b = B::new();
+        b.ack(S, "r1", "i1", "register", 2).saw(S + 1, 2, &["a"]);
+        if isolated {
+            b.fault(S + S / 2, Fault::Isolate { node: "r1".into() });
+        }
+        b.push(2 * S, "i1", EventKind::NodeKilled);
+        if isolated {
+            b.fault(8 * S, Fault::Heal);
+        }
+        // Gone from r1's list at 27 s.
+        b.saw(27 * S, 3, &[]);
+        p.check(&b.clone_history(40 * S))
+    };
+    // Nothing held back: due by 2 + 10 + 1 + 1 = 14 s, still listed when checked at 16 s.
+    assert!(!h(false).passed);
+    // Held back until the heal at 8 s (and up to 6 s of retry after it): due by 26 s, gone at 27 s.
+    let v = h(true);
+    assert!(v.passed, "{}", v.detail);
+}
+
+#[test]
 fn watchers_never_go_back_and_miss_nothing() {
     let p = WatchersSeeEveryChange { lease: lease(), settle_ms: 5_000 };
     let mut b = B::new();
