@@ -776,33 +776,21 @@ mod tests {
 
         // Queue seed 22607: FINed, then redelivered by the killed instance in the instant of the
         // kill (seen just after it): unfinished when the node went down, so the kill may lose it.
-        let h = H::new()
-            .config(0, "q1", false, 1000)
-            .sub_as(10, "q1", "b", "c2")
-            .publish(100, "q1", "k", 0)
-            .deliver(150, "q1", "b", "c2", "k", 1)
-            .fin(160, "q1", "b", "c2", "k")
-            .sub_as(390, "q1", "b", "c2")
-            .kill(400, "q1")
-            .deliver(401, "q1", "b", "c2", "k", 2)
-            .restart(500, "q1")
-            .end(700);
-        let m = QueueModel::from_history(&h);
-        assert_eq!(m.allowed_loss(&m.publishes["k"]), Some(400 * MS));
-        // Seen on a connection made after the restart: the new instance sent it, not the killed one.
-        let h = H::new()
-            .config(0, "q1", false, 1000)
-            .sub_as(10, "q1", "b", "c2")
-            .publish(100, "q1", "k", 0)
-            .deliver(150, "q1", "b", "c2", "k", 1)
-            .fin(160, "q1", "b", "c2", "k")
-            .kill(400, "q1")
-            .restart(500, "q1")
-            .sub_as(550, "q1", "b", "c2")
-            .deliver(600, "q1", "b", "c2", "k", 2)
-            .end(700);
-        let m = QueueModel::from_history(&h);
-        assert_eq!(m.allowed_loss(&m.publishes["k"]), None);
+        // Seen on a connection made after the restart instead, the new instance sent it.
+        let redelivered = |by_killed_instance: bool| {
+            let mut h = H::new();
+            h.config(0, "q1", false, 1000).sub_as(10, "q1", "b", "c2").publish(100, "q1", "k", 0);
+            h.deliver(150, "q1", "b", "c2", "k", 1).fin(160, "q1", "b", "c2", "k");
+            if by_killed_instance {
+                h.sub_as(390, "q1", "b", "c2").kill(400, "q1").deliver(401, "q1", "b", "c2", "k", 2).restart(500, "q1");
+            } else {
+                h.kill(400, "q1").restart(500, "q1").sub_as(550, "q1", "b", "c2").deliver(600, "q1", "b", "c2", "k", 2);
+            }
+            let m = QueueModel::from_history(&h.end(700));
+            m.allowed_loss(&m.publishes["k"])
+        };
+        assert_eq!(redelivered(true), Some(400 * MS));
+        assert_eq!(redelivered(false), None);
 
         // The same history on a durable node allows nothing.
         let durable = H::new().config(0, "q1", true, 1000).sub(10, "q1", "a").publish(300, "q1", "k", 0).kill(400, "q1").end(700);
