@@ -317,6 +317,12 @@ fn start_agent(ctx: &NodeCtx, plan: &BackendPlan) -> Agent {
         };
         rec.observe(&me, &me, what);
     });
+    // Before the agent's first request, so the history holds the write from when it may land.
+    ctx.recorder.observe(
+        &ctx.name,
+        &ctx.name,
+        Observation::RegistryAgentStarted { instance: ctx.name.clone(), service: SERVICE.into(), id: ctx.name.clone() },
+    );
     let mut registration = Registration::new(ctx.ip.to_string(), BACKEND_PORT);
     registration.ttl_ms = Some(TTL_MS);
     registration.weight = plan.weight;

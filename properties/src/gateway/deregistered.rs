@@ -10,7 +10,8 @@
 //! A pick of instance `I` by gateway `g` at `s` is a violation when:
 //! - `I` was removed on some registry node at `d <= s - bound_ms`,
 //! - nothing could have brought `I` back in `(d, s]`: no register or renew of `I` acknowledged
-//!   by any node, no (re)start or resume of `I`'s node,
+//!   by any node, no agent started for `I` (its register may land unacknowledged), no
+//!   (re)start or resume of `I`'s node,
 //! - and throughout `[s - bound_ms, s]` the gateway could reach the registry: `g` and every
 //!   registry node running, and every link between them (`g ↔ r` and `r ↔ r'`, both ways) open.
 //!   Requiring the registry nodes to reach each other too is what makes the removal reach
@@ -91,6 +92,11 @@ impl Property for NoRequestToDeregistered {
                             registers.push((instance, e.at_ns));
                         }
                     }
+                }
+                // A register in flight may land although its ack never comes (the instance's
+                // node killed or stopped first).
+                EventKind::Observe { what: Observation::RegistryAgentStarted { id, service, .. }, .. } if *service == self.service => {
+                    revivals.entry(id).or_default().push(e.at_ns);
                 }
                 EventKind::Observe { what: Observation::RegistryEvicted { server, service, id }, .. } if *service == self.service => {
                     removals.entry(id).or_default().push(Removal { at_ns: e.at_ns, how: format!("evicted by {server}") });

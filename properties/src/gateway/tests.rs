@@ -391,6 +391,36 @@ fn a_re_registration_or_a_restart_brings_the_instance_back() {
     assert!(p.check(&restarted.history(5_000)).passed);
 }
 
+/// Gateway seed 16059: the draining backend's agent started again and its register landed, but
+/// the backend was killed 10 ms later, before the ack; the gateways rightly kept picking it.
+#[test]
+fn an_agent_started_before_a_kill_brings_the_instance_back_without_an_ack() {
+    let p = deregistered();
+    let nodes = ["g1", "r1", "r2", "b1"];
+    let started = history::Observation::RegistryAgentStarted { instance: "b1".into(), service: "api".into(), id: "b1".into() };
+    let mut b = Obs::new();
+    b.started(0, &nodes);
+    dereg(&mut b, 1_000, "b1");
+    b.obs(2_000, "b1", started.clone());
+    b.push(2_010, "b1", EventKind::NodeKilled);
+    b.pick(3_500, "g1", "b1");
+    assert!(p.check(&b.history(5_000)).passed);
+    // Without the agent's start the same picks are a violation.
+    let mut bad = Obs::new();
+    bad.started(0, &nodes);
+    dereg(&mut bad, 1_000, "b1");
+    bad.push(2_010, "b1", EventKind::NodeKilled);
+    bad.pick(3_500, "g1", "b1");
+    assert!(!p.check(&bad.history(5_000)).passed);
+    // An agent started before the deregistration brings nothing back.
+    let mut before = Obs::new();
+    before.started(0, &nodes);
+    before.obs(500, "b1", started);
+    dereg(&mut before, 1_000, "b1");
+    before.pick(3_500, "g1", "b1");
+    assert!(!p.check(&before.history(5_000)).passed);
+}
+
 impl Obs {
     fn clone_history(&self, end_ms: u64) -> History {
         Obs(self.0.clone()).history(end_ms)

@@ -95,6 +95,11 @@ pub enum Observation {
     /// `took_ms`, so it reached the node in the last `took_ms` before this event. `instance` is
     /// the world node running the agent.
     RegistryAck { instance: String, server: String, service: String, id: String, op: String, version: u64, took_ms: u64 },
+    /// Registry: the workload started an agent for instance `service/id` on world node
+    /// `instance`. Its register may take effect at the registry from now on, before (or without)
+    /// an acknowledgement: a kill a few milliseconds later loses the ack but not the write
+    /// (gateway seed 16059).
+    RegistryAgentStarted { instance: String, service: String, id: String },
     /// Registry: watcher `watcher` took this state of `service` from registry node `server`:
     /// the service's version there, whether the node was synced, the instance ids (sorted).
     RegistrySaw { watcher: String, server: String, service: String, version: u64, complete: bool, instances: Vec<String> },
