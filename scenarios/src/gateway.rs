@@ -10,9 +10,10 @@
 //! Topology: registry nodes `r1`..`r3` (added first, so `10.0.0.2`..`10.0.0.4`), backends
 //! `b1`..`b6` (service `api`, weights 1,1,2,2,3,1, ttl 6 s; `b6` drains), gateways `g1`, `g2`
 //! (route `api`: smooth weighted round robin, timeout 2 s, attempt timeout 800 ms, retry,
-//! outlier ejection of 1 s × n), clients `c1`, `c2` (role `client`, which no rule names) sending
-//! `GET /id` to the gateways in turn every 100 ms, each with its own deadline well past the
-//! route's.
+//! outlier ejection of 1 s × n; routes `rr`, `random`, `least` alike with the other three
+//! balancers), clients `c1`, `c2` (role `client`, which no rule names) sending `GET /id` to the
+//! gateways in turn every 100 ms, each with its own deadline well past the route's, and `c3`
+//! doing the same on the `rr`, `random` and `least` routes (see [`Mix`]).
 //!
 //! What is recorded beyond the clients' requests: what each backend received, the gateways'
 //! routing decisions (picks, backend sets, ejections, failed attempts: the gateway's event
@@ -24,7 +25,8 @@
 //! third request is a `POST /order`), `gateway_hash_sticky_while_stable` (route `sticky`,
 //! consistent hashing on `?user=`, one of eight keys on every third request; stable from heal +
 //! 12 s), `gateway_no_request_to_deregistered` (watch bound [`WATCH_BOUND_MS`]),
-//! `gateway_wrr_smooth_while_stable` (route `api`), `gateway_no_traffic_to_ejected`.
+//! `gateway_wrr_smooth_while_stable` (route `api`), `gateway_rr_even_while_stable` (route `rr`),
+//! `gateway_no_traffic_to_ejected`; the route-independent ones judge `random` and `least` too.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -37,7 +39,7 @@ use client::registry::{Agent, AgentConfig, NodesConfig, RegistryEvent, Registrat
 use history::{Call, Observation, Outcome};
 use properties::gateway::{
     AnswersInTime, HashStickyWhileStable, NoRequestToDeregistered, NoTrafficToEjected, NonIdempotentAtMostOnce, RecoversAfterHeal,
-    WrrSmoothWhileStable,
+    RrEvenWhileStable, WrrSmoothWhileStable,
 };
 use properties::Property;
 use sim::profile::{FaultProfile, Rule};
@@ -49,6 +51,10 @@ const GATEWAY_PORT: u16 = 8080;
 const SERVICE: &str = "api";
 const ROUTE: &str = "api";
 const STICKY_ROUTE: &str = "sticky";
+/// Routes over the same service with the other three balancers, driven by client `c3`.
+const RR_ROUTE: &str = "rr";
+const RANDOM_ROUTE: &str = "random";
+const LEAST_ROUTE: &str = "least";
 /// Keys (`?user=`) the sticky requests spread over.
 const USERS: usize = 8;
 const ROUTE_TIMEOUT_MS: u64 = 2_000;
@@ -128,6 +134,11 @@ impl GatewayScenario {
                 name: "gateway-bursty-wrr",
                 testing: gateway::Testing { bursty_weighted: true, ..Default::default() },
                 demonstrates: Some("gateway_wrr_smooth_while_stable"),
+            },
+            GatewayScenario {
+                name: "gateway-weighted-round-robin",
+                testing: gateway::Testing { round_robin_weighted: true, ..Default::default() },
+                demonstrates: Some("gateway_rr_even_while_stable"),
             },
             GatewayScenario {
                 name: "gateway-ejection-ignored",
@@ -261,7 +272,13 @@ async fn backend(ctx: NodeCtx, plan: BackendPlan) {
         move || -> std::pin::Pin<Box<dyn std::future::Future<Output = Answer> + Send>> { Box::pin(answer(name.clone())) }
     };
     let sticky = id.clone();
-    let router = Router::new().route("/id", get(id)).route("/sticky/id", get(sticky)).route("/order", axum::routing::post(order));
+    let router = Router::new()
+        .route("/id", get(id))
+        .route("/sticky/id", get(sticky.clone()))
+        .route("/rr/id", get(sticky.clone()))
+        .route("/random/id", get(sticky.clone()))
+        .route("/least/id", get(sticky))
+        .route("/order", axum::routing::post(order));
     let listener = match rt::net::TcpListener::bind(SocketAddr::new(ctx.ip, BACKEND_PORT)).await {
         Ok(l) => l,
         Err(e) => panic!("backend bind: {e}"),
@@ -350,8 +367,16 @@ fn gateway_config(ip: std::net::IpAddr) -> String {
          outlier = {{ consecutive_failures = 3, base_ejection_ms = 1000, max_ejection_percent = 50 }}\n\n\
          [[route]]\nname = \"{STICKY_ROUTE}\"\npath_prefix = \"/sticky\"\nservice = \"{SERVICE}\"\nbalancer = \"consistent_hash\"\nhash_key = \"query:user\"\n\
          timeout_ms = {ROUTE_TIMEOUT_MS}\ntry_timeout_ms = {TRY_TIMEOUT_MS}\nmiddleware = [\"request_id\", \"timeout\", \"retry\", \"outlier\"]\n\
-         outlier = {{ consecutive_failures = 3, base_ejection_ms = 1000, max_ejection_percent = 50 }}\n",
-        addrs.join(", ")
+         outlier = {{ consecutive_failures = 3, base_ejection_ms = 1000, max_ejection_percent = 50 }}\n{}",
+        addrs.join(", "),
+        [(RR_ROUTE, "round_robin"), (RANDOM_ROUTE, "random"), (LEAST_ROUTE, "least_request")]
+            .iter()
+            .map(|(name, balancer)| format!(
+                "\n[[route]]\nname = \"{name}\"\npath_prefix = \"/{name}\"\nservice = \"{SERVICE}\"\nbalancer = \"{balancer}\"\n\
+                 timeout_ms = {ROUTE_TIMEOUT_MS}\ntry_timeout_ms = {TRY_TIMEOUT_MS}\nmiddleware = [\"request_id\", \"timeout\", \"retry\", \"outlier\"]\n\
+                 outlier = {{ consecutive_failures = 3, base_ejection_ms = 1000, max_ejection_percent = 50 }}\n"
+            ))
+            .collect::<String>()
     )
 }
 
@@ -396,9 +421,36 @@ async fn gateway_node(ctx: NodeCtx, testing: gateway::Testing, names: Names) {
     }
 }
 
-/// A client: `GET /id` through each gateway in turn, and every [`POST_EVERY`]th request a
-/// `POST /order` with a unique `x-request-key`, recording every request and its answer.
-async fn client_node(ctx: NodeCtx, gateways: Vec<(String, String)>) {
+/// What a client sends.
+#[derive(Clone, Copy)]
+enum Mix {
+    /// `GET /id` (route `api`), every [`POST_EVERY`]th request a `POST /order` with a unique
+    /// `x-request-key`, and as many `GET /sticky/id?user=` (route `sticky`).
+    Main,
+    /// `GET /rr/id`, `/random/id` and `/least/id`, half of them round robin: the balancers the
+    /// properties judge only through the route-independent properties, and round robin's order.
+    Balancers,
+}
+
+impl Mix {
+    /// The `n`th request's route, path and whether it is a POST.
+    fn request(self, n: usize) -> (&'static str, String, bool) {
+        match self {
+            Mix::Main if n.is_multiple_of(POST_EVERY) => (ROUTE, "/order".to_string(), true),
+            Mix::Main if n % POST_EVERY == 1 => (STICKY_ROUTE, format!("/sticky/id?user=u{}", (n / POST_EVERY) % USERS), false),
+            Mix::Main => (ROUTE, "/id".to_string(), false),
+            // Two requests per route in a row, so each goes to both gateways in turn.
+            Mix::Balancers => {
+                let route = [RR_ROUTE, RANDOM_ROUTE, RR_ROUTE, LEAST_ROUTE][(n / 2) % 4];
+                (route, format!("/{route}/id"), false)
+            }
+        }
+    }
+}
+
+/// A client: requests of its [`Mix`] through each gateway in turn, every [`REQUEST_EVERY_MS`],
+/// recording every request and its answer.
+async fn client_node(ctx: NodeCtx, gateways: Vec<(String, String)>, mix: Mix) {
     let http = rt::http::HttpClient::new(rt::http::client::ClientConfig {
         connect_timeout: Duration::from_millis(500),
         // The client's own deadline, well past the route's: an Unknown means the gateway held it.
@@ -409,13 +461,7 @@ async fn client_node(ctx: NodeCtx, gateways: Vec<(String, String)>) {
     loop {
         let (name, addr) = &gateways[n % gateways.len()];
         n += 1;
-        let post = n.is_multiple_of(POST_EVERY);
-        let sticky = n % POST_EVERY == 1;
-        let (route, path) = match (post, sticky) {
-            (true, _) => (ROUTE, "/order".to_string()),
-            (false, true) => (STICKY_ROUTE, format!("/sticky/id?user=u{}", (n / POST_EVERY) % USERS)),
-            (false, false) => (ROUTE, "/id".to_string()),
-        };
+        let (route, path, post) = mix.request(n);
         let call = Call::GatewayRequest { gateway: name.clone(), route: route.into(), path: path.clone() };
         let op = ctx.recorder.invoke(&ctx.name, &ctx.name, call);
         let method = if post { http::Method::POST } else { http::Method::GET };
@@ -507,17 +553,17 @@ impl Scenario for GatewayScenario {
             let ip = world.add_node(&name, "gateway", move |ctx| gateway_node(ctx, testing, names.clone()));
             gateways.push((name, SocketAddr::new(ip, GATEWAY_PORT).to_string()));
         }
-        for n in 1..=2 {
+        for (n, mix) in [Mix::Main, Mix::Main, Mix::Balancers].into_iter().enumerate() {
             let mut g = gateways.clone();
-            g.rotate_left(n - 1);
-            world.add_node(&format!("c{n}"), "client", move |ctx| client_node(ctx, g.clone()));
+            g.rotate_left(n % gateways.len());
+            world.add_node(&format!("c{}", n + 1), "client", move |ctx| client_node(ctx, g.clone(), mix));
         }
     }
 
     fn properties(&self) -> Vec<Box<dyn Property>> {
         vec![
             Box::new(AnswersInTime {
-                route_timeouts_ms: vec![(ROUTE.into(), ROUTE_TIMEOUT_MS), (STICKY_ROUTE.into(), ROUTE_TIMEOUT_MS)],
+                route_timeouts_ms: [ROUTE, STICKY_ROUTE, RR_ROUTE, RANDOM_ROUTE, LEAST_ROUTE].iter().map(|r| (r.to_string(), ROUTE_TIMEOUT_MS)).collect(),
                 bound_ms: ANSWER_BOUND_MS,
             }),
             Box::new(HashStickyWhileStable { route: STICKY_ROUTE.into(), stable_after_ms: RECOVER_BOUND_MS }),
@@ -529,6 +575,7 @@ impl Scenario for GatewayScenario {
                 bound_ms: WATCH_BOUND_MS,
             }),
             Box::new(WrrSmoothWhileStable { route: ROUTE.into(), settle_ms: WRR_SETTLE_MS }),
+            Box::new(RrEvenWhileStable { route: RR_ROUTE.into(), settle_ms: WRR_SETTLE_MS }),
             Box::new(NoTrafficToEjected),
         ]
     }

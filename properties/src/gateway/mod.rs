@@ -10,15 +10,17 @@
 //! | `gateway_hash_sticky_while_stable` | [`sticky`] | liveness (stable tail) |
 //! | `gateway_no_request_to_deregistered` | [`deregistered`] | safety (with a bound) |
 //! | `gateway_wrr_smooth_while_stable` | [`smooth`] | safety (stable stretches) |
+//! | `gateway_rr_even_while_stable` | [`even`] | safety (stable stretches) |
 //! | `gateway_no_traffic_to_ejected` | [`ejected`] | safety |
 //!
-//! The last three read the gateway's own routing decisions (`GatewayPicked`,
+//! The last four read the gateway's own routing decisions (`GatewayPicked`,
 //! `GatewayBackendSet`, `GatewayEjected`, `GatewayAttemptFailed`, from its event sink) and, for
 //! deregistrations, the registry's (`RegistryAck`, `RegistryEvicted`).
 
 pub mod answers;
 pub mod deregistered;
 pub mod ejected;
+pub mod even;
 pub mod once;
 mod reach;
 pub mod recovers;
@@ -28,6 +30,7 @@ pub mod sticky;
 pub use answers::AnswersInTime;
 pub use deregistered::NoRequestToDeregistered;
 pub use ejected::NoTrafficToEjected;
+pub use even::RrEvenWhileStable;
 pub use once::NonIdempotentAtMostOnce;
 pub use recovers::RecoversAfterHeal;
 pub use smooth::WrrSmoothWhileStable;

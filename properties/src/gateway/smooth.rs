@@ -31,7 +31,7 @@ pub struct WrrSmoothWhileStable {
 }
 
 /// A route's backend set: names and weights in the route's order.
-type Set = Vec<(String, u32)>;
+pub(super) type Set = Vec<(String, u32)>;
 
 /// What a gateway's route did, in order.
 enum Step {
@@ -103,54 +103,58 @@ impl Property for WrrSmoothWhileStable {
     }
 
     fn check(&self, h: &History) -> Verdict {
-        let mut by_gateway: BTreeMap<&str, Vec<Step>> = BTreeMap::new();
-        for (e, o) in h.observations() {
-            let (gateway, step) = match o {
-                Observation::GatewayPicked { gateway, route, backend } if *route == self.route => (gateway, Step::Pick(e.at_ns, backend.clone())),
-                Observation::GatewayBackendSet { gateway, route, backends, weights } if *route == self.route => {
-                    (gateway, Step::Set(backends.iter().cloned().zip(weights.iter().copied()).collect()))
-                }
-                Observation::GatewayAttemptFailed { gateway, route, .. } if *route == self.route => {
-                    (gateway, Step::Quiet { until: e.at_ns + self.settle_ms * MS })
-                }
-                Observation::GatewayEjected { gateway, route, for_ms, .. } if *route == self.route => {
-                    (gateway, Step::Quiet { until: e.at_ns + for_ms * MS })
-                }
-                _ => continue,
-            };
-            by_gateway.entry(gateway.as_str()).or_default().push(step);
-        }
-        let (mut violations, mut stretches, mut judged_picks) = (Vec::new(), 0u64, 0usize);
-        for (gateway, steps) in &by_gateway {
-            let mut set: Option<Set> = None;
-            let mut stretch: Vec<(u64, String)> = Vec::new();
-            let mut quiet_until = 0u64;
-            let mut close = |set: &Option<Set>, stretch: &mut Vec<(u64, String)>| {
-                if let Some(set) = set {
-                    if let Some(v) = judge_stretch(set, stretch) {
-                        stretches += 1;
-                        judged_picks += stretch.len();
-                        violations.extend(v.into_iter().map(|v| format!("{gateway}: {v}")));
-                    }
-                }
-                stretch.clear();
-            };
-            for step in steps {
-                match step {
-                    Step::Pick(at, b) if *at >= quiet_until => stretch.push((*at, b.clone())),
-                    Step::Pick(..) => {}
-                    Step::Set(s) => {
-                        close(&set, &mut stretch);
-                        set = Some(s.clone());
-                    }
-                    Step::Quiet { until } => {
-                        close(&set, &mut stretch);
-                        quiet_until = quiet_until.max(*until);
-                    }
+        let (violations, detail) = judge_stable_stretches(h, &self.route, self.settle_ms, |set| set.clone());
+        super::verdict(self.name(), self.scope(), violations, detail)
+    }
+}
+
+/// Splits each gateway's picks on `route` into stable stretches (see the module's doc) and
+/// judges each with [`judge_stretch`] against `weights(set)`, the weights the balancer should
+/// honour for the route's registered set. The violations, and a summary of what was judged.
+pub(super) fn judge_stable_stretches(h: &History, route: &str, settle_ms: u64, weights: impl Fn(&Set) -> Set) -> (Vec<String>, String) {
+    let mut by_gateway: BTreeMap<&str, Vec<Step>> = BTreeMap::new();
+    for (e, o) in h.observations() {
+        let (gateway, step) = match o {
+            Observation::GatewayPicked { gateway, route: r, backend } if r == route => (gateway, Step::Pick(e.at_ns, backend.clone())),
+            Observation::GatewayBackendSet { gateway, route: r, backends, weights: w } if r == route => {
+                (gateway, Step::Set(weights(&backends.iter().cloned().zip(w.iter().copied()).collect())))
+            }
+            Observation::GatewayAttemptFailed { gateway, route: r, .. } if r == route => (gateway, Step::Quiet { until: e.at_ns + settle_ms * MS }),
+            Observation::GatewayEjected { gateway, route: r, for_ms, .. } if r == route => (gateway, Step::Quiet { until: e.at_ns + for_ms * MS }),
+            _ => continue,
+        };
+        by_gateway.entry(gateway.as_str()).or_default().push(step);
+    }
+    let (mut violations, mut stretches, mut judged_picks) = (Vec::new(), 0u64, 0usize);
+    for (gateway, steps) in &by_gateway {
+        let mut set: Option<Set> = None;
+        let mut stretch: Vec<(u64, String)> = Vec::new();
+        let mut quiet_until = 0u64;
+        let mut close = |set: &Option<Set>, stretch: &mut Vec<(u64, String)>| {
+            if let Some(set) = set {
+                if let Some(v) = judge_stretch(set, stretch) {
+                    stretches += 1;
+                    judged_picks += stretch.len();
+                    violations.extend(v.into_iter().map(|v| format!("{gateway}: {v}")));
                 }
             }
-            close(&set, &mut stretch);
+            stretch.clear();
+        };
+        for step in steps {
+            match step {
+                Step::Pick(at, b) if *at >= quiet_until => stretch.push((*at, b.clone())),
+                Step::Pick(..) => {}
+                Step::Set(s) => {
+                    close(&set, &mut stretch);
+                    set = Some(s.clone());
+                }
+                Step::Quiet { until } => {
+                    close(&set, &mut stretch);
+                    quiet_until = quiet_until.max(*until);
+                }
+            }
         }
-        super::verdict(self.name(), self.scope(), violations, format!("{stretches} stable stretches, {judged_picks} picks"))
+        close(&set, &mut stretch);
     }
+    (violations, format!("{stretches} stable stretches, {judged_picks} picks"))
 }

@@ -481,6 +481,38 @@ fn smooth_wrr_passes_and_bursty_or_unweighted_fails() {
 }
 
 #[test]
+fn round_robin_passes_even_and_fails_weighted_or_repeating() {
+    let rr = RrEvenWhileStable { route: "api".into(), settle_ms: 500 };
+    let weights = [("ba", 5), ("bb", 1), ("bc", 1)];
+    // One each per cycle, the weights notwithstanding.
+    let mut good = Obs::new();
+    set(&mut good, 0, "g1", &weights);
+    picks(&mut good, 100, "g1", "abc", 10);
+    let v = rr.check(&good.history(10_000));
+    assert!(v.passed && v.detail.starts_with("1 stable"), "{v:?}");
+
+    // A round robin that honours the weights (nginx's smooth order): wrong shares.
+    let mut weighted = Obs::new();
+    set(&mut weighted, 0, "g1", &weights);
+    picks(&mut weighted, 100, "g1", "aabacaa", 4);
+    let v = rr.check(&weighted.history(10_000));
+    assert!(!v.passed && v.detail.contains("(weight 1) picked"), "{v:?}");
+
+    // One that picks each backend twice.
+    let mut twice = Obs::new();
+    set(&mut twice, 0, "g1", &weights);
+    picks(&mut twice, 100, "g1", "aabbcc", 5);
+    assert!(!rr.check(&twice.history(10_000)).passed);
+
+    // Too short a stretch is not judged.
+    let mut short = Obs::new();
+    set(&mut short, 0, "g1", &weights);
+    picks(&mut short, 100, "g1", "aabacaa", 1);
+    let v = rr.check(&short.history(10_000));
+    assert!(v.passed && v.detail.starts_with("0 stable"), "{v:?}");
+}
+
+#[test]
 fn disturbances_split_stretches_and_short_ones_are_not_judged() {
     let weights = [("ba", 5), ("bb", 1), ("bc", 1)];
     // A failure right before bursty picks: they fall in the settle time, not judged.

@@ -92,6 +92,10 @@ pub struct Testing {
     /// The outlier layer's ejections are reported but the balancers never see them
     /// (`gateway_no_traffic_to_ejected`).
     pub ejection_ignored: bool,
+    /// A `round_robin` route honours the backends' weights (it picks as
+    /// `weighted_round_robin` does), a config mix-up that keeps every backend in use but
+    /// skews its share (`gateway_rr_even_while_stable`).
+    pub round_robin_weighted: bool,
 }
 
 struct RunningListener {

@@ -57,6 +57,10 @@ impl RouteBackends {
             let specs = b.peers().iter().map(|p| p.spec.clone()).collect();
             *b = Balancer::with_picker(Kind::WeightedRoundRobin, specs, Box::new(crate::balance::bursty::Bursty::default()));
         }
+        if testing.round_robin_weighted && b.kind() == Kind::RoundRobin {
+            let specs = b.peers().iter().map(|p| p.spec.clone()).collect();
+            *b = Balancer::with_picker(Kind::RoundRobin, specs, Box::new(crate::balance::smooth_weighted::SmoothWeighted));
+        }
     }
 
     fn emit(&self, event: impl FnOnce(Arc<str>) -> GatewayEvent) {
