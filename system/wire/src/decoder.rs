@@ -306,6 +306,7 @@ impl CommandDecoder {
                                 size,
                                 self.limits.max_msg_size,
                                 self.limits.max_body_size,
+                                matches!(mode, Mode::Server(_)),
                             ),
                         },
                         pending => Stage::Body { pending, size },
@@ -316,7 +317,16 @@ impl CommandDecoder {
                         self.stage = Stage::Body { pending, size };
                         return Ok(None);
                     }
-                    let body = buf.split_to(size).freeze();
+                    // A server holds a published body for as long as the message waits: copy it
+                    // rather than pin the read buffer (see `crate::pack`).
+                    let body = match (&pending, mode) {
+                        (Pending::Pub { .. } | Pending::Dpub { .. }, Mode::Server(_)) => {
+                            let body = Bytes::copy_from_slice(&buf[..size]);
+                            buf.advance(size);
+                            body
+                        }
+                        _ => buf.split_to(size).freeze(),
+                    };
                     return Ok(Some(ServerEvent::Command(pending.into_command(body))));
                 }
                 Stage::Mpub { topic, mut parser } => match parser.advance(buf)? {

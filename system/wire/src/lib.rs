@@ -20,7 +20,7 @@
 //!
 //! Lookup protocol V1 (TCP 4160): [`lookup`].
 //!
-//! HTTP: [`mpub`] (`/mpub` binary and text, `/pub` checks); [`http_params`] (query strings);
+//! HTTP: [`mpub`] (`/mpub` binary and text, `/pub` checks); bodies a server keeps: [`pack`]; [`http_params`] (query strings);
 //! names: [`names`]; Go-exact number handling: [`numbers`]; `/metrics`' Prometheus text:
 //! [`prometheus`].
 
@@ -45,6 +45,7 @@ pub mod message;
 pub mod mpub;
 pub mod names;
 pub mod numbers;
+pub mod pack;
 pub mod session;
 
 pub use auth::AuthResponse;

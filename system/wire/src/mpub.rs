@@ -20,6 +20,7 @@ use bytes::{Buf, Bytes};
 
 use crate::error::ProtocolError;
 use crate::errors;
+use crate::pack::Packer;
 
 /// Where the parser is in the message list.
 #[derive(Debug, Clone)]
@@ -33,6 +34,9 @@ pub(crate) struct MpubParser {
     bodies: Vec<Bytes>,
     max_msg_size: i64,
     max_body_size: i64,
+    /// Copies each body out of the input as it is parsed (a server that holds messages); `None`
+    /// keeps the bodies as slices of the input.
+    packer: Option<Packer>,
 }
 
 /// Progress of [`MpubParser::advance`].
@@ -49,8 +53,9 @@ fn index_i32(i: usize) -> i32 {
 }
 
 impl MpubParser {
-    /// A parser for a message list of `declared` bytes.
-    pub(crate) fn new(declared: usize, max_msg_size: i64, max_body_size: i64) -> Self {
+    /// A parser for a message list of `declared` bytes; `pack`: copy the bodies out of the
+    /// input into shared chunks ([`crate::pack`]) instead of slicing it.
+    pub(crate) fn new(declared: usize, max_msg_size: i64, max_body_size: i64, pack: bool) -> Self {
         Self {
             remaining: declared,
             count: None,
@@ -58,6 +63,7 @@ impl MpubParser {
             bodies: Vec::new(),
             max_msg_size,
             max_body_size,
+            packer: pack.then(Packer::new),
         }
     }
 
@@ -120,7 +126,17 @@ impl MpubParser {
             if input.remaining() < size {
                 return Ok(MpubProgress::NeedMore);
             }
-            self.bodies.push(input.copy_to_bytes(size));
+            // `remaining` still counts this body: it bounds what is left to pack.
+            let body = match &mut self.packer {
+                Some(packer) if input.chunk().len() >= size => {
+                    let body = packer.pack(&input.chunk()[..size], self.remaining);
+                    input.advance(size);
+                    body
+                }
+                Some(packer) => packer.pack(&input.copy_to_bytes(size), self.remaining),
+                None => input.copy_to_bytes(size),
+            };
+            self.bodies.push(body);
             self.remaining -= size;
             self.next_size = None;
         }
@@ -175,7 +191,7 @@ pub fn parse_binary_mpub(
     max_body_size: i64,
 ) -> Result<Vec<Bytes>, HttpError> {
     let mut input = body.clone();
-    let mut parser = MpubParser::new(body.len(), max_msg_size, max_body_size);
+    let mut parser = MpubParser::new(body.len(), max_msg_size, max_body_size, false);
     match parser.advance(&mut input) {
         Ok(MpubProgress::Done(bodies)) => Ok(bodies),
         // The whole body is present, so running out is the end of the input.
@@ -288,14 +304,22 @@ mod tests {
 
     #[test]
     fn parser_texts() {
+        // Packing or not, the same texts.
         let run = |b: &[u8]| {
-            let mut p = MpubParser::new(b.len(), 10, 1000);
-            let mut input = Bytes::copy_from_slice(b);
-            match p.advance(&mut input) {
-                Ok(MpubProgress::NeedMore) => p.eof_error().to_string(),
-                Ok(MpubProgress::Done(_)) => "done".to_string(),
-                Err(e) => e.to_string(),
-            }
+            let texts: Vec<String> = [false, true]
+                .into_iter()
+                .map(|pack| {
+                    let mut p = MpubParser::new(b.len(), 10, 1000, pack);
+                    let mut input = Bytes::copy_from_slice(b);
+                    match p.advance(&mut input) {
+                        Ok(MpubProgress::NeedMore) => p.eof_error().to_string(),
+                        Ok(MpubProgress::Done(_)) => "done".to_string(),
+                        Err(e) => e.to_string(),
+                    }
+                })
+                .collect();
+            assert_eq!(texts[0], texts[1]);
+            texts[0].clone()
         };
         assert_eq!(run(b""), "E_BAD_BODY MPUB failed to read message count");
         assert_eq!(

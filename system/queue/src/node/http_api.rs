@@ -35,14 +35,16 @@ fn publish_error(e: PublishError) -> ApiError {
 
 impl QueueApi for Api {
     async fn publish(&self, topic: &str, body: Bytes, defer_ms: u64) -> Result<(), ApiError> {
-        self.0.publish(topic, vec![body], defer_ms).await.map_err(publish_error)
+        // The body is a slice of the request hyper read: copy it (`Node::publish`).
+        self.0.publish(topic, vec![Bytes::copy_from_slice(&body)], defer_ms).await.map_err(publish_error)
     }
 
     async fn publish_many(&self, topic: &str, bodies: Vec<Bytes>) -> Result<(), ApiError> {
         if bodies.is_empty() {
             return self.0.ensure_topic(topic).await.map(|_| ()).map_err(publish_error);
         }
-        self.0.publish(topic, bodies, 0).await.map_err(publish_error)
+        // Slices of the request: copied into shared chunks (`Node::publish`).
+        self.0.publish(topic, wire::pack::pack_all(&bodies), 0).await.map_err(publish_error)
     }
 
     async fn topic_action(&self, topic: &str, action: Action) -> Result<(), ApiError> {

@@ -170,6 +170,10 @@ impl Node {
     }
 
     /// PUB / MPUB / DPUB: `defer_ms` 0 is a plain publish. Answers only after the disk writes.
+    ///
+    /// The node keeps `bodies` as they are for as long as their messages wait, so they must not
+    /// be slices of a larger buffer (a connection's read buffer, a whole request): the TCP
+    /// decoder copies them as it parses, the HTTP API with `wire::pack` (see there).
     pub async fn publish(
         self: &Arc<Self>,
         topic: &str,
@@ -196,7 +200,7 @@ impl Node {
             // One timestamp for the whole batch: its messages arrived together (and reading the
             // clock per message showed in the profile).
             let timestamp_ns = rt::clock::unix_ns();
-            for body in pack_bodies(bodies) {
+            for body in bodies {
                 let msg = t.topic.new_message(body, timestamp_ns);
                 let routed = if self.opts.testing.first_channel_only && defer_ms == 0 {
                     first_channel_only(&mut t.topic, msg)
@@ -637,62 +641,4 @@ fn first_channel_only(topic: &mut Topic, msg: Message) -> PublishOutcome {
         Err(_) => out.duplicates += 1,
     }
     out
-}
-
-/// Largest chunk [`pack_bodies`] copies several bodies into: what one held message can pin.
-/// Small, because the bodies of one MPUB need not leave together: a consumer that REQs one
-/// message of a batch with a long delay keeps its whole chunk alive, and "a message held in memory
-/// costs about its size" (issue 11) must hold for that message too. 1 KiB keeps most of the saved
-/// allocations for small messages (five 200 B bodies per chunk) while a held message pins at most
-/// 1 KiB more than its own size.
-const PACK_MAX_BYTES: usize = 1024;
-
-/// Copies a publish's bodies out of the connection's buffer into few allocations.
-///
-/// A body arrives as a slice of a connection's read buffer (64 KiB or more for TCP, the whole
-/// request for HTTP /mpub); holding the slice would pin that buffer for as long as the message
-/// waits, so each body is copied. Copying each into its own allocation cost a malloc and a free
-/// per message (the publish and consume profiles); packing consecutive bodies into shared chunks
-/// of at most [`PACK_MAX_BYTES`] costs one per chunk, and a held message then pins at most its
-/// chunk. A body larger than a chunk gets its own allocation.
-fn pack_bodies(bodies: Vec<Bytes>) -> impl Iterator<Item = Bytes> {
-    let mut out = Vec::with_capacity(bodies.len());
-    let mut i = 0;
-    while i < bodies.len() {
-        let mut end = i;
-        let mut len = 0;
-        while end < bodies.len() && (end == i || len + bodies[end].len() <= PACK_MAX_BYTES) {
-            len += bodies[end].len();
-            end += 1;
-        }
-        let mut chunk = bytes::BytesMut::with_capacity(len);
-        for b in &bodies[i..end] {
-            chunk.extend_from_slice(b);
-        }
-        let chunk = chunk.freeze();
-        let mut at = 0;
-        for b in &bodies[i..end] {
-            out.push(chunk.slice(at..at + b.len()));
-            at += b.len();
-        }
-        i = end;
-    }
-    out.into_iter()
-}
-
-#[cfg(test)]
-mod pack_tests {
-    use proptest::prelude::*;
-
-    use super::*;
-
-    proptest! {
-        /// Packing keeps every body, byte for byte and in order.
-        #[test]
-        fn packing_keeps_bodies_in_order(sizes in proptest::collection::vec(0usize..40_000, 0..12)) {
-            let bodies: Vec<Bytes> = sizes.iter().enumerate().map(|(i, &n)| Bytes::from(vec![i as u8; n])).collect();
-            let packed: Vec<Bytes> = pack_bodies(bodies.clone()).collect();
-            prop_assert_eq!(&packed, &bodies);
-        }
-    }
 }

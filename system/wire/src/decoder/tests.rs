@@ -611,3 +611,47 @@ proptest! {
         prop_assert!(buf.is_empty());
     }
 }
+
+/// A server keeps published bodies for as long as their messages wait, so in server mode the
+/// decoder copies them out of the read buffer (MPUB bodies packed five 200 B to a chunk); in
+/// permissive mode (clients, the null queue) they stay slices of it.
+#[test]
+fn server_mode_copies_published_bodies_out_of_the_read_buffer() {
+    let mut list = Vec::new();
+    list.extend_from_slice(&12i32.to_be_bytes());
+    for i in 0..12u8 {
+        list.extend_from_slice(&200i32.to_be_bytes());
+        list.extend_from_slice(&[i; 200]);
+    }
+    let mut input = with_body("MPUB t", &list);
+    input.extend_from_slice(&with_body("PUB t", b"hello"));
+    let s = SessionView::default();
+    for server in [true, false] {
+        let mut d = CommandDecoder::new(Limits::default());
+        let mut buf = BytesMut::with_capacity(input.len());
+        buf.extend_from_slice(&input);
+        let base = buf.as_ptr() as usize;
+        let end = base + buf.capacity();
+        let in_buf = |b: &Bytes| (base..end).contains(&(b.as_ptr() as usize));
+        let mut bodies = Vec::new();
+        loop {
+            let event = if server { d.decode_server(&mut buf, &s) } else { d.decode(&mut buf).map(|c| c.map(ServerEvent::Command)) };
+            match event.unwrap() {
+                Some(ServerEvent::Command(Command::Mpub { bodies: b, .. })) => bodies.extend(b),
+                Some(ServerEvent::Command(Command::Pub { body, .. })) => bodies.push(body),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        assert_eq!(bodies.len(), 13);
+        assert_eq!(&bodies[12][..], b"hello");
+        assert!(bodies[..12].iter().enumerate().all(|(i, b)| b[..] == [i as u8; 200][..]));
+        if server {
+            assert!(!bodies.iter().any(in_buf), "a server's body points into the read buffer");
+            let chunk_starts = bodies[..12].windows(2).filter(|w| w[0].as_ptr().wrapping_add(200) != w[1].as_ptr()).count();
+            assert_eq!(chunk_starts, 2, "12 bodies of 200 B in chunks of five");
+        } else {
+            assert!(bodies.iter().all(in_buf), "permissive mode slices the read buffer");
+        }
+    }
+}
