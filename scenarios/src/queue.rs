@@ -61,9 +61,13 @@ const GRACE_MS: u64 = 12_000;
 /// plus the node's health retry (1 s) plus a few pings (every 500 ms) with room to spare.
 const HEALTH_BOUND_MS: u64 = 5_000;
 /// Ready messages a node may hold per channel beyond `--mem-queue-size`: what comes back from the
-/// channel's consumers (timeouts, REQ without delay), at most their RDY in total — two consumers
-/// per channel with `max_in_flight` 6 each.
-const MEMORY_SLACK: u64 = 12;
+/// channel's consumers (timeouts, REQ without delay), one window (`max_in_flight` 6) per
+/// connection the node may still hold — at least the channel's two consumers, more while a dead
+/// connection lingers: until the node misses its heartbeats (2 × [`HEARTBEAT_MS`]) and its
+/// messages time out ([`MSG_TIMEOUT_MS`]), with a second to spare.
+fn memory_bounded() -> properties::queue::QueueMemoryBounded {
+    properties::queue::QueueMemoryBounded { rdy_per_connection: 6, consumers_per_channel: 2, linger_ms: 2 * HEARTBEAT_MS + MSG_TIMEOUT_MS + 1_000 }
+}
 /// From this long after the heal on, the run is calm: connections broken by faults are remade.
 const CALM_AFTER_HEAL_MS: u64 = 10_000;
 /// The publishers' burst in the calm tail: when, how many messages each, and the gap.
@@ -439,7 +443,7 @@ impl Scenario for QueueScenario {
             Box::new(AckedMessagesFinished { settle_ms }),
             Box::new(properties::queue::QueueHealthyAfterHeal { bound_ms: HEALTH_BOUND_MS }),
             Box::new(properties::queue::QueueRestartedNodesServe { bound_ms: HEALTH_BOUND_MS }),
-            Box::new(properties::queue::QueueMemoryBounded { slack: MEMORY_SLACK }),
+            Box::new(memory_bounded()),
             // Longer than madsim's TCP retransmission backoff (10 s) plus a margin.
             Box::new(RequeueDelayRespected { calm_before_ms: 12_000 }),
             // The scan interval (100 ms) plus delivery latency and a consumer's RDY round trip.

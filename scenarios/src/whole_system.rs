@@ -347,14 +347,15 @@ impl Scenario for WholeSystemScenario {
             Box::new(ConnectionsStable { calm_after_ms: CALM_AFTER_HEAL_MS }),
             Box::new(QueueHealthyAfterHeal { bound_ms: HEALTH_BOUND_MS }),
             Box::new(QueueRestartedNodesServe { bound_ms: HEALTH_BOUND_MS }),
-            // What memory may hold at `--mem-queue-size=0` is what comes back from flight:
-            // the two consumers' windows (`max_in_flight` 4 each) and, since a consumer whose
+            // What memory may hold at `--mem-queue-size=0` is what comes back from flight: one
+            // window (`max_in_flight` 4) per connection the node may still hold. A consumer whose
             // connection died reconnects at once while the node keeps the dead connection's
-            // messages in flight until their timeout, one more window each (seed 2649 of the
-            // 10,000-seed sweep: 9 ready, one timed out from a closed connection while both new
-            // windows were full, then 8 back from both). (Held out until messages REQ'd with a
-            // delay that come due with memory full were rewound to disk: seeds 154, 189, …)
-            Box::new(QueueMemoryBounded { slack: 16 }),
+            // messages in flight until their timeout (seed 2649 of the 10,000-seed sweep: 9
+            // ready, one timed out from a closed connection while both new windows were full,
+            // then 8 back from both), so a connection counts until the node has missed its
+            // heartbeats and its messages timed out. (Held out until messages REQ'd with a delay
+            // that come due with memory full were rewound to disk: seeds 154, 189, …)
+            Box::new(QueueMemoryBounded { rdy_per_connection: 4, consumers_per_channel: 2, linger_ms: 2 * HEARTBEAT_MS + MSG_TIMEOUT_MS + 1_000 }),
             Box::new(StrayAnswersRejected { bound_ms: 10_000 }),
             // Discovery's.
             Box::new(ConsumersConnected { consumers: s(&["c1", "c2"]), queues: s(&["q1", "q2"]), poll_ms: POLL_MS * 11 / 10, bound_ms: CONNECT_BOUND_MS }),
