@@ -271,14 +271,11 @@ async fn backend(ctx: NodeCtx, plan: BackendPlan) {
         let answer = answer.clone();
         move || -> std::pin::Pin<Box<dyn std::future::Future<Output = Answer> + Send>> { Box::pin(answer(name.clone())) }
     };
-    let sticky = id.clone();
-    let router = Router::new()
-        .route("/id", get(id))
-        .route("/sticky/id", get(sticky.clone()))
-        .route("/rr/id", get(sticky.clone()))
-        .route("/random/id", get(sticky.clone()))
-        .route("/least/id", get(sticky))
-        .route("/order", axum::routing::post(order));
+    // `/id` for route `api`, `/<route>/id` for the routes matched by path prefix.
+    let mut router = Router::new().route("/id", get(id.clone())).route("/order", axum::routing::post(order));
+    for route in [STICKY_ROUTE, RR_ROUTE, RANDOM_ROUTE, LEAST_ROUTE] {
+        router = router.route(&format!("/{route}/id"), get(id.clone()));
+    }
     let listener = match rt::net::TcpListener::bind(SocketAddr::new(ctx.ip, BACKEND_PORT)).await {
         Ok(l) => l,
         Err(e) => panic!("backend bind: {e}"),
@@ -357,26 +354,27 @@ async fn slow(until: rt::time::Instant) {
 
 fn gateway_config(ip: std::net::IpAddr) -> String {
     let addrs: Vec<String> = registry_addrs().iter().map(|a| format!("\"{a}\"")).collect();
+    let mut routes = route_toml(ROUTE, "");
+    routes += &route_toml(STICKY_ROUTE, "path_prefix = \"/sticky\"\nbalancer = \"consistent_hash\"\nhash_key = \"query:user\"\n");
+    for (name, balancer) in [(RR_ROUTE, "round_robin"), (RANDOM_ROUTE, "random"), (LEAST_ROUTE, "least_request")] {
+        routes += &route_toml(name, &format!("path_prefix = \"/{name}\"\nbalancer = \"{balancer}\"\n"));
+    }
     format!(
         "[registry]\naddresses = [{}]\nconnect_timeout_ms = 500\nrequest_timeout_ms = 1000\nkeepalive_ms = 1000\nwait_ms = 5000\n\
          max_fails = 1\nfail_timeout_ms = 2000\n\n\
          [gateway]\nconnect_timeout_ms = 500\n\n\
-         [[listener]]\nname = \"public\"\nlisten = \"{ip}:{GATEWAY_PORT}\"\n\n\
-         [[route]]\nname = \"{ROUTE}\"\nservice = \"{SERVICE}\"\ntimeout_ms = {ROUTE_TIMEOUT_MS}\ntry_timeout_ms = {TRY_TIMEOUT_MS}\n\
+         [[listener]]\nname = \"public\"\nlisten = \"{ip}:{GATEWAY_PORT}\"\n{routes}",
+        addrs.join(", ")
+    )
+}
+
+/// One `[[route]]` to the service with what every route here shares (timeouts, retry, outlier
+/// ejection); `own` adds the route's own lines (path prefix, balancer, key).
+fn route_toml(name: &str, own: &str) -> String {
+    format!(
+        "\n[[route]]\nname = \"{name}\"\nservice = \"{SERVICE}\"\n{own}timeout_ms = {ROUTE_TIMEOUT_MS}\ntry_timeout_ms = {TRY_TIMEOUT_MS}\n\
          middleware = [\"request_id\", \"timeout\", \"retry\", \"outlier\"]\n\
-         outlier = {{ consecutive_failures = 3, base_ejection_ms = 1000, max_ejection_percent = 50 }}\n\n\
-         [[route]]\nname = \"{STICKY_ROUTE}\"\npath_prefix = \"/sticky\"\nservice = \"{SERVICE}\"\nbalancer = \"consistent_hash\"\nhash_key = \"query:user\"\n\
-         timeout_ms = {ROUTE_TIMEOUT_MS}\ntry_timeout_ms = {TRY_TIMEOUT_MS}\nmiddleware = [\"request_id\", \"timeout\", \"retry\", \"outlier\"]\n\
-         outlier = {{ consecutive_failures = 3, base_ejection_ms = 1000, max_ejection_percent = 50 }}\n{}",
-        addrs.join(", "),
-        [(RR_ROUTE, "round_robin"), (RANDOM_ROUTE, "random"), (LEAST_ROUTE, "least_request")]
-            .iter()
-            .map(|(name, balancer)| format!(
-                "\n[[route]]\nname = \"{name}\"\npath_prefix = \"/{name}\"\nservice = \"{SERVICE}\"\nbalancer = \"{balancer}\"\n\
-                 timeout_ms = {ROUTE_TIMEOUT_MS}\ntry_timeout_ms = {TRY_TIMEOUT_MS}\nmiddleware = [\"request_id\", \"timeout\", \"retry\", \"outlier\"]\n\
-                 outlier = {{ consecutive_failures = 3, base_ejection_ms = 1000, max_ejection_percent = 50 }}\n"
-            ))
-            .collect::<String>()
+         outlier = {{ consecutive_failures = 3, base_ejection_ms = 1000, max_ejection_percent = 50 }}\n"
     )
 }
 

@@ -22,11 +22,9 @@ use std::collections::BTreeMap;
 
 use history::{EventKind, History, Observation, Scope, Verdict};
 
-use super::model::secs;
+use super::model::{secs, MS};
 use super::verdict;
 use crate::Property;
-
-const MS: u64 = 1_000_000;
 
 pub struct QueueMemoryBounded {
     /// A consumer connection's window: the most it can have in flight (`max_in_flight`).
@@ -36,6 +34,11 @@ pub struct QueueMemoryBounded {
     /// How long after a consumer saw its connection end the node may still hold it and have its
     /// messages come back: the node's heartbeat detection plus `msg_timeout`.
     pub linger_ms: u64,
+}
+
+/// The consumer a connection name belongs to: `c1#3` → `c1`.
+fn consumer_of(name: &str) -> &str {
+    name.split('#').next().unwrap_or(name)
 }
 
 /// One consumer connection as its consumer saw it: subscribed at `from`, ended at `to` (`None`:
@@ -57,7 +60,7 @@ impl QueueMemoryBounded {
                     continue;
                 }
                 for (c, conn) in list.iter_mut() {
-                    if conn.to.is_none() && consumer.is_none_or(|x| x == c.split('#').next().unwrap_or(c)) {
+                    if conn.to.is_none() && consumer.is_none_or(|x| x == consumer_of(c)) {
                         conn.to = Some(at);
                         conn.cut = cut;
                     }
@@ -67,16 +70,15 @@ impl QueueMemoryBounded {
         for e in &h.events {
             match &e.kind {
                 EventKind::Observe { what: Observation::Subscribed { server, topic, channel, consumer }, .. } => {
-                    let base = consumer.split('#').next().unwrap_or(consumer);
                     // A new connection of the same consumer to the same node: the old one ended.
-                    end(&mut conns, e.at_ns, Some(server), Some(base), false);
+                    end(&mut conns, e.at_ns, Some(server), Some(consumer_of(consumer)), false);
                     conns.entry((server.clone(), topic.clone(), channel.clone())).or_default().push((consumer.clone(), Conn { from: e.at_ns, to: None, cut: false }));
                 }
                 EventKind::Observe { what: Observation::ConnectionLost { server, client, role, .. }, .. } if role == "consumer" => {
-                    end(&mut conns, e.at_ns, Some(server), Some(client.split('#').next().unwrap_or(client)), false);
+                    end(&mut conns, e.at_ns, Some(server), Some(consumer_of(client)), false);
                 }
                 EventKind::Observe { what: Observation::Disconnected { server, consumer, .. }, .. } => {
-                    end(&mut conns, e.at_ns, Some(server), Some(consumer.split('#').next().unwrap_or(consumer)), false);
+                    end(&mut conns, e.at_ns, Some(server), Some(consumer_of(consumer)), false);
                 }
                 EventKind::NodeKilled | EventKind::NodeStopped { .. } | EventKind::NodeStarted => {
                     // The node as a consumer: its connections end, and linger at their servers.

@@ -176,7 +176,7 @@ fn gateway_config(l: &Layout) -> String {
 #[cfg(not(madsim))]
 async fn run(r: Request) -> anyhow::Result<i32> {
     let logs = r.data.join("logs");
-    std::fs::create_dir_all(&logs).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", logs.display()))?;
+    rt::disk::Disk::new(&r.data).create_dir_all("logs").await.map_err(|e| anyhow::anyhow!("cannot create {}: {e}", logs.display()))?;
     // The signal handler first, so a Ctrl-C while starting still stops what started.
     let (_trigger, mut shutdown) = rt::shutdown::on_signal();
     let mut services: Vec<Service> = vec![];
@@ -240,7 +240,10 @@ async fn start_all(
     let agent = demo::register(demo_addr, &r.layout.registries)?;
 
     let config = r.data.join("gateway.toml");
-    std::fs::write(&config, gateway_config(&r.layout)).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", config.display()))?;
+    rt::disk::Disk::new(&r.data)
+        .write_atomic("gateway.toml", gateway_config(&r.layout).as_bytes())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", config.display()))?;
     let args = vec!["gateway".into(), "--config".into(), config.display().to_string(), format!("--log-level={}", r.log_level)];
     services.push(children::spawn("gateway", &args, logs, vec![r.layout.gateway, r.layout.gateway_admin])?);
     services.last_mut().map(Service::ready).expect("just pushed").await?;
